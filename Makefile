@@ -1,0 +1,36 @@
+# Flashwire: `make test` installs what the tests need when it is missing,
+# then runs every test against real components.
+
+GO ?= go
+APT_PACKAGES := redis-server redis-tools chromium
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: test deps build run bench fuzz vet fmt
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# deps installs redis-server and chromium from Debian's packages when they
+# are missing. A failed install fails the run: under CI=true tests never skip.
+deps:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server redis-tools"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/flashwire ./cmd/flashwire
+
+run:
+	$(GO) run ./cmd/flashwire
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything serve needs, read from flags and FLASHWIRE_*
+// variables, flags winning.
+type config struct {
+	Addr           string
+	RedisURLs      []string
+	AdminToken     string
+	AllowedOrigins []string
+	PublicURL      string
+	LogLevel       slog.Level
+	// RedisWait bounds how long start-up retries an unreachable Redis.
+	RedisWait time.Duration
+}
+
+// usageError is a bad flag or setting: main exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// setting is one configurable value: its flag, its variable and a check.
+type setting struct {
+	flag, env, def, help string
+	apply                func(c *config, v string) error
+}
+
+var settings = []setting{
+	{"addr", "FLASHWIRE_ADDR", ":8080", "address to listen on, host:port", func(c *config, v string) error {
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return fmt.Errorf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%q has no port number from 0 to 65535", v)
+		}
+		if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+			return fmt.Errorf("%q has an invalid host", v)
+		}
+		c.Addr = v
+		return nil
+	}},
+	{"redis-url", "FLASHWIRE_REDIS_URL", "", "redis:// or rediss:// URL; several comma-separated mean a Redis Cluster; empty runs an embedded in-memory Redis", func(c *config, v string) error {
+		c.RedisURLs = nil
+		for _, u := range splitList(v) {
+			parsed, err := url.Parse(u)
+			if err != nil || (parsed.Scheme != "redis" && parsed.Scheme != "rediss") || parsed.Host == "" {
+				return fmt.Errorf("%q is not a redis:// or rediss:// URL with a host", redactURL(u))
+			}
+			c.RedisURLs = append(c.RedisURLs, u)
+		}
+		return nil
+	}},
+	{"admin-token", "FLASHWIRE_ADMIN_TOKEN", "", "bootstrap admin token (at least 16 characters); generated and printed in embedded mode when empty", func(c *config, v string) error {
+		if v != "" && len(v) < 16 {
+			return errors.New("is shorter than 16 characters; use a long random value")
+		}
+		c.AdminToken = v
+		return nil
+	}},
+	{"allowed-origins", "FLASHWIRE_ALLOWED_ORIGINS", "", "comma-separated origins allowed to open WebSockets besides the service's own; * allows any", func(c *config, v string) error {
+		c.AllowedOrigins = nil
+		for _, o := range splitList(v) {
+			if o != "*" {
+				u, err := url.Parse(o)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+					return fmt.Errorf("%q is not an origin such as https://news.example.com", o)
+				}
+				o = u.Scheme + "://" + strings.ToLower(u.Host)
+			}
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+		return nil
+	}},
+	{"public-url", "FLASHWIRE_PUBLIC_URL", "", "URL where readers and editors reach this service (default http://localhost:PORT)", func(c *config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%q is not an absolute http or https URL", v)
+			}
+			v = strings.TrimSuffix(v, "/")
+		}
+		c.PublicURL = v
+		return nil
+	}},
+	{"log-level", "FLASHWIRE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "debug":
+			c.LogLevel = slog.LevelDebug
+		case "info":
+			c.LogLevel = slog.LevelInfo
+		case "warn", "warning":
+			c.LogLevel = slog.LevelWarn
+		case "error":
+			c.LogLevel = slog.LevelError
+		default:
+			return fmt.Errorf("%q is not one of debug, info, warn, error", v)
+		}
+		return nil
+	}},
+	{"redis-wait", "FLASHWIRE_REDIS_WAIT", "30s", "how long start-up retries an unreachable Redis", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration such as 30s", v)
+		}
+		c.RedisWait = d
+		return nil
+	}},
+}
+
+// parseConfig reads args (flags) over getenv (FLASHWIRE_*) over defaults.
+// Every error names the flag or variable it came from.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		values[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return config{}, &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var c config
+	for i, s := range settings {
+		v, from := s.def, ""
+		if ev := getenv(s.env); ev != "" {
+			v, from = ev, s.env
+		}
+		if set[s.flag] {
+			v, from = *values[i], "-"+s.flag
+		}
+		if err := s.apply(&c, strings.TrimSpace(v)); err != nil {
+			if from == "" {
+				from = s.env
+			}
+			return config{}, &usageError{msg: fmt.Sprintf("%s: %v", from, err)}
+		}
+	}
+	return c, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// redactURL hides a password in a Redis URL before it is printed.
+func redactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return parsed.Redacted()
+}

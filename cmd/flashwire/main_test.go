@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"flashwire/internal/redistest"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // substring naming the setting at fault; empty means valid
+		check   func(t *testing.T, c config)
+	}{
+		// Embedded defaults: nothing set.
+		{name: "OK defaults", check: func(t *testing.T, c config) {
+			if c.Addr != ":8080" || len(c.RedisURLs) != 0 || c.RedisWait != 30*time.Second {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		// A flag wins over its variable.
+		{name: "OK flag wins", args: []string{"-addr", "127.0.0.1:9000"}, env: map[string]string{"FLASHWIRE_ADDR": ":7000"}, check: func(t *testing.T, c config) {
+			if c.Addr != "127.0.0.1:9000" {
+				t.Errorf("addr = %q", c.Addr)
+			}
+		}},
+		// Several addresses mean a Cluster.
+		{name: "OK cluster", env: map[string]string{"FLASHWIRE_REDIS_URL": "redis://a:7000, redis://b:7001"}, check: func(t *testing.T, c config) {
+			if len(c.RedisURLs) != 2 {
+				t.Errorf("redis urls = %v", c.RedisURLs)
+			}
+		}},
+		{name: "OK origins", env: map[string]string{"FLASHWIRE_ALLOWED_ORIGINS": "https://News.example.com,*"}, check: func(t *testing.T, c config) {
+			if strings.Join(c.AllowedOrigins, " ") != "https://news.example.com *" {
+				t.Errorf("origins = %v", c.AllowedOrigins)
+			}
+		}},
+		{name: "addr nonsense", env: map[string]string{"FLASHWIRE_ADDR": "nonsense"}, wantErr: "FLASHWIRE_ADDR"},
+		{name: "addr port too big", env: map[string]string{"FLASHWIRE_ADDR": ":99999"}, wantErr: "FLASHWIRE_ADDR"},
+		// The flag's name is given when the flag was wrong.
+		{name: "addr flag", args: []string{"-addr", "x"}, wantErr: "-addr"},
+		{name: "redis scheme", env: map[string]string{"FLASHWIRE_REDIS_URL": "http://localhost:6379"}, wantErr: "FLASHWIRE_REDIS_URL"},
+		// A password in a bad URL is not printed.
+		{name: "redis password hidden", env: map[string]string{"FLASHWIRE_REDIS_URL": "redis://u:hunter2@/"}, wantErr: "FLASHWIRE_REDIS_URL"},
+		{name: "admin token short", env: map[string]string{"FLASHWIRE_ADMIN_TOKEN": "short"}, wantErr: "FLASHWIRE_ADMIN_TOKEN"},
+		{name: "origin with path", env: map[string]string{"FLASHWIRE_ALLOWED_ORIGINS": "https://x.example/news"}, wantErr: "FLASHWIRE_ALLOWED_ORIGINS"},
+		{name: "public url relative", env: map[string]string{"FLASHWIRE_PUBLIC_URL": "/flashwire"}, wantErr: "FLASHWIRE_PUBLIC_URL"},
+		{name: "log level", env: map[string]string{"FLASHWIRE_LOG_LEVEL": "loud"}, wantErr: "FLASHWIRE_LOG_LEVEL"},
+		{name: "redis wait", env: map[string]string{"FLASHWIRE_REDIS_WAIT": "soon"}, wantErr: "FLASHWIRE_REDIS_WAIT"},
+		{name: "unknown flag", args: []string{"-colour"}, wantErr: "colour"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig("test", tt.args, envMap(tt.env), io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt.check(t, c)
+				return
+			}
+			var usage *usageError
+			if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want a usage error naming %s", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestTokenCommand(t *testing.T) {
+	srv, rdb := redistest.Start(t)
+	env := envMap(map[string]string{"FLASHWIRE_REDIS_URL": srv.URL()})
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"token", "create", "--role", "editor", "--name", "night desk"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(secret, "fw_") {
+		t.Fatalf("printed %q, want a token", secret)
+	}
+	if n := rdb.HLen(ctx, "flashwire:v1:{tokens}:all").Val(); n != 1 {
+		t.Fatalf("redis holds %d tokens, want 1", n)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "night desk") {
+		t.Fatalf("list: %v\n%s", err, out.String())
+	}
+
+	t.Run("usage errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"token", "create", "--role", "owner", "--name", "x"},
+			{"token", "create", "--role", "admin"},
+			{"token", "frobnicate"},
+			{"token"},
+			{"launch"},
+		} {
+			err := run(ctx, args, env, io.Discard, io.Discard)
+			var usage *usageError
+			if !errors.As(err, &usage) {
+				t.Errorf("%v: %v, want a usage error", args, err)
+			}
+		}
+		// Embedded Redis dies with the process: the CLI needs a real one.
+		err := run(ctx, []string{"token", "create", "--role", "admin", "--name", "x"}, envMap(nil), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "FLASHWIRE_REDIS_URL") {
+			t.Errorf("token create without redis: %v", err)
+		}
+	})
+}
+
+// buildBinary compiles the real flashwire binary once per test.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "flashwire")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startBinary runs bin with env and waits for /readyz.
+func startBinary(tb testing.TB, bin string, env ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	tb.Helper()
+	addr := freeAddr(tb)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), append(env, "FLASHWIRE_ADDR="+addr)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd, addr, &out
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("not ready within 10s: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	bin := buildBinary(t)
+
+	t.Run("embedded", func(t *testing.T) {
+		cmd, addr, out := startBinary(t, bin, "FLASHWIRE_REDIS_URL=", "FLASHWIRE_ADMIN_TOKEN=")
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("healthz: %v", err)
+		}
+		resp.Body.Close()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", err, out.String())
+			}
+		case <-time.After(16 * time.Second):
+			t.Fatalf("still running 16s after SIGTERM\n%s", out.String())
+		}
+		for _, want := range []string{"Admin token:", "Reader demo page:", "Editor console:", "embedded in-memory Redis", "shutdown complete"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+
+	t.Run("real redis", func(t *testing.T) {
+		srv, rdb := redistest.Start(t)
+		_, addr, _ := startBinary(t, bin, "FLASHWIRE_REDIS_URL="+srv.URL(), "FLASHWIRE_ADMIN_TOKEN=a-long-bootstrap-token-for-tests")
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/tokens", strings.NewReader(`{"name":"ci","role":"editor"}`))
+		req.Header.Set("Authorization", "Bearer a-long-bootstrap-token-for-tests")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 201 {
+			t.Fatalf("create token through the binary: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		if n := rdb.HLen(context.Background(), "flashwire:v1:{tokens}:all").Val(); n != 1 {
+			t.Fatalf("the test's redis holds %d tokens; the binary did not use it", n)
+		}
+	})
+
+	t.Run("bad setting exits 2", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "FLASHWIRE_ADDR=nonsense")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Fatalf("exit = %v, want status 2", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "FLASHWIRE_ADDR") {
+			t.Fatalf("output = %q, want one line naming FLASHWIRE_ADDR", out)
+		}
+	})
+
+	t.Run("unreachable redis", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "FLASHWIRE_REDIS_URL=redis://"+freeAddr(t), "FLASHWIRE_REDIS_WAIT=1s", "FLASHWIRE_ADDR="+freeAddr(t))
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "unreachable after") {
+			t.Fatalf("exit = %v, output:\n%s", err, out)
+		}
+	})
+}
+

@@ -1,0 +1,283 @@
+package notifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EventType names what happened to an alert. The names are the webhook
+// event types.
+type EventType string
+
+// The event types.
+const (
+	Published EventType = "alert.published"
+	Updated   EventType = "alert.updated"
+	Retracted EventType = "alert.retracted"
+)
+
+// Event is one entry of the alert log.
+type Event struct {
+	// ID is the log position (a Redis Stream id such as "1732650000000-0");
+	// readers resume after it. A published event's ID is also its alert's ID.
+	ID    string
+	Type  EventType
+	Alert Alert
+}
+
+// Default retention of the log: an event is trimmed only once it is older
+// than KeepFor and at least KeepCount newer events exist.
+const (
+	KeepFor   = 48 * time.Hour
+	KeepCount = 10000
+	// alertTTL bounds how long an alert's current state is kept for history.
+	alertTTL = 30 * 24 * time.Hour
+)
+
+const (
+	keyLog     = "flashwire:v1:{alerts}:log"
+	keyTrimmed = "flashwire:v1:{alerts}:trimmed"
+	keyIndex   = "flashwire:v1:{alerts}:index"
+	keyAlert   = "flashwire:v1:{alerts}:alert:"
+)
+
+// appendScript adds an event to the log, stores the alert's current state,
+// and trims what retention allows, all at once.
+//
+// KEYS: log, trimmed, index, alert key prefix (a prefix: the alert key of a
+// new alert is only known once XADD gave its id; it shares the hash tag).
+// ARGV: type, alert JSON with "id" left empty for a new alert, keep ms,
+// keep count, alert TTL seconds, alert id for updates ("" for new).
+var appendScript = redis.NewScript(`
+local now = redis.call('TIME')
+local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local id = ARGV[6]
+local body = ARGV[2]
+local eid
+if id == '' then
+  eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
+  id = eid
+  local ms = tonumber(string.match(eid, '^(%d+)'))
+  body = string.gsub(body, '"id":""', '"id":"' .. eid .. '"', 1)
+  redis.call('ZADD', KEYS[3], ms, id)
+else
+  if redis.call('EXISTS', KEYS[4] .. id) == 0 then
+    return redis.error_reply('NOTFOUND')
+  end
+  eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
+end
+redis.call('SET', KEYS[4] .. id, body, 'EX', tonumber(ARGV[5]))
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[4])
+if excess > 0 then
+  local cutoff = tostring(nowms - tonumber(ARGV[3]))
+  local old = redis.call('XRANGE', KEYS[1], '-', '(' .. cutoff .. '-0', 'COUNT', excess)
+  if #old > 0 then
+    local last = old[#old][1]
+    for _, e in ipairs(old) do redis.call('XDEL', KEYS[1], e[1]) end
+    redis.call('SET', KEYS[2], last)
+  end
+end
+return {eid, body}
+`)
+
+// Log is the alert log: a capped Redis Stream that is the one source for
+// live fan-out, replay and webhook delivery.
+type Log struct {
+	rdb redis.UniversalClient
+	// KeepFor and KeepCount are the retention; NewLog sets the defaults.
+	KeepFor   time.Duration
+	KeepCount int64
+}
+
+// NewLog returns the log kept in rdb.
+func NewLog(rdb redis.UniversalClient) *Log {
+	return &Log{rdb: rdb, KeepFor: KeepFor, KeepCount: KeepCount}
+}
+
+// Append writes ev to the log and returns it with its ID set. For a
+// Published event the alert's ID becomes the event's ID; for the others the
+// alert must exist (ErrNotFound otherwise).
+func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
+	isNew := ev.Type == Published
+	if isNew {
+		ev.Alert.ID = ""
+	}
+	body, err := json.Marshal(ev.Alert)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode alert: %w", err)
+	}
+	existing := ""
+	if !isNew {
+		existing = ev.Alert.ID
+	}
+	res, err := appendScript.Run(ctx, l.rdb,
+		[]string{keyLog, keyTrimmed, keyIndex, keyAlert},
+		string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
+		int64(alertTTL/time.Second), existing).StringSlice()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOTFOUND") {
+			return Event{}, fmt.Errorf("append %s for %s: %w", ev.Type, existing, ErrNotFound)
+		}
+		return Event{}, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
+	}
+	ev.ID = res[0]
+	if err := json.Unmarshal([]byte(res[1]), &ev.Alert); err != nil {
+		return Event{}, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
+	}
+	return ev, nil
+}
+
+// Since returns up to limit events after afterID, oldest first. recovered is
+// false when events after afterID have already been trimmed from the log, so
+// the caller missed some for good.
+func (l *Log) Since(ctx context.Context, afterID string, limit int64) (events []Event, recovered bool, err error) {
+	if !ValidID(afterID) {
+		return nil, false, fmt.Errorf("read alert log after %q: not a log id", afterID)
+	}
+	trimmed, err := l.rdb.Get(ctx, keyTrimmed).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, fmt.Errorf("read trim mark: %w", err)
+	}
+	recovered = trimmed == "" || CompareIDs(afterID, trimmed) >= 0
+	msgs, err := l.rdb.XRangeN(ctx, keyLog, "("+afterID, "+", limit).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("read alert log after %s: %w", afterID, err)
+	}
+	events, err = decodeEvents(msgs)
+	return events, recovered, err
+}
+
+// LastID returns the id of the newest event, or "0-0" for an empty log.
+func (l *Log) LastID(ctx context.Context) (string, error) {
+	msgs, err := l.rdb.XRevRangeN(ctx, keyLog, "+", "-", 1).Result()
+	if err != nil {
+		return "", fmt.Errorf("read newest alert log id: %w", err)
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+// Tail calls fn with each batch of events appended after afterID, in order,
+// until ctx ends. It blocks in Redis between batches, so an event reaches fn
+// a network round trip after it was appended. Errors from Redis are retried
+// after a pause; only ctx ends it.
+func (l *Log) Tail(ctx context.Context, afterID string, fn func([]Event)) error {
+	if !ValidID(afterID) {
+		return fmt.Errorf("tail alert log after %q: not a log id", afterID)
+	}
+	pause := 100 * time.Millisecond
+	for {
+		streams, err := l.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{keyLog, afterID},
+			Count:   512,
+			Block:   5 * time.Second,
+		}).Result()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 5*time.Second)
+			continue
+		}
+		pause = 100 * time.Millisecond
+		for _, s := range streams {
+			events, err := decodeEvents(s.Messages)
+			if len(s.Messages) > 0 {
+				afterID = s.Messages[len(s.Messages)-1].ID
+			}
+			if err == nil && len(events) > 0 {
+				fn(events)
+			}
+		}
+	}
+}
+
+// Alert returns the current state of the alert with the given id.
+func (l *Log) Alert(ctx context.Context, id string) (Alert, error) {
+	if !ValidID(id) {
+		return Alert{}, fmt.Errorf("load alert %q: %w", id, ErrNotFound)
+	}
+	body, err := l.rdb.Get(ctx, keyAlert+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Alert{}, fmt.Errorf("load alert %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Alert{}, fmt.Errorf("load alert %s: %w", id, err)
+	}
+	var a Alert
+	if err := json.Unmarshal(body, &a); err != nil {
+		return Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func decodeEvents(msgs []redis.XMessage) ([]Event, error) {
+	events := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		typ, _ := m.Values["type"].(string)
+		body, _ := m.Values["alert"].(string)
+		ev := Event{ID: m.ID, Type: EventType(typ)}
+		if err := json.Unmarshal([]byte(body), &ev.Alert); err != nil {
+			return events, fmt.Errorf("decode alert log entry %s: %w", m.ID, err)
+		}
+		if ev.Type == Published {
+			ev.Alert.ID = m.ID
+		}
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// ValidID reports whether s is a log id: "MS-SEQ" with decimal parts.
+func ValidID(s string) bool {
+	_, _, ok := splitID(s)
+	return ok
+}
+
+// CompareIDs orders two valid log ids like strings.Compare orders text.
+func CompareIDs(a, b string) int {
+	am, as, _ := splitID(a)
+	bm, bs, _ := splitID(b)
+	switch {
+	case am != bm:
+		return cmpUint(am, bm)
+	default:
+		return cmpUint(as, bs)
+	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func splitID(s string) (ms, seq uint64, ok bool) {
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
+}

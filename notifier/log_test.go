@@ -1,0 +1,191 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"flashwire/internal/redistest"
+)
+
+// eachRedis runs fn against a single redis-server and a 3-master Cluster.
+func eachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
+	t.Run("single", func(t *testing.T) {
+		_, rdb := redistest.Start(t)
+		fn(t, rdb)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		_, rdb := redistest.StartCluster(t)
+		fn(t, rdb)
+	})
+}
+
+func TestLogAppend(t *testing.T) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		log := NewLog(rdb)
+		a := validAlert()
+		a.ID = "ignored"
+		ev, err := log.Append(ctx, Event{Type: Published, Alert: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID == "" || ev.Alert.ID != ev.ID {
+			t.Fatalf("published event id %q, alert id %q: want equal and set", ev.ID, ev.Alert.ID)
+		}
+		got, err := log.Alert(ctx, ev.ID)
+		if err != nil || got.Headline != a.Headline || got.ID != ev.ID {
+			t.Fatalf("Alert(%s) = %+v, %v", ev.ID, got, err)
+		}
+
+		t.Run("update", func(t *testing.T) {
+			u := got
+			u.Headline = "Corrected headline"
+			uev, err := log.Append(ctx, Event{Type: Updated, Alert: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if CompareIDs(uev.ID, ev.ID) <= 0 || uev.Alert.ID != ev.ID {
+				t.Fatalf("update event %s for alert %s after %s", uev.ID, uev.Alert.ID, ev.ID)
+			}
+			if cur, _ := log.Alert(ctx, ev.ID); cur.Headline != "Corrected headline" {
+				t.Fatalf("current headline %q after update", cur.Headline)
+			}
+		})
+		t.Run("ErrNotFound", func(t *testing.T) {
+			u := got
+			u.ID = "1-0"
+			if _, err := log.Append(ctx, Event{Type: Retracted, Alert: u}); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("retract of unknown alert: %v, want ErrNotFound", err)
+			}
+			if _, err := log.Alert(ctx, "nonsense"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Alert(nonsense): %v, want ErrNotFound", err)
+			}
+		})
+		t.Run("since", func(t *testing.T) {
+			events, recovered, err := log.Since(ctx, "0-0", 100)
+			if err != nil || !recovered || len(events) != 2 {
+				t.Fatalf("Since(0-0) = %d events, recovered %v, %v; want 2, true", len(events), recovered, err)
+			}
+			if events[0].Type != Published || events[1].Type != Updated || events[1].Alert.Headline != "Corrected headline" {
+				t.Fatalf("events = %+v", events)
+			}
+			events, _, _ = log.Since(ctx, events[0].ID, 100)
+			if len(events) != 1 || events[0].Type != Updated {
+				t.Fatalf("Since(first) = %+v, want the update only", events)
+			}
+		})
+	})
+}
+
+func TestLogRetention(t *testing.T) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		log := NewLog(rdb)
+		log.KeepFor, log.KeepCount = 50*time.Millisecond, 5
+		var ids []string
+		for i := range 8 {
+			a := validAlert()
+			a.Headline = fmt.Sprintf("alert %d", i)
+			ev, err := log.Append(ctx, Event{Type: Published, Alert: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ev.ID)
+		}
+		// Nothing is old enough yet: all 8 stay although only 5 must.
+		if n := rdb.XLen(ctx, keyLog).Val(); n != 8 {
+			t.Fatalf("len = %d before the events aged, want 8", n)
+		}
+		time.Sleep(80 * time.Millisecond)
+		a := validAlert()
+		last, err := log.Append(ctx, Event{Type: Published, Alert: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, last.ID)
+		// Now 9 exist, all but the newest are old: the oldest 4 go, 5 stay.
+		if n := rdb.XLen(ctx, keyLog).Val(); n != 5 {
+			t.Fatalf("len = %d after trimming, want 5", n)
+		}
+		events, recovered, err := log.Since(ctx, ids[0], 100)
+		if err != nil || recovered {
+			t.Fatalf("Since(trimmed id): recovered %v, %v; want false", recovered, err)
+		}
+		if len(events) != 5 {
+			t.Fatalf("Since(trimmed id) = %d events, want the 5 kept", len(events))
+		}
+		events, recovered, err = log.Since(ctx, ids[3], 100)
+		if err != nil || !recovered || len(events) != 5 {
+			t.Fatalf("Since(last trimmed) = %d, recovered %v, %v; want 5, true", len(events), recovered, err)
+		}
+	})
+}
+
+func TestLogTail(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	log := NewLog(rdb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start, err := log.LastID(ctx)
+	if err != nil || start != "0-0" {
+		t.Fatalf("LastID of empty log = %q, %v", start, err)
+	}
+	got := make(chan Event, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- log.Tail(ctx, start, func(evs []Event) {
+			for _, ev := range evs {
+				got <- ev
+			}
+		})
+	}()
+	for i := range 3 {
+		a := validAlert()
+		a.Headline = fmt.Sprintf("tail %d", i)
+		if _, err := log.Append(ctx, Event{Type: Published, Alert: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		select {
+		case ev := <-got:
+			if want := fmt.Sprintf("tail %d", i); ev.Alert.Headline != want {
+				t.Fatalf("event %d = %q, want %q", i, ev.Alert.Headline, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("tail delivered nothing")
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Tail ended with %v", err)
+	}
+}
+
+func TestCompareIDs(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"1-0", "1-0", 0},
+		{"1-1", "1-0", 1},
+		// Numeric, not lexical: 9 < 10.
+		{"9-0", "10-0", -1},
+		{"10-0", "9-5", 1},
+	}
+	for _, tt := range tests {
+		if got := CompareIDs(tt.a, tt.b); got != tt.want {
+			t.Errorf("CompareIDs(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "1", "a-1", "1-b", "-1-0"} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"flashwire/internal/invalid"
+	"flashwire/notifier"
+)
+
+// maxBody is the largest JSON request body any handler accepts.
+const maxBody = 64 << 10
+
+var (
+	errUnauthorized = errors.New("a valid token is required: send Authorization: Bearer TOKEN")
+	errForbidden    = errors.New("this token's role may not do that")
+)
+
+// encode writes v as JSON with the given status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads one JSON object from r's body into v, refusing unknown
+// fields, trailing data and bodies over maxBody. Its errors are
+// *invalid.Error naming the field at fault, or *http.MaxBytesError.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid.New("body", "must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return maxErr
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return invalid.New(field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return invalid.New("body", "is not valid JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.EOF):
+		return invalid.New("body", "is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid.New("body", "ends in the middle of the JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalid.New(name, "is not a known field")
+	}
+	return invalid.New("body", "%s", err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "bool":
+		return "true or false"
+	}
+	return "a number"
+}
+
+// errorBody is every error response.
+type errorBody struct {
+	Error  string          `json:"error"`
+	Fields []invalid.Field `json:"fields,omitempty"`
+}
+
+// errorStatus chooses the HTTP status for err. It is the one place that
+// maps the packages' errors to HTTP.
+func errorStatus(err error) int {
+	var bad *invalid.Error
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &bad):
+		return http.StatusBadRequest
+	case errors.As(err, &maxErr):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, notifier.ErrNotFound), errors.Is(err, errTokenNotFound):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers r with err translated to a status. 5xx details are
+// logged with the request id and never sent.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := errorStatus(err)
+	body := errorBody{Error: err.Error()}
+	var bad *invalid.Error
+	var maxErr *http.MaxBytesError
+	switch {
+	case status >= 500:
+		logger(r.Context()).Error("request failed", slog.String("error", err.Error()))
+		body.Error = fmt.Sprintf("internal error; quote request id %s to the operator", requestID(r.Context()))
+	case errors.As(err, &bad):
+		body.Error = "invalid request"
+		body.Fields = bad.Fields
+	case errors.As(err, &maxErr):
+		body.Error = fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit)
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="flashwire"`)
+	}
+	encode(w, status, body)
+}
