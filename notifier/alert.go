@@ -12,8 +12,13 @@ import (
 	"flashwire/internal/invalid"
 )
 
-// ErrNotFound means no alert has the requested id.
-var ErrNotFound = errors.New("alert not found")
+// Errors of the alert operations.
+var (
+	// ErrNotFound means no alert has the requested id.
+	ErrNotFound = errors.New("alert not found")
+	// ErrRetracted means the alert was retracted and can no longer change.
+	ErrRetracted = errors.New("alert already retracted")
+)
 
 // Priority says how urgent an alert is: flash beats urgent beats normal.
 type Priority string

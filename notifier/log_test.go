@@ -189,3 +189,47 @@ func TestCompareIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceUpdateRetract(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	svc := NewService(NewLog(rdb), openTaxonomy{})
+	a, err := svc.Publish(ctx, validAlert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := validAlert()
+	fixed.Headline = "Corrected: joint statement on Syria"
+	u, err := svc.Update(ctx, a.ID, fixed)
+	if err != nil || u.ID != a.ID || !u.PublishedAt.Equal(a.PublishedAt) || u.UpdatedAt.IsZero() || u.Headline != fixed.Headline {
+		t.Fatalf("Update = %+v, %v", u, err)
+	}
+	r, err := svc.Retract(ctx, a.ID)
+	if err != nil || !r.Retracted {
+		t.Fatalf("Retract = %+v, %v", r, err)
+	}
+	t.Run("ErrRetracted", func(t *testing.T) {
+		if _, err := svc.Retract(ctx, a.ID); !errors.Is(err, ErrRetracted) {
+			t.Fatalf("second retract: %v", err)
+		}
+		if _, err := svc.Update(ctx, a.ID, fixed); !errors.Is(err, ErrRetracted) {
+			t.Fatalf("update after retract: %v", err)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if _, err := svc.Retract(ctx, "5-0"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("retract unknown: %v", err)
+		}
+	})
+	events, _, _ := svc.Log().Since(ctx, "0-0", 10)
+	if len(events) != 3 || events[2].Type != Retracted || events[2].Alert.ID != a.ID {
+		t.Fatalf("log = %+v", events)
+	}
+}
+
+// openTaxonomy knows every slug.
+type openTaxonomy struct{}
+
+func (openTaxonomy) KnownSlugs(context.Context) (map[string]bool, map[string]bool, error) {
+	return nil, nil, nil
+}

@@ -54,3 +54,46 @@ func (s *Service) Publish(ctx context.Context, a Alert) (Alert, error) {
 	}
 	return ev.Alert, nil
 }
+
+// Update replaces the text and targeting of the alert with the given id by
+// a's, keeping its id and publish time, and appends an Updated event:
+// browsers replace the banner, partners get alert.updated.
+func (s *Service) Update(ctx context.Context, id string, a Alert) (Alert, error) {
+	cur, err := s.log.Alert(ctx, id)
+	if err != nil {
+		return Alert{}, err
+	}
+	if cur.Retracted {
+		return Alert{}, fmt.Errorf("update alert %s: %w", id, ErrRetracted)
+	}
+	if err := s.Check(ctx, &a); err != nil {
+		return Alert{}, err
+	}
+	a.ID, a.PublishedAt = cur.ID, cur.PublishedAt
+	a.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+	ev, err := s.log.Append(ctx, Event{Type: Updated, Alert: a})
+	if err != nil {
+		return Alert{}, fmt.Errorf("update alert %s: %w", id, err)
+	}
+	return ev.Alert, nil
+}
+
+// Retract withdraws the alert with the given id and appends a Retracted
+// event: browsers remove the banner, partners get alert.retracted.
+// Retracting twice is an error, so a partner never gets two retractions.
+func (s *Service) Retract(ctx context.Context, id string) (Alert, error) {
+	cur, err := s.log.Alert(ctx, id)
+	if err != nil {
+		return Alert{}, err
+	}
+	if cur.Retracted {
+		return Alert{}, fmt.Errorf("retract alert %s: %w", id, ErrRetracted)
+	}
+	cur.Retracted = true
+	cur.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
+	ev, err := s.log.Append(ctx, Event{Type: Retracted, Alert: cur})
+	if err != nil {
+		return Alert{}, fmt.Errorf("retract alert %s: %w", id, err)
+	}
+	return ev.Alert, nil
+}

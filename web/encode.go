@@ -107,6 +107,8 @@ func errorStatus(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, notifier.ErrNotFound), errors.Is(err, errTokenNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, notifier.ErrRetracted):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
