@@ -1,0 +1,190 @@
+package notifier
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Channel names a way alerts reach people.
+type Channel string
+
+// The channels.
+const (
+	WebSocket Channel = "websocket"
+	SSE       Channel = "sse"
+	Webhook   Channel = "webhook"
+)
+
+// Tally is what one instance saw of one alert on one channel since its last
+// report: counts are deltas, latencies are publish-to-write times.
+type Tally struct {
+	Reached   int64
+	Failed    int64
+	Pending   int64
+	Latencies []time.Duration
+}
+
+// ChannelStats is how an alert did on one channel, summed over instances.
+type ChannelStats struct {
+	Reached int64 `json:"reached"`
+	Failed  int64 `json:"failed"`
+	Pending int64 `json:"pending"`
+	// First, Median and P99 are publish-to-delivery times in milliseconds,
+	// read from a histogram: Median and P99 are the upper bound of their
+	// bucket (at most 19% above the true figure). Nil before any delivery.
+	FirstMS  *float64 `json:"first_ms"`
+	MedianMS *float64 `json:"median_ms"`
+	P99MS    *float64 `json:"p99_ms"`
+}
+
+// Stats keeps per-alert delivery figures in Redis:
+//
+//	flashwire:v1:{alerts}:stats:ID  hash: CHANNEL:reached|failed|pending|first, CHANNEL:b:BUCKET
+//
+// Reports are batched by the channels (one per alert per instance fan-out),
+// never one per connection.
+type Stats struct {
+	rdb redis.UniversalClient
+}
+
+// NewStats returns the stats kept in rdb.
+func NewStats(rdb redis.UniversalClient) *Stats {
+	return &Stats{rdb: rdb}
+}
+
+const keyStats = "flashwire:v1:{alerts}:stats:"
+
+// recordScript adds counters and keeps the smallest first-delivery time.
+// KEYS: stats hash. ARGV: ttl seconds, first-field, first value or "",
+// then field/increment pairs.
+var recordScript = redis.NewScript(`
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
+end
+if ARGV[3] ~= '' then
+  local cur = redis.call('HGET', KEYS[1], ARGV[2])
+  if not cur or tonumber(ARGV[3]) < tonumber(cur) then
+    redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// bucketOf maps a latency to a histogram bucket: bucket b holds latencies up
+// to 1.19^b ms, so 80 buckets reach past 10 minutes.
+func bucketOf(d time.Duration) int {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms <= 1 {
+		return 0
+	}
+	return min(int(math.Ceil(math.Log(ms)/math.Log(1.19))), 120)
+}
+
+func bucketUpper(b int) float64 {
+	return math.Round(math.Pow(1.19, float64(b))*10) / 10
+}
+
+// Record adds t to the figures of alert id on channel c.
+func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error {
+	prefix := string(c) + ":"
+	args := []any{int64(alertTTL / time.Second), prefix + "first", ""}
+	if len(t.Latencies) > 0 {
+		first := t.Latencies[0]
+		for _, l := range t.Latencies {
+			first = min(first, l)
+		}
+		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
+	}
+	for name, n := range map[string]int64{"reached": t.Reached, "failed": t.Failed, "pending": t.Pending} {
+		if n != 0 {
+			args = append(args, prefix+name, n)
+		}
+	}
+	buckets := map[int]int64{}
+	for _, l := range t.Latencies {
+		buckets[bucketOf(l)]++
+	}
+	for b, n := range buckets {
+		args = append(args, prefix+"b:"+strconv.Itoa(b), n)
+	}
+	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id}, args...).Err(); err != nil {
+		return fmt.Errorf("record %s stats of alert %s: %w", c, id, err)
+	}
+	return nil
+}
+
+// Get returns the figures of alert id by channel; channels with nothing
+// recorded are absent.
+func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, error) {
+	raw, err := s.rdb.HGetAll(ctx, keyStats+id).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load stats of alert %s: %w", id, err)
+	}
+	out := map[Channel]ChannelStats{}
+	hist := map[Channel]map[int]int64{}
+	for field, val := range raw {
+		ch, rest, ok := strings.Cut(field, ":")
+		if !ok {
+			continue
+		}
+		c := Channel(ch)
+		cs := out[c]
+		n, _ := strconv.ParseInt(val, 10, 64)
+		switch {
+		case rest == "reached":
+			cs.Reached = n
+		case rest == "failed":
+			cs.Failed = n
+		case rest == "pending":
+			cs.Pending = n
+		case rest == "first":
+			f, _ := strconv.ParseFloat(val, 64)
+			cs.FirstMS = &f
+		case strings.HasPrefix(rest, "b:"):
+			b, _ := strconv.Atoi(rest[2:])
+			if hist[c] == nil {
+				hist[c] = map[int]int64{}
+			}
+			hist[c][b] += n
+		}
+		out[c] = cs
+	}
+	for c, h := range hist {
+		cs := out[c]
+		cs.MedianMS = quantile(h, 0.5)
+		cs.P99MS = quantile(h, 0.99)
+		out[c] = cs
+	}
+	return out, nil
+}
+
+func quantile(h map[int]int64, q float64) *float64 {
+	var total int64
+	keys := make([]int, 0, len(h))
+	for b, n := range h {
+		total += n
+		keys = append(keys, b)
+	}
+	if total == 0 {
+		return nil
+	}
+	sort.Ints(keys)
+	rank := int64(math.Ceil(q * float64(total)))
+	var seen int64
+	for _, b := range keys {
+		seen += h[b]
+		if seen >= rank {
+			v := bucketUpper(b)
+			return &v
+		}
+	}
+	return nil
+}

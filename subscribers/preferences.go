@@ -1,0 +1,128 @@
+package subscribers
+
+import (
+	"strings"
+	"time"
+)
+
+// Attrs are the few fields of an alert that matching looks at.
+type Attrs struct {
+	Topics   []string
+	Regions  []string
+	Language string
+	// Priority is "flash", "urgent" or "normal".
+	Priority string
+}
+
+// Preferences are what a reader (or a connection's query) asked for. Empty
+// lists mean "any".
+type Preferences struct {
+	Topics      []string    `json:"topics"`
+	Regions     []string    `json:"regions"`
+	Languages   []string    `json:"languages"`
+	MinPriority string      `json:"min_priority"`
+	QuietHours  *QuietHours `json:"quiet_hours,omitempty"`
+	PausedUntil *time.Time  `json:"paused_until,omitempty"`
+}
+
+// QuietHours is a daily span of local wall-clock time in which only flash
+// alerts, and only when AllowFlash is set, get through.
+type QuietHours struct {
+	Start      string `json:"start"` // "22:00"
+	End        string `json:"end"`   // "07:00"; before Start means across midnight
+	TZ         string `json:"tz"`    // IANA zone such as "Europe/London"
+	AllowFlash bool   `json:"allow_flash"`
+}
+
+// PriorityRank orders priorities: flash 3, urgent 2, normal 1, else 0.
+func PriorityRank(p string) int {
+	switch p {
+	case "flash":
+		return 3
+	case "urgent":
+		return 2
+	case "normal":
+		return 1
+	}
+	return 0
+}
+
+// Matches reports whether an alert with attributes a, sent at now, is one
+// that p asked for. It is the one matching rule of Flashwire: live
+// connections, stored readers and partners all use it.
+func (p Preferences) Matches(a Attrs, now time.Time) bool {
+	if p.PausedUntil != nil && now.Before(*p.PausedUntil) {
+		return false
+	}
+	if min := PriorityRank(p.MinPriority); min > 0 && PriorityRank(a.Priority) < min {
+		return false
+	}
+	if len(p.Topics) > 0 && !intersects(p.Topics, a.Topics) {
+		return false
+	}
+	if len(p.Regions) > 0 && !intersects(p.Regions, a.Regions) {
+		return false
+	}
+	if len(p.Languages) > 0 && !languageMatches(p.Languages, a.Language) {
+		return false
+	}
+	if p.QuietHours != nil && p.QuietHours.Quiet(now) {
+		return a.Priority == "flash" && p.QuietHours.AllowFlash
+	}
+	return true
+}
+
+// Quiet reports whether now falls inside the quiet hours, read on the wall
+// clock of q's time zone, so the span follows daylight-saving changes. A
+// span whose start equals its end, or that cannot be read, is never quiet.
+func (q QuietHours) Quiet(now time.Time) bool {
+	start, ok1 := minuteOfDay(q.Start)
+	end, ok2 := minuteOfDay(q.End)
+	loc, err := time.LoadLocation(q.TZ)
+	if !ok1 || !ok2 || err != nil || start == end {
+		return false
+	}
+	local := now.In(loc)
+	m := local.Hour()*60 + local.Minute()
+	if start < end {
+		return m >= start && m < end
+	}
+	return m >= start || m < end
+}
+
+// minuteOfDay reads "HH:MM" (24-hour) as minutes after midnight.
+func minuteOfDay(s string) (int, bool) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+func intersects(want, have []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if w == h {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// languageMatches compares primary subtags: a reader who asked for "en"
+// gets "en-GB" alerts, and one who asked for "pt-BR" gets "pt" alerts.
+func languageMatches(want []string, lang string) bool {
+	base := primarySubtag(lang)
+	for _, w := range want {
+		if primarySubtag(w) == base {
+			return true
+		}
+	}
+	return false
+}
+
+func primarySubtag(tag string) string {
+	base, _, _ := strings.Cut(tag, "-")
+	return strings.ToLower(base)
+}

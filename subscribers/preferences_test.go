@@ -1,0 +1,61 @@
+package subscribers
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPreferencesMatches(t *testing.T) {
+	london := "Europe/London"
+	at := func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	world := Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en-GB", Priority: "urgent"}
+	flash := world
+	flash.Priority = "flash"
+	later := at("2026-11-27T12:00:00Z")
+	tests := []struct {
+		name string
+		p    Preferences
+		a    Attrs
+		now  string
+		want bool
+	}{
+		// No filter at all receives everything.
+		{"empty", Preferences{}, world, "2026-11-26T12:00:00Z", true},
+		{"topic hit", Preferences{Topics: []string{"sport", "world"}}, world, "2026-11-26T12:00:00Z", true},
+		{"topic miss", Preferences{Topics: []string{"sport"}}, world, "2026-11-26T12:00:00Z", false},
+		{"region miss", Preferences{Regions: []string{"asia"}}, world, "2026-11-26T12:00:00Z", false},
+		// Primary subtags compare: en takes en-GB.
+		{"language base", Preferences{Languages: []string{"en"}}, world, "2026-11-26T12:00:00Z", true},
+		{"language miss", Preferences{Languages: []string{"de"}}, world, "2026-11-26T12:00:00Z", false},
+		{"priority below", Preferences{MinPriority: "flash"}, world, "2026-11-26T12:00:00Z", false},
+		{"priority at", Preferences{MinPriority: "urgent"}, world, "2026-11-26T12:00:00Z", true},
+		{"paused", Preferences{PausedUntil: &later}, world, "2026-11-26T12:00:00Z", false},
+		{"pause over", Preferences{PausedUntil: &later}, world, "2026-11-27T12:00:01Z", true},
+		// 23:30 in London in winter (UTC+0) is inside 22:00-07:00.
+		{"quiet across midnight", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, false}}, world, "2026-11-26T23:30:00Z", false},
+		{"quiet after end", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, false}}, world, "2026-11-26T07:00:00Z", true},
+		{"quiet lets flash", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, true}}, flash, "2026-11-26T23:30:00Z", true},
+		{"quiet stops flash", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, false}}, flash, "2026-11-26T23:30:00Z", false},
+		// In summer London is UTC+1: 06:30 UTC is 07:30 local, after the end.
+		{"quiet DST summer", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, false}}, world, "2026-07-01T06:30:00Z", true},
+		// The same instant in winter is 06:30 local, still quiet.
+		{"quiet DST winter", Preferences{QuietHours: &QuietHours{"22:00", "07:00", london, false}}, world, "2026-01-15T06:30:00Z", false},
+		// A daytime span that does not cross midnight.
+		{"quiet daytime", Preferences{QuietHours: &QuietHours{"09:00", "17:00", "America/New_York", false}}, world, "2026-11-26T15:00:00Z", false},
+		// Equal start and end is no span at all.
+		{"quiet empty span", Preferences{QuietHours: &QuietHours{"08:00", "08:00", london, false}}, world, "2026-11-26T08:00:00Z", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Matches(tt.a, at(tt.now)); got != tt.want {
+				t.Fatalf("Matches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
