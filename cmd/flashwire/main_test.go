@@ -248,4 +248,3 @@ func TestSmoke(t *testing.T) {
 		}
 	})
 }
-
