@@ -11,6 +11,14 @@
 //	flashwire:v1:{alerts}:trimmed      id of the newest event trimmed from the log
 //	flashwire:v1:{alerts}:alert:ID     current state of one alert, JSON
 //	flashwire:v1:{alerts}:index        sorted set of alert ids by publish time (ms)
+//	flashwire:v1:{alerts}:stats:ID     hash of delivery figures of one alert (stats.go)
+//	flashwire:v1:{alerts}:dedupe:HASH  alert id of a recent url and headline (guard.go)
+//	flashwire:v1:{alerts}:gap          time of the last non-flash push (guard.go)
+//	flashwire:v1:{alerts}:scheduled    sorted set of schedule ids by send time (schedule.go)
+//	flashwire:v1:{alerts}:scheduled:items  hash: schedule id -> scheduled alert
+//
+// The webhook consumer group reads the log (group.go); its deliveries live
+// in package webhook, and the feed watcher's state in package watch.
 //
 // It must never speak HTTP or WebSocket, and never block a publish on a
 // reader or a partner: channels take the log at their own pace.

@@ -15,6 +15,9 @@ type Service struct {
 	taxonomy Taxonomy
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// MinGap is the newsroom-wide minimum time between non-flash alerts
+	// sent with PublishWith; zero turns the guard off.
+	MinGap time.Duration
 }
 
 // NewService returns a Service writing to log and checking topics and regions
@@ -45,6 +48,11 @@ func (s *Service) Publish(ctx context.Context, a Alert) (Alert, error) {
 	if err := s.Check(ctx, &a); err != nil {
 		return Alert{}, err
 	}
+	return s.publishChecked(ctx, a)
+}
+
+// publishChecked is Publish for an alert that passed Check.
+func (s *Service) publishChecked(ctx context.Context, a Alert) (Alert, error) {
 	a.PublishedAt = s.Now().UTC().Truncate(time.Millisecond)
 	a.UpdatedAt = time.Time{}
 	a.Retracted = false

@@ -78,7 +78,7 @@ func (p Preferences) Matches(a Attrs, now time.Time) bool {
 func (q QuietHours) Quiet(now time.Time) bool {
 	start, ok1 := minuteOfDay(q.Start)
 	end, ok2 := minuteOfDay(q.End)
-	loc, err := time.LoadLocation(q.TZ)
+	loc, err := loadLocation(q.TZ)
 	if !ok1 || !ok2 || err != nil || start == end {
 		return false
 	}

@@ -3,8 +3,12 @@ package subscribers
 import (
 	"context"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire/internal/invalid"
 )
 
 // DefaultTopics and DefaultRegions are what a new installation starts with.
@@ -22,11 +26,16 @@ const (
 // Store keeps readers' and partners' preferences and the taxonomy in Redis.
 type Store struct {
 	rdb redis.UniversalClient
+	// Now is the clock for created, updated and last-seen times; tests
+	// replace it before first use.
+	Now func() time.Time
+	// partners is this instance's copy of the partner list.
+	partners partnerCache
 }
 
 // NewStore returns a Store on rdb.
 func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb}
+	return &Store{rdb: rdb, Now: time.Now}
 }
 
 // Seed writes the default taxonomy once per installation; an admin's later
@@ -77,5 +86,87 @@ func toSet(ss []string) map[string]bool {
 	for _, s := range ss {
 		out[s] = true
 	}
+	return out
+}
+
+// Taxonomy returns the topic and region slugs, sorted.
+func (s *Store) Taxonomy(ctx context.Context) (topics, regions []string, err error) {
+	t, r, err := s.KnownSlugs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sortedKeys(t), sortedKeys(r), nil
+}
+
+// AddSlugs adds topics and regions to the taxonomy, in one transaction,
+// after checking every slug; adding a known slug is not an error.
+func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
+	topics, regions = normalizeSlugs(topics), normalizeSlugs(regions)
+	var bad invalid.Error
+	for _, f := range []struct {
+		field string
+		slugs []string
+	}{{"topics", topics}, {"regions", regions}} {
+		if len(f.slugs) > MaxSlugs {
+			bad.Add(f.field, "has %d entries; at most %d allowed at once", len(f.slugs), MaxSlugs)
+			continue
+		}
+		for _, slug := range f.slugs {
+			if !ValidSlug(slug) {
+				bad.Add(f.field, "%q is not a slug (lower-case letters, digits and hyphens, at most 64)", slug)
+				break
+			}
+		}
+	}
+	if len(topics)+len(regions) == 0 {
+		bad.Add("topics", "name at least one topic or region to add")
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if len(topics) > 0 {
+			p.SAdd(ctx, keyTopics, toAny(topics)...)
+		}
+		if len(regions) > 0 {
+			p.SAdd(ctx, keyRegions, toAny(regions)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add to taxonomy: %w", err)
+	}
+	return nil
+}
+
+// RemoveTopic takes a topic out of the taxonomy: new preferences and alerts
+// may no longer name it, and stored preferences that name it never match
+// again. It returns an error wrapping ErrNotFound for an unknown slug.
+func (s *Store) RemoveTopic(ctx context.Context, slug string) error {
+	return s.removeSlug(ctx, keyTopics, "topic", slug)
+}
+
+// RemoveRegion is RemoveTopic for regions.
+func (s *Store) RemoveRegion(ctx context.Context, slug string) error {
+	return s.removeSlug(ctx, keyRegions, "region", slug)
+}
+
+func (s *Store) removeSlug(ctx context.Context, key, kind, slug string) error {
+	n, err := s.rdb.SRem(ctx, key, slug).Result()
+	if err != nil {
+		return fmt.Errorf("remove %s %q: %w", kind, slug, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("remove %s %q: %w", kind, slug, ErrNotFound)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

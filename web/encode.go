@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"flashwire/internal/invalid"
 	"flashwire/notifier"
+	"flashwire/notifier/watch"
+	"flashwire/notifier/webhook"
+	"flashwire/subscribers"
 )
 
 // maxBody is the largest JSON request body any handler accepts.
@@ -89,6 +94,10 @@ func jsonKind(goKind string) string {
 type errorBody struct {
 	Error  string          `json:"error"`
 	Fields []invalid.Field `json:"fields,omitempty"`
+	// Existing is the alert a 409 duplicate refers to.
+	Existing *notifier.Alert `json:"existing,omitempty"`
+	// RetryAfter repeats a 429's Retry-After header, in seconds.
+	RetryAfter int64 `json:"retry_after,omitempty"`
 }
 
 // errorStatus chooses the HTTP status for err. It is the one place that
@@ -107,8 +116,38 @@ func errorStatus(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, notifier.ErrNotFound), errors.Is(err, errTokenNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, notifier.ErrRetracted):
+	case errors.Is(err, subscribers.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, notifier.ErrRetracted), errors.Is(err, notifier.ErrDuplicate), errors.Is(err, errIdempotencyInProgress):
 		return http.StatusConflict
+	case errors.Is(err, notifier.ErrTooSoon):
+		return http.StatusTooManyRequests
+	case errors.Is(err, notifier.ErrNotScheduled):
+		return http.StatusNotFound
+	case errors.Is(err, errCSRF):
+		return http.StatusForbidden
+	case errors.Is(err, errIdempotencyMismatch):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, errCrossOrigin):
+		return http.StatusForbidden
+	case errors.Is(err, errTooManyFromIP):
+		return http.StatusTooManyRequests
+	case errors.Is(err, errHubFull), errors.Is(err, errHubClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, watch.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, watch.ErrNotHeld), errors.Is(err, watch.ErrLeased):
+		return http.StatusConflict
+	case errors.Is(err, errNoWatcher):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, webhook.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, webhook.ErrNoSecret):
+		return http.StatusConflict
+	case errors.Is(err, errNoWebhooks):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -131,6 +170,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error = fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit)
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flashwire"`)
+	}
+	var dup *notifier.DuplicateError
+	var soon *notifier.TooSoonError
+	switch {
+	case errors.As(err, &dup) && dup.Existing.ID != "":
+		body.Existing = &dup.Existing
+	case errors.As(err, &soon):
+		secs := int64(math.Ceil(soon.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		body.RetryAfter = secs
 	}
 	encode(w, status, body)
 }

@@ -1,9 +1,14 @@
 package web
 
 import (
+	"context"
 	"net/http"
+	"strconv"
+	"time"
 
+	"flashwire/internal/invalid"
 	"flashwire/notifier"
+	"flashwire/subscribers"
 )
 
 // alertRequest is the body of POST /api/v1/alerts.
@@ -16,6 +21,11 @@ type alertRequest struct {
 	Regions  []string          `json:"regions"`
 	Language string            `json:"language"`
 	Priority notifier.Priority `json:"priority"`
+	// SendAt, when set, schedules the alert instead of sending it now.
+	SendAt *time.Time `json:"send_at"`
+	// Force sends even when the same url and headline went out within the
+	// duplicate window.
+	Force bool `json:"force"`
 }
 
 func (req alertRequest) alert() notifier.Alert {
@@ -31,30 +41,290 @@ func (req alertRequest) alert() notifier.Alert {
 	}
 }
 
-func handleAlertCreate(alerts *notifier.Service) http.Handler {
+// alertPatch is the body of POST /api/v1/alerts/{id}/update: the fields
+// given replace the alert's, the rest stay.
+type alertPatch struct {
+	Headline *string            `json:"headline"`
+	Summary  *string            `json:"summary"`
+	URL      *string            `json:"url"`
+	ImageURL *string            `json:"image_url"`
+	Topics   *[]string          `json:"topics"`
+	Regions  *[]string          `json:"regions"`
+	Language *string            `json:"language"`
+	Priority *notifier.Priority `json:"priority"`
+}
+
+func (p alertPatch) apply(a notifier.Alert) notifier.Alert {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&a.Headline, p.Headline)
+	set(&a.Summary, p.Summary)
+	set(&a.URL, p.URL)
+	set(&a.ImageURL, p.ImageURL)
+	set(&a.Language, p.Language)
+	if p.Topics != nil {
+		a.Topics = *p.Topics
+	}
+	if p.Regions != nil {
+		a.Regions = *p.Regions
+	}
+	if p.Priority != nil {
+		a.Priority = *p.Priority
+	}
+	return a
+}
+
+// audienceCounter counts stored readers and partners an alert would reach;
+// subscribers.Store is one.
+type audienceCounter interface {
+	CountAudience(ctx context.Context, a subscribers.Attrs, now time.Time) (readers, partners int64, err error)
+}
+
+// onlineCounter counts this instance's live connections an alert would
+// reach; *Hub is one.
+type onlineCounter interface {
+	Online(a subscribers.Attrs) int
+}
+
+// audience is the answer of a dry run. A count is null when this instance
+// cannot know it.
+type audience struct {
+	Online   *int64 `json:"online"`
+	Readers  *int64 `json:"readers"`
+	Partners *int64 `json:"partners"`
+}
+
+// dryRunResponse is what POST /api/v1/alerts?dry_run=true returns.
+type dryRunResponse struct {
+	DryRun   bool           `json:"dry_run"`
+	Alert    notifier.Alert `json:"alert"`
+	Audience audience       `json:"audience"`
+}
+
+func attrsOfAlert(a notifier.Alert) subscribers.Attrs {
+	return subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
+}
+
+// alertDeps is what the alert handlers use.
+type alertDeps struct {
+	alerts   *notifier.Service
+	stats    *notifier.Stats
+	online   onlineCounter
+	audience audienceCounter
+}
+
+func handleAlertCreate(d alertDeps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req alertRequest
 		if err := decode(w, r, &req); err != nil {
 			writeError(w, r, err)
 			return
 		}
-		a, err := alerts.Publish(r.Context(), req.alert())
+		ctx := r.Context()
+		a := req.alert()
+		if r.URL.Query().Get("dry_run") == "true" {
+			if err := d.alerts.Check(ctx, &a); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			resp := dryRunResponse{DryRun: true, Alert: a}
+			attrs := attrsOfAlert(a)
+			if d.online != nil {
+				n := int64(d.online.Online(attrs))
+				resp.Audience.Online = &n
+			}
+			if d.audience != nil {
+				readers, partners, err := d.audience.CountAudience(ctx, attrs, d.alerts.Now())
+				if err != nil {
+					writeError(w, r, err)
+					return
+				}
+				resp.Audience.Readers, resp.Audience.Partners = &readers, &partners
+			}
+			encode(w, http.StatusOK, resp)
+			return
+		}
+		by := caller(ctx).Name
+		if req.SendAt != nil {
+			sc, err := d.alerts.Schedule(ctx, a, *req.SendAt, by)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			noteAuditTarget(ctx, sc.ID)
+			logger(ctx).Info("alert scheduled", "schedule_id", sc.ID, "send_at", sc.SendAt, "by", by)
+			encode(w, http.StatusAccepted, sc)
+			return
+		}
+		a, err := d.alerts.PublishWith(ctx, a, notifier.PublishOptions{Force: req.Force})
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		logger(r.Context()).Info("alert published", "alert_id", a.ID, "priority", a.Priority, "by", caller(r.Context()).Name)
+		noteAuditTarget(ctx, a.ID)
+		logger(ctx).Info("alert published", "alert_id", a.ID, "priority", a.Priority, "by", by)
 		encode(w, http.StatusCreated, a)
 	})
 }
 
-func handleAlertGet(alerts *notifier.Service) http.Handler {
+// alertWithDelivery is an alert with its delivery figures by channel.
+type alertWithDelivery struct {
+	notifier.Alert
+	Delivery map[notifier.Channel]notifier.ChannelStats `json:"delivery"`
+}
+
+func (d alertDeps) withDelivery(ctx context.Context, a notifier.Alert) (alertWithDelivery, error) {
+	out := alertWithDelivery{Alert: a, Delivery: map[notifier.Channel]notifier.ChannelStats{}}
+	if d.stats == nil {
+		return out, nil
+	}
+	st, err := d.stats.Get(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	out.Delivery = st
+	return out, nil
+}
+
+func handleAlertGet(d alertDeps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := alerts.Log().Alert(r.Context(), r.PathValue("id"))
+		a, err := d.alerts.Log().Alert(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		out, err := d.withDelivery(r.Context(), a)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, out)
+	})
+}
+
+// Page sizes of GET /api/v1/alerts.
+const (
+	defaultPage = 20
+	maxPage     = 100
+)
+
+// pageParams reads ?limit and ?before, naming the one at fault.
+func pageParams(r *http.Request, validBefore func(string) bool) (limit int, before string, err error) {
+	var bad invalid.Error
+	limit = defaultPage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			bad.Add("limit", "must be a whole number from 1 to %d", maxPage)
+		}
+		limit = n
+	}
+	before = r.URL.Query().Get("before")
+	if before != "" && !validBefore(before) {
+		bad.Add("before", "%q is not a cursor returned as next", before)
+	}
+	return limit, before, bad.Err()
+}
+
+func handleAlertList(d alertDeps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, before, err := pageParams(r, notifier.ValidID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		list, next, err := d.alerts.History(r.Context(), before, limit)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		out := make([]alertWithDelivery, 0, len(list))
+		for _, a := range list {
+			ad, err := d.withDelivery(r.Context(), a)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			out = append(out, ad)
+		}
+		encode(w, http.StatusOK, map[string]any{"alerts": out, "next": next})
+	})
+}
+
+func handleAlertUpdate(d alertDeps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var patch alertPatch
+		if err := decode(w, r, &patch); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		id := r.PathValue("id")
+		cur, err := d.alerts.Log().Alert(ctx, id)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		a, err := d.alerts.Update(ctx, id, patch.apply(cur))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		logger(ctx).Info("alert updated", "alert_id", a.ID, "by", caller(ctx).Name)
 		encode(w, http.StatusOK, a)
 	})
+}
+
+func handleAlertRetract(d alertDeps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		a, err := d.alerts.Retract(ctx, r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		logger(ctx).Info("alert retracted", "alert_id", a.ID, "by", caller(ctx).Name)
+		encode(w, http.StatusOK, a)
+	})
+}
+
+func handleScheduledList(d alertDeps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := d.alerts.ScheduledAlerts(r.Context())
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"scheduled": list})
+	})
+}
+
+func handleScheduledCancel(d alertDeps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		sc, err := d.alerts.CancelScheduled(ctx, r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		logger(ctx).Info("scheduled alert cancelled", "schedule_id", sc.ID, "by", caller(ctx).Name)
+		encode(w, http.StatusOK, sc)
+	})
+}
+
+// alertDeps gathers the alert handlers' dependencies from the
+// configuration. The audience counts are used when the store and hub
+// provide them.
+func (s *Server) alertDeps() alertDeps {
+	d := alertDeps{alerts: s.cfg.Alerts, stats: s.cfg.Stats}
+	if s.cfg.Hub != nil {
+		d.online = s.cfg.Hub
+	}
+	if c, ok := any(s.cfg.Subscribers).(audienceCounter); ok && s.cfg.Subscribers != nil {
+		d.audience = c
+	}
+	return d
 }

@@ -19,11 +19,78 @@ func addRoutes(mux *http.ServeMux, s *Server) {
 	mux.Handle("DELETE /api/v1/tokens/{id}", s.requireRole(RoleAdmin, handleTokenRevoke(s.cfg.Tokens)))
 
 	// Alerts: editors and admins.
-	mux.Handle("POST /api/v1/alerts", s.requireRole(RoleEditor, handleAlertCreate(s.cfg.Alerts)))
-	mux.Handle("GET /api/v1/alerts/{id}", s.requireRole(RoleEditor, handleAlertGet(s.cfg.Alerts)))
+	alerts := s.alertDeps()
+	mux.Handle("POST /api/v1/alerts", s.requireRole(RoleEditor, s.idempotent(handleAlertCreate(alerts))))
+	mux.Handle("GET /api/v1/alerts", s.requireRole(RoleEditor, handleAlertList(alerts)))
+	mux.Handle("GET /api/v1/alerts/{id}", s.requireRole(RoleEditor, handleAlertGet(alerts)))
+	mux.Handle("POST /api/v1/alerts/{id}/update", s.requireRole(RoleEditor, s.idempotent(handleAlertUpdate(alerts))))
+	mux.Handle("POST /api/v1/alerts/{id}/retract", s.requireRole(RoleEditor, s.idempotent(handleAlertRetract(alerts))))
+	mux.Handle("GET /api/v1/alerts/scheduled", s.requireRole(RoleEditor, handleScheduledList(alerts)))
+	mux.Handle("DELETE /api/v1/alerts/scheduled/{id}", s.requireRole(RoleEditor, handleScheduledCancel(alerts)))
+
+	// Readers' stored preferences: anonymous, the id is the capability;
+	// limited per client address.
+	readers := newIPLimiter(readerBurst, readerRate)
+	reader := func(h http.Handler) http.Handler { return s.readerCORS(limitByIP(readers, h)) }
+	mux.Handle("POST /api/v1/readers", reader(handleReaderCreate(s.cfg.Subscribers)))
+	mux.Handle("OPTIONS /api/v1/readers", reader(nil))
+	mux.Handle("GET /api/v1/readers/{id}/preferences", reader(handleReaderGet(s.cfg.Subscribers)))
+	mux.Handle("PUT /api/v1/readers/{id}/preferences", reader(handleReaderPut(s.cfg.Subscribers)))
+	mux.Handle("DELETE /api/v1/readers/{id}/preferences", reader(handleReaderDelete(s.cfg.Subscribers)))
+	mux.Handle("OPTIONS /api/v1/readers/{id}/preferences", reader(nil))
+
+	// Partners receiving webhooks: admins only.
+	mux.Handle("GET /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerList(s.cfg.Subscribers)))
+	mux.Handle("POST /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerCreate(s.cfg.Subscribers, s.cfg.PartnerSecrets)))
+	mux.Handle("GET /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerGet(s.cfg.Subscribers)))
+	mux.Handle("PATCH /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerPatch(s.cfg.Subscribers)))
+	mux.Handle("DELETE /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerDelete(s.cfg.Subscribers)))
+
+	// Webhook delivery log and tools: admins only.
+	hooks := webhookDeps{partners: s.cfg.Subscribers, sender: s.cfg.Webhooks}
+	mux.Handle("GET /api/v1/partners/{id}/deliveries", s.requireRole(RoleAdmin, handleDeliveryList(hooks)))
+	mux.Handle("POST /api/v1/partners/{id}/deliveries/{delivery}/replay", s.requireRole(RoleAdmin, handleDeliveryReplay(hooks)))
+	mux.Handle("POST /api/v1/partners/{id}/replay", s.requireRole(RoleAdmin, handlePartnerReplay(hooks)))
+	mux.Handle("POST /api/v1/partners/{id}/test", s.requireRole(RoleAdmin, handlePartnerTest(hooks)))
+	mux.Handle("POST /api/v1/partners/{id}/secret/rotate", s.requireRole(RoleAdmin, handleSecretRotate(hooks)))
+	mux.Handle("POST /api/v1/partners/{id}/secret/revoke-previous", s.requireRole(RoleAdmin, handleSecretRevokePrevious(hooks)))
+
+	// Topic and region taxonomy: anyone reads it, admins change it.
+	mux.Handle("GET /api/v1/topics", handleTopicList(s.cfg.Subscribers))
+	mux.Handle("POST /api/v1/topics", s.requireRole(RoleAdmin, handleTopicAdd(s.cfg.Subscribers)))
+	mux.Handle("DELETE /api/v1/topics/{slug}", s.requireRole(RoleAdmin, handleTopicDelete(s.cfg.Subscribers, "topic")))
+	mux.Handle("DELETE /api/v1/regions/{slug}", s.requireRole(RoleAdmin, handleTopicDelete(s.cfg.Subscribers, "region")))
+
+	// Feed sources the watcher polls: admins only. Held stories from
+	// sources in hold mode: editors and admins.
+	mux.Handle("GET /api/v1/sources", s.requireRole(RoleAdmin, handleSourceList(s.cfg.Watcher)))
+	mux.Handle("POST /api/v1/sources", s.requireRole(RoleAdmin, handleSourceCreate(s.cfg.Watcher)))
+	mux.Handle("GET /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourceGet(s.cfg.Watcher)))
+	mux.Handle("PATCH /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourcePatch(s.cfg.Watcher)))
+	mux.Handle("DELETE /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourceDelete(s.cfg.Watcher)))
+	mux.Handle("GET /api/v1/held", s.requireRole(RoleEditor, handleHeldList(s.cfg.Watcher)))
+	mux.Handle("POST /api/v1/held/{id}/send", s.requireRole(RoleEditor, handleHeldSend(s.cfg.Watcher)))
+	mux.Handle("POST /api/v1/held/{id}/dismiss", s.requireRole(RoleEditor, handleHeldDismiss(s.cfg.Watcher)))
+
+	// Audience of an alert before it is pushed: editors and admins.
+	mux.Handle("GET /api/v1/audience", s.requireRole(RoleEditor, handleAudience(s.cfg.Subscribers)))
+
+	// Audit log of every editor and admin action.
+	mux.Handle("GET /api/v1/audit", s.requireRole(RoleEditor, handleAuditList(s.cfg.Redis)))
+
+	// API description.
+	mux.Handle("GET /api/v1/openapi.json", handleOpenAPI())
+
+	// Live alerts for readers' browsers: WebSocket, and SSE as fallback.
+	mux.Handle("GET /ws", handleWebSocket(s))
+	mux.Handle("GET /events", handleEvents(s))
 
 	// Pages and the reader widget.
 	mux.Handle("GET /static/", handleStatic())
 	mux.Handle("GET /{$}", handleDemoPage())
+	mux.Handle("GET /editor", handleEditorPage())
+	mux.Handle("POST /editor/session", s.handleSessionCreate())
+	mux.Handle("GET /editor/session", s.handleSessionGet())
+	mux.Handle("DELETE /editor/session", s.handleSessionDelete())
 	mux.Handle("/", handleNotFound())
 }

@@ -11,13 +11,14 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"flashwire/notifier"
+	"flashwire/notifier/watch"
+	"flashwire/notifier/webhook"
 	"flashwire/subscribers"
 )
 
@@ -35,6 +36,20 @@ type Config struct {
 	PublicURL string
 	// Registry collects the service's metrics and is served at /metrics.
 	Registry *prometheus.Registry
+	// Hub delivers live alerts on GET /ws and GET /events; nil answers
+	// them with 503.
+	Hub *Hub
+	// Stats keeps per-alert delivery figures.
+	Stats *notifier.Stats
+	// PartnerSecrets issues a new partner's signing secret, returned once by
+	// POST /api/v1/partners; nil issues none.
+	PartnerSecrets partnerSecrets
+	// Watcher manages the feed sources and held stories; nil answers their
+	// routes with 503.
+	Watcher *watch.Watcher
+	// Webhooks delivers to partners and serves their delivery log, replay,
+	// test and secret routes; nil answers those routes with 503.
+	Webhooks *webhook.Sender
 }
 
 // Server is Flashwire's HTTP handler.
@@ -64,7 +79,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithValue(ctx, ctxLogger, log)
 	r = r.WithContext(ctx)
 	rec := &recorder{ResponseWriter: w}
-	s.mux.ServeHTTP(rec, r)
+	s.serveAudited(rec, r)
 
 	route := r.Pattern
 	if route == "" {
@@ -130,21 +145,16 @@ func caller(ctx context.Context) Token {
 	return t
 }
 
-// requireRole lets a request through to h only with a bearer token whose
-// role allows need.
+// requireRole lets a request through to h only with a bearer token, or a
+// console session cookie (see session.go), whose role allows need.
 func (s *Server) requireRole(need Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			writeError(w, r, errUnauthorized)
-			return
-		}
-		tok, err := s.cfg.Tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+		tok, err := s.authenticate(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		noteAuditCaller(r.Context(), tok)
 		if !tok.Role.allows(need) {
 			writeError(w, r, errForbidden)
 			return

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"flashwire/notifier/webhook"
 )
 
 // config is everything serve needs, read from flags and FLASHWIRE_*
@@ -24,6 +26,18 @@ type config struct {
 	LogLevel       slog.Level
 	// RedisWait bounds how long start-up retries an unreachable Redis.
 	RedisWait time.Duration
+	// MinGap is the newsroom-wide minimum time between non-flash alerts;
+	// zero turns the guard off.
+	MinGap time.Duration
+	// MaxConnections and MaxConnectionsPerIP bound live connections.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// WebhookAllow lists hosts and networks partner URLs may use despite
+	// the address check and the https rule: development and tests only.
+	WebhookAllow webhook.Allow
+	// WebhookWorkers and WebhookTimeout bound webhook delivery.
+	WebhookWorkers int
+	WebhookTimeout time.Duration
 }
 
 // usageError is a bad flag or setting: main exits with status 2.
@@ -108,6 +122,54 @@ var settings = []setting{
 		default:
 			return fmt.Errorf("%q is not one of debug, info, warn, error", v)
 		}
+		return nil
+	}},
+	{"max-connections", "FLASHWIRE_MAX_CONNECTIONS", "20000", "most live connections (WebSocket and SSE) this instance holds", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive whole number", v)
+		}
+		c.MaxConnections = n
+		return nil
+	}},
+	{"max-connections-per-ip", "FLASHWIRE_MAX_CONNECTIONS_PER_IP", "256", "most live connections from one client address", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive whole number", v)
+		}
+		c.MaxConnectionsPerIP = n
+		return nil
+	}},
+	{"min-gap", "FLASHWIRE_MIN_GAP", "0", "minimum time between non-flash alerts across the newsroom, such as 5m; 0 turns the guard off", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 24*time.Hour {
+			return fmt.Errorf("%q is not a duration from 0 to 24h such as 5m", v)
+		}
+		c.MinGap = d
+		return nil
+	}},
+	{"webhook-allow", "FLASHWIRE_WEBHOOK_ALLOW", "", "comma-separated hosts, IP addresses and CIDRs webhooks may reach over plain http and despite the private-address check; for development and tests only", func(c *config, v string) error {
+		a, err := webhook.ParseAllow(splitList(v))
+		if err != nil {
+			return err
+		}
+		c.WebhookAllow = a
+		return nil
+	}},
+	{"webhook-workers", "FLASHWIRE_WEBHOOK_WORKERS", "256", "most webhook requests in flight on this instance", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4096 {
+			return fmt.Errorf("%q is not a whole number from 1 to 4096", v)
+		}
+		c.WebhookWorkers = n
+		return nil
+	}},
+	{"webhook-timeout", "FLASHWIRE_WEBHOOK_TIMEOUT", "10s", "how long a partner has to answer a webhook with a 2xx", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Minute {
+			return fmt.Errorf("%q is not a duration from 1s to 1m such as 10s", v)
+		}
+		c.WebhookTimeout = d
 		return nil
 	}},
 	{"redis-wait", "FLASHWIRE_REDIS_WAIT", "30s", "how long start-up retries an unreachable Redis", func(c *config, v string) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"flashwire/notifier"
+	"flashwire/notifier/watch"
+	"flashwire/notifier/webhook"
 	"flashwire/subscribers"
 	"flashwire/web"
 )
@@ -41,6 +44,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := store.Seed(ctx); err != nil {
 		return err
 	}
+	// Readers not seen for subscribers.ReaderTTL leave the audience
+	// indexes. Any instance may sweep; it stops with ctx.
+	go store.RunSweeper(ctx, time.Hour, func(err error) { log.Warn("sweep readers", "error", err.Error()) })
 	adminToken := cfg.AdminToken
 	if adminToken == "" && embedded {
 		adminToken = web.NewSecret()
@@ -51,6 +57,61 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	alerts := notifier.NewService(notifier.NewLog(rdb), store)
+	alerts.MinGap = cfg.MinGap
+	// Every instance polls for scheduled alerts; claiming is atomic, so
+	// each goes out once. It stops first on shutdown (step 1).
+	schedulerDone := make(chan struct{})
+	go func() { defer close(schedulerDone); alerts.RunScheduler(ctx, log) }()
+	// The feed watcher polls newsroom feeds on every instance; a lease per
+	// source makes one instance poll each. It stops first on shutdown too.
+	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log})
+	if err := watcher.Start(ctx); err != nil {
+		return fmt.Errorf("start feed watcher: %w", err)
+	}
+	stats := notifier.NewStats(rdb)
+	hub := web.NewHub(web.HubConfig{
+		Log:                 alerts.Log(),
+		Stats:               stats,
+		Registry:            reg,
+		Logger:              log,
+		MaxConnections:      cfg.MaxConnections,
+		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+	})
+	// The hub outlives ctx: its writers send the goodbye frames during
+	// shutdown. It stops when serve returns.
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	go func() { _ = hub.Run(hubCtx) }()
+	// Webhooks: on every instance the dispatcher turns alert events into
+	// durable deliveries (a consumer group on the alert log) and the sender
+	// delivers them. The group exists before the first publish so no event
+	// is missed; the sender outlives ctx to drain in step 3 of shutdown.
+	partnerSecrets := webhook.NewSecrets(rdb)
+	sender := webhook.NewSender(rdb, webhook.NewStoreDirectory(store), partnerSecrets, webhook.Options{
+		Allow:    cfg.WebhookAllow,
+		Timeout:  cfg.WebhookTimeout,
+		Workers:  cfg.WebhookWorkers,
+		Logger:   log,
+		Registry: reg,
+		Stats:    stats,
+	})
+	dispatcher := webhook.NewDispatcher(alerts.Log(), consumerName(), webhook.NewStoreDirectory(store), sender, stats, log)
+	if err := dispatcher.Group().Create(ctx); err != nil {
+		return err
+	}
+	go func() { _ = dispatcher.Run(ctx) }()
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSender()
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); _ = sender.Run(senderCtx) }()
+	drainWebhooks := func(ctx context.Context) {
+		stopSender()
+		select {
+		case <-senderDone:
+		case <-ctx.Done():
+			log.Warn("webhook deliveries still in flight at the deadline; their leases run out and any instance retries them")
+		}
+	}
 	handler := web.NewServer(web.Config{
 		Logger:         log,
 		Redis:          rdb,
@@ -60,6 +121,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AllowedOrigins: cfg.AllowedOrigins,
 		PublicURL:      cfg.PublicURL,
 		Registry:       reg,
+		Hub:            hub,
+		Stats:          stats,
+		Watcher:        watcher,
+		PartnerSecrets: partnerSecrets,
+		Webhooks:       sender,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -75,6 +141,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 32 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// Shutdown does not close hijacked connections: the hub closes
+	// WebSockets (1012 with a jittered reconnect hint) and ends SSE streams
+	// at the start of step 2 of shutdown; step 2 ends when it is done.
+	hubClosed := make(chan struct{})
+	srv.RegisterOnShutdown(func() {
+		defer close(hubClosed)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hub.Shutdown(ctx)
+	})
+	waitHub := func(ctx context.Context) {
+		select {
+		case <-hubClosed:
+		case <-ctx.Done():
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -95,7 +177,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
 	}
-	return shutdown(log, srv)
+	<-schedulerDone // step 1: a poll under way finishes within 10 s
+	// Step 1 too: polls of feeds under way finish (each is bounded by the
+	// fetch timeout) and the leases go back, so another instance takes
+	// over the sources at once.
+	watchCtx, cancelWatch := context.WithTimeout(context.Background(), 10*time.Second)
+	watcher.Stop(watchCtx)
+	cancelWatch()
+	return shutdown(log, srv, waitHub, drainWebhooks)
 }
 
 // shutdown stops the service in a fixed order, all within shutdownTimeout:
@@ -107,15 +196,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 //     RegisterOnShutdown hook at the start of this step;
 //  3. drain webhook deliveries in flight;
 //  4. close Redis (deferred by serve, after this returns).
-func shutdown(log *slog.Logger, srv *http.Server) error {
+func shutdown(log *slog.Logger, srv *http.Server, drains ...func(context.Context)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	start := time.Now()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown incomplete", "error", err.Error())
 	}
+	for _, drain := range drains {
+		drain(ctx)
+	}
 	log.Info("shutdown complete", "took", time.Since(start).String())
 	return nil
+}
+
+// consumerName names this process in the alert log's consumer groups:
+// unique per process, readable in XINFO.
+func consumerName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 // displayHost turns a listening address into something a browser can open.

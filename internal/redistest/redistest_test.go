@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -35,9 +36,10 @@ func TestStartCluster(t *testing.T) {
 			t.Fatalf("set key-%d: %v", i, err)
 		}
 	}
-	masters := 0
+	// ForEachMaster calls back concurrently.
+	var masters atomic.Int32
 	err := rdb.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		masters++
+		masters.Add(1)
 		n, err := m.DBSize(ctx).Result()
 		if err == nil && n == 0 {
 			return fmt.Errorf("master %s holds no keys", m.Options().Addr)
@@ -47,7 +49,7 @@ func TestStartCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if masters != 3 {
-		t.Fatalf("masters = %d, want 3", masters)
+	if masters.Load() != 3 {
+		t.Fatalf("masters = %d, want 3", masters.Load())
 	}
 }

@@ -1,0 +1,605 @@
+package watch
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
+
+	"flashwire/internal/invalid"
+	"flashwire/notifier"
+)
+
+// ErrLeased means another instance polls the source now.
+var ErrLeased = errors.New("another instance is polling this source")
+
+// publisher is what the watcher needs of notifier.Service.
+type publisher interface {
+	Publish(ctx context.Context, a notifier.Alert) (notifier.Alert, error)
+	Update(ctx context.Context, id string, a notifier.Alert) (notifier.Alert, error)
+	Retract(ctx context.Context, id string) (notifier.Alert, error)
+}
+
+// Config is what a Watcher needs. Zero durations take the defaults.
+type Config struct {
+	Redis    redis.UniversalClient
+	Alerts   publisher
+	Taxonomy notifier.Taxonomy
+	Logger   *slog.Logger
+	// Client fetches feeds; nil builds one with FetchTimeout.
+	Client *http.Client
+	// FetchTimeout bounds one fetch. Default 15s.
+	FetchTimeout time.Duration
+	// MaxBytes caps a feed's size. Default 5 MiB.
+	MaxBytes int64
+	// LeaseTTL is how long a poller's lease lasts unrenewed: how soon
+	// another instance takes over a source when its poller dies. It is
+	// renewed every third of it. Default 30s.
+	LeaseTTL time.Duration
+	// Backoff is the wait after a source's first error; it doubles with
+	// each further error, up to 30 minutes. Default 30s.
+	Backoff time.Duration
+	// Instance names this instance in leases; default random.
+	Instance string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// storyTTL is how long a story's record is kept: far longer than any feed
+// keeps an item, and an item seen again after that is too old to push.
+const storyTTL = 14 * 24 * time.Hour
+
+// Watcher polls the sources on their schedules and pushes their breaking
+// stories. Every instance runs one; a lease per source makes one instance
+// poll it at a time.
+type Watcher struct {
+	cfg    Config
+	store  sourceStore
+	client *http.Client
+	cron   *cron.Cron
+
+	// ctx ends when the watcher stops; polls run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu sync.Mutex // guards the maps below
+	// entries are the scheduled sources by id.
+	entries map[string]entry
+	// leases are the sources whose lease this instance holds.
+	leases map[string]bool
+	// polling are the sources being polled now on this instance.
+	polling map[string]bool
+}
+
+type entry struct {
+	id      cron.EntryID
+	version time.Time
+	sched   string
+}
+
+// New returns a Watcher; Start runs it.
+func New(cfg Config) *Watcher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 15 * time.Second
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 30 * time.Second
+	}
+	if cfg.Instance == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		cfg.Instance = hex.EncodeToString(b)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	client := cfg.Client
+	if client == nil {
+		client = newClient(cfg.FetchTimeout)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Watcher{
+		cfg:     cfg,
+		store:   sourceStore{rdb: cfg.Redis},
+		client:  client,
+		cron:    cron.New(cron.WithParser(scheduleParser), cron.WithLocation(time.UTC)),
+		ctx:     ctx,
+		cancel:  cancel,
+		entries: map[string]entry{},
+		leases:  map[string]bool{},
+		polling: map[string]bool{},
+	}
+}
+
+// Start schedules every source and keeps the schedules in step with the
+// sources in Redis, whichever instance changes them.
+func (w *Watcher) Start(ctx context.Context) error {
+	if err := w.reload(ctx); err != nil {
+		return err
+	}
+	w.cron.Start()
+	sub := w.cfg.Redis.Subscribe(w.ctx, chanChange)
+	w.wg.Add(2)
+	go w.listen(sub)
+	go w.keepLeases()
+	return nil
+}
+
+// Stop ends scheduling, lets polls in flight finish until ctx ends (then
+// cuts them short), and hands back this instance's leases so another
+// instance takes over at once.
+func (w *Watcher) Stop(ctx context.Context) {
+	cronDone := w.cron.Stop()
+	select {
+	case <-cronDone.Done():
+	case <-ctx.Done():
+	}
+	w.cancel()
+	<-cronDone.Done() // polls end quickly once their context is canceled
+	w.wg.Wait()
+	w.mu.Lock()
+	ids := make([]string, 0, len(w.leases))
+	for id := range w.leases {
+		ids = append(ids, id)
+	}
+	w.leases = map[string]bool{}
+	w.mu.Unlock()
+	for _, id := range ids {
+		releaseScript.Run(ctx, w.cfg.Redis, []string{keyLease + id}, w.cfg.Instance)
+	}
+}
+
+// listen reloads the sources whenever any instance changes one.
+func (w *Watcher) listen(sub *redis.PubSub) {
+	defer w.wg.Done()
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			if err := w.reload(w.ctx); err != nil && w.ctx.Err() == nil {
+				w.cfg.Logger.Warn("watch: reload sources", "error", err.Error())
+			}
+		}
+	}
+}
+
+// keepLeases renews this instance's leases and, as a safety net for a
+// missed change message, reloads the sources.
+func (w *Watcher) keepLeases() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		ids := make([]string, 0, len(w.leases))
+		for id := range w.leases {
+			ids = append(ids, id)
+		}
+		w.mu.Unlock()
+		for _, id := range ids {
+			ok, err := renewScript.Run(w.ctx, w.cfg.Redis, []string{keyLease + id}, w.cfg.Instance, w.cfg.LeaseTTL.Milliseconds()).Bool()
+			if err != nil || !ok {
+				w.mu.Lock()
+				delete(w.leases, id)
+				w.mu.Unlock()
+			}
+		}
+		if err := w.reload(w.ctx); err != nil && w.ctx.Err() == nil {
+			w.cfg.Logger.Warn("watch: reload sources", "error", err.Error())
+		}
+	}
+}
+
+// reload brings the cron entries in step with the stored sources.
+func (w *Watcher) reload(ctx context.Context) error {
+	sources, err := w.store.all(ctx)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := make(map[string]bool, len(sources))
+	for _, src := range sources {
+		seen[src.ID] = true
+		if e, ok := w.entries[src.ID]; ok && e.version.Equal(src.UpdatedAt) && e.sched == src.Schedule {
+			continue
+		}
+		if e, ok := w.entries[src.ID]; ok {
+			w.cron.Remove(e.id)
+		}
+		sched, err := ParseSchedule(src.Schedule)
+		if err != nil {
+			w.cfg.Logger.Warn("watch: bad schedule", "source", src.ID, "error", err.Error())
+			delete(w.entries, src.ID)
+			continue
+		}
+		id := src.ID
+		eid := w.cron.Schedule(sched, cron.FuncJob(func() { w.tick(id) }))
+		w.entries[src.ID] = entry{id: eid, version: src.UpdatedAt, sched: src.Schedule}
+	}
+	for id, e := range w.entries {
+		if !seen[id] {
+			w.cron.Remove(e.id)
+			delete(w.entries, id)
+		}
+	}
+	return nil
+}
+
+// tick is one scheduled poll of a source: skipped while it backs off, while
+// a poll of it still runs here, or when another instance holds its lease.
+func (w *Watcher) tick(id string) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	w.mu.Lock()
+	if w.polling[id] {
+		w.mu.Unlock()
+		return
+	}
+	w.polling[id] = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.polling, id)
+		w.mu.Unlock()
+	}()
+	st, err := w.store.state(w.ctx, id)
+	if err == nil && w.cfg.Now().Before(st.BackoffUntil) {
+		return
+	}
+	if err := w.RunOnce(w.ctx, id); err != nil && !errors.Is(err, ErrLeased) && w.ctx.Err() == nil {
+		w.cfg.Logger.Info("watch: poll failed", "source", id, "error", err.Error())
+	}
+}
+
+// RunOnce polls one source now, if this instance holds or can take its
+// lease (ErrLeased otherwise). Its error is also recorded on the source.
+func (w *Watcher) RunOnce(ctx context.Context, id string) error {
+	src, err := w.store.get(ctx, id)
+	if err != nil {
+		return err
+	}
+	ok, err := acquireScript.Run(ctx, w.cfg.Redis, []string{keyLease + id}, w.cfg.Instance, w.cfg.LeaseTTL.Milliseconds()).Bool()
+	if err != nil {
+		return fmt.Errorf("lease of source %s: %w", id, err)
+	}
+	if !ok {
+		w.mu.Lock()
+		delete(w.leases, id)
+		w.mu.Unlock()
+		return ErrLeased
+	}
+	w.mu.Lock()
+	w.leases[id] = true
+	w.mu.Unlock()
+	return w.poll(ctx, src)
+}
+
+// Lease scripts: a lease is the holder's instance id with an expiry.
+var (
+	acquireScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`)
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`)
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+)
+
+// poll fetches a source once and handles each of its stories.
+func (w *Watcher) poll(ctx context.Context, src Source) error {
+	st, err := w.store.state(ctx, src.ID)
+	if err != nil {
+		return err
+	}
+	firstPoll := st.LastSuccess.IsZero()
+	got, err := w.fetch(ctx, src, st)
+	if err == nil && got.notModified {
+		w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), "", "", 0, false)
+		return nil
+	}
+	var stories []Story
+	if err == nil {
+		stories, err = Parse(got.body, src.Format)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := w.store.recordError(ctx, src.ID, w.cfg.Now(), err.Error(), w.cfg.Backoff)
+		w.cfg.Logger.Warn("watch: source failed", "source", src.ID, "url", src.URL, "error", err.Error(), "backoff", wait.String())
+		return fmt.Errorf("poll source %s: %w", src.ID, err)
+	}
+	w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), got.etag, got.lastModified, len(stories), true)
+	var problems []string
+	for _, s := range stories {
+		if err := w.handle(ctx, src, s, firstPoll); err != nil {
+			problems = append(problems, err.Error())
+			w.cfg.Logger.Warn("watch: story not pushed", "source", src.ID, "story", s.ID, "error", err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		msg := strings.Join(problems, "; ")
+		w.cfg.Redis.HSet(ctx, keyState+src.ID, "last_error", clip(msg, 1000), "last_error_at", millis(w.cfg.Now()))
+		return fmt.Errorf("poll source %s: %s", src.ID, msg)
+	}
+	return nil
+}
+
+// The states of a story record.
+const (
+	statePending    = "pending"    // claimed; being published
+	statePushed     = "pushed"     // published; "alert" holds its id
+	stateHeld       = "held"       // waiting for an editor
+	stateSending    = "sending"    // an editor's send is being published
+	stateDismissed  = "dismissed"  // an editor dismissed it
+	stateOld        = "old"        // too old when first seen; never pushed
+	stateCanceled   = "canceled"   // canceled before it was pushed
+	stateRetracting = "retracting" // being retracted
+	stateRetracted  = "retracted"  // pushed, then retracted
+)
+
+// storyHash names a story's record. An identity that is not a URI is
+// scoped to its source.
+func storyHash(sourceID, identity string) string {
+	if !strings.Contains(identity, ":") {
+		identity = sourceID + "|" + identity
+	}
+	sum := sha256.Sum256([]byte(identity))
+	return hex.EncodeToString(sum[:16])
+}
+
+// claimScript creates a story's record unless it exists: the one atomic
+// decision that makes a story pushed at most once across instances.
+// KEYS: story record, held set. ARGV: state, source id, identity, headline,
+// draft alert JSON, now ms, TTL s, story hash.
+var claimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
+if ARGV[1] == 'held' then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[8]) end
+return 1`)
+
+// moveScript changes a story's state from one to another, only if it is
+// in the first (and, when given, still has the expected headline), and
+// keeps the held set in step. It returns the state found and whether it
+// moved.
+// KEYS: story record, held set. ARGV: from, to, story hash, expected
+// headline or "", new headline or "", now ms, draft JSON or "".
+var moveScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return {'', 0} end
+if st ~= ARGV[1] then return {st, 0} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'headline') ~= ARGV[4] then return {st, 0} end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'headline', ARGV[5]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'draft', ARGV[7]) end
+if ARGV[1] == 'held' and ARGV[2] ~= 'held' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if ARGV[2] == 'held' and ARGV[1] ~= 'held' then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[3]) end
+return {st, 1}`)
+
+// move runs moveScript; found is the state before ("" when no record).
+func (w *Watcher) move(ctx context.Context, hash, from, to, wantHeadline, newHeadline, draft string) (found string, moved bool, err error) {
+	res, err := moveScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
+		from, to, hash, wantHeadline, newHeadline, millis(w.cfg.Now()), draft).Slice()
+	if err != nil {
+		return "", false, fmt.Errorf("story %s: %w", hash, err)
+	}
+	found, _ = res[0].(string)
+	n, _ := res[1].(int64)
+	return found, n == 1, nil
+}
+
+// handle decides what becomes of one story of a poll.
+func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll bool) error {
+	now := w.cfg.Now()
+	hash := storyHash(src.ID, s.ID)
+	key := keyStory + hash
+	switch s.Status {
+	case StatusCanceled:
+		return w.cancelStory(ctx, src, s, hash)
+	case StatusWithheld:
+		// Not to be used until further notice: a later usable version may
+		// still be pushed.
+		return nil
+	}
+	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline").Result()
+	if err != nil {
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	state, _ := rec[0].(string)
+	alertID, _ := rec[1].(string)
+	headline, _ := rec[2].(string)
+	a := w.alert(src, s)
+	if state != "" {
+		if a.Headline == headline || a.Headline == "" {
+			return nil
+		}
+		switch state {
+		case statePushed:
+			return w.updateStory(ctx, hash, alertID, headline, a)
+		case stateHeld:
+			_, _, err := w.move(ctx, hash, stateHeld, stateHeld, headline, a.Headline, draftJSON(a))
+			return err
+		}
+		return nil
+	}
+	if !src.Breaking.Breaking(s) {
+		return nil
+	}
+	if !s.Embargo.IsZero() && now.Before(s.Embargo) {
+		// Looked at again on every poll; pushed on the first after it ends.
+		return nil
+	}
+	initial := statePending
+	if t := s.effectiveTime(); (t.IsZero() && firstPoll) || (!t.IsZero() && now.Sub(t) > src.maxAge()) {
+		// Undated items on a source's first poll count as old too: adding
+		// a source must not flood readers with its back catalogue.
+		initial = stateOld
+	} else if src.Mode == ModeHold {
+		initial = stateHeld
+	}
+	ok, err := claimScript.Run(ctx, w.cfg.Redis, []string{key, keyHeld},
+		initial, src.ID, s.ID, a.Headline, draftJSON(a), millis(now), int64(storyTTL/time.Second), hash).Bool()
+	if err != nil {
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	if !ok || initial != statePending {
+		return nil
+	}
+	pub, err := w.cfg.Alerts.Publish(ctx, a)
+	if err != nil {
+		// Give the claim back so the next poll tries again.
+		w.cfg.Redis.Del(context.WithoutCancel(ctx), key)
+		return fmt.Errorf("publish %q: %w", a.Headline, err)
+	}
+	w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", pub.ID)
+	w.store.countAlert(ctx, src.ID)
+	w.cfg.Logger.Info("watch: alert published", "source", src.ID, "story", s.ID, "alert_id", pub.ID, "priority", pub.Priority)
+	return nil
+}
+
+// updateStory sends a changed headline of a pushed story as an update;
+// only the instance that swaps the headline in the record sends it.
+func (w *Watcher) updateStory(ctx context.Context, hash, alertID, oldHeadline string, a notifier.Alert) error {
+	_, moved, err := w.move(ctx, hash, statePushed, statePushed, oldHeadline, a.Headline, "")
+	if err != nil || !moved {
+		return err
+	}
+	if _, err := w.cfg.Alerts.Update(ctx, alertID, a); err != nil {
+		if errors.Is(err, notifier.ErrRetracted) {
+			w.cfg.Redis.HSet(ctx, keyStory+hash, "state", stateRetracted)
+			return nil
+		}
+		// Put the old headline back so the next poll tries again.
+		_, _, _ = w.move(context.WithoutCancel(ctx), hash, statePushed, statePushed, a.Headline, oldHeadline, "")
+		return fmt.Errorf("update alert %s: %w", alertID, err)
+	}
+	w.cfg.Logger.Info("watch: alert updated", "alert_id", alertID, "headline", a.Headline)
+	return nil
+}
+
+// cancelStory retracts a pushed story, takes a held one off the queue, and
+// marks an unseen one so it is never pushed.
+func (w *Watcher) cancelStory(ctx context.Context, src Source, s Story, hash string) error {
+	found, moved, err := w.move(ctx, hash, statePushed, stateRetracting, "", "", "")
+	if err != nil {
+		return err
+	}
+	switch {
+	case moved:
+		alertID, err := w.cfg.Redis.HGet(ctx, keyStory+hash, "alert").Result()
+		if err != nil {
+			return fmt.Errorf("story %s: %w", s.ID, err)
+		}
+		if _, err := w.cfg.Alerts.Retract(ctx, alertID); err != nil && !errors.Is(err, notifier.ErrRetracted) {
+			_, _, _ = w.move(context.WithoutCancel(ctx), hash, stateRetracting, statePushed, "", "", "")
+			return fmt.Errorf("retract alert %s: %w", alertID, err)
+		}
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "state", stateRetracted)
+		w.cfg.Logger.Info("watch: alert retracted", "source", src.ID, "story", s.ID, "alert_id", alertID)
+	case found == stateHeld:
+		_, _, err = w.move(ctx, hash, stateHeld, stateCanceled, "", "", "")
+	case found == "":
+		_, err = claimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
+			stateCanceled, src.ID, s.ID, s.Headline, "", millis(w.cfg.Now()), int64(storyTTL/time.Second), hash).Result()
+	}
+	return err
+}
+
+var alertLanguage = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+
+// alert turns a story into the alert it would push. Priority: flash for
+// ninjs urgency 1, urgent for everything else the rule flags.
+func (w *Watcher) alert(src Source, s Story) notifier.Alert {
+	headline, _ := src.Breaking.withDefaults().cutPrefix(s.Headline)
+	topics := append([]string(nil), src.Topics...)
+	for _, t := range s.Terms {
+		if topic, ok := src.CategoryTopics[strings.ToLower(strings.TrimSpace(t))]; ok {
+			topics = append(topics, topic)
+		}
+	}
+	lang := src.Language
+	if lang == "" && alertLanguage.MatchString(s.Language) {
+		lang = s.Language
+	}
+	if lang == "" {
+		lang = "en"
+	}
+	priority := notifier.Urgent
+	if s.Urgency == 1 {
+		priority = notifier.Flash
+	}
+	a := notifier.Alert{
+		Headline: clip(headline, notifier.MaxHeadline),
+		Summary:  clip(s.Summary, notifier.MaxSummary),
+		URL:      s.URL,
+		ImageURL: s.ImageURL,
+		Topics:   topics,
+		Regions:  append([]string(nil), src.Regions...),
+		Language: lang,
+		Priority: priority,
+	}
+	a.Normalize()
+	return a
+}
+
+// checkSource normalizes s and validates it against the taxonomy.
+func (w *Watcher) checkSource(ctx context.Context, s *Source) error {
+	s.normalize()
+	topics, regions, err := w.cfg.Taxonomy.KnownSlugs(ctx)
+	if err != nil {
+		return fmt.Errorf("load taxonomy: %w", err)
+	}
+	var bad invalid.Error
+	s.check(&bad, topics, regions)
+	return bad.Err()
+}

@@ -1,0 +1,712 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"flashwire/internal/redistest"
+	"flashwire/notifier"
+)
+
+// directory is a partner directory the tests control.
+type directory struct {
+	mu      sync.Mutex
+	targets map[string]Target
+	reasons map[string]string
+}
+
+func newDirectory(ts ...Target) *directory {
+	d := &directory{targets: map[string]Target{}, reasons: map[string]string{}}
+	for _, t := range ts {
+		d.targets[t.ID] = t
+	}
+	return d
+}
+
+func (d *directory) Match(_ context.Context, _ notifier.Event, _ time.Time) ([]Target, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Target
+	for _, t := range d.targets {
+		if t.State == "active" {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (d *directory) Target(_ context.Context, id string) (Target, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.targets[id]
+	return t, ok, nil
+}
+
+func (d *directory) Disable(_ context.Context, id, reason string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.targets[id]
+	t.State = "disabled"
+	d.targets[id] = t
+	d.reasons[id] = reason
+	return nil
+}
+
+func (d *directory) setState(id, state string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.targets[id]
+	t.State = state
+	d.targets[id] = t
+}
+
+func (d *directory) reason(id string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reasons[id]
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// hit is one request a receiver got.
+type hit struct {
+	ID     string
+	Header http.Header
+	Body   []byte
+	At     time.Time
+}
+
+// receiver is a partner endpoint on loopback that records every request
+// and answers with answer (200 when nil).
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	hits   []hit
+	answer func(w http.ResponseWriter, r *http.Request)
+}
+
+func newReceiver(tb testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *receiver {
+	tb.Helper()
+	rc := &receiver{answer: answer}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.hits = append(rc.hits, hit{ID: r.Header.Get("webhook-id"), Header: r.Header.Clone(), Body: body, At: time.Now()})
+		rc.mu.Unlock()
+		if rc.answer != nil {
+			rc.answer(w, r)
+		}
+	}))
+	tb.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) Hits() []hit {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]hit(nil), rc.hits...)
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var testAllow = func() Allow {
+	a, err := ParseAllow([]string{"127.0.0.1"})
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startSender runs a sender until the test ends.
+func startSender(tb testing.TB, s *Sender) (stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
+}
+
+func newTestSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
+	opts.Allow = testAllow
+	if opts.Poll == 0 {
+		opts.Poll = 10 * time.Millisecond
+	}
+	opts.Logger = quiet()
+	return NewSender(rdb, dir, NewSecrets(rdb), opts)
+}
+
+// enqueue queues n alert deliveries for the partner directly.
+func enqueue(tb testing.TB, q *Queue, partnerID string, n int, at time.Time) []Delivery {
+	tb.Helper()
+	ds := make([]Delivery, n)
+	for i := range ds {
+		id := fmt.Sprintf("%d-%d", at.UnixMilli(), i)
+		body, _ := json.Marshal(message{Type: string(notifier.Published), Timestamp: at, Data: notifier.Alert{ID: id, Headline: "h" + strconv.Itoa(i)}})
+		ds[i] = Delivery{ID: DeliveryID(id, partnerID), PartnerID: partnerID, Type: string(notifier.Published),
+			AlertID: id, CreatedAt: at, State: StatePending, Body: body}
+	}
+	if _, err := q.Enqueue(context.Background(), ds); err != nil {
+		tb.Fatal(err)
+	}
+	return ds
+}
+
+func TestDeliverEndToEnd(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		name := "Single"
+		if cluster {
+			name = "Cluster"
+		}
+		t.Run(name, func(t *testing.T) {
+			var rdb redis.UniversalClient
+			if cluster {
+				_, rdb = redistest.StartCluster(t)
+			} else {
+				_, rdb = redistest.Start(t)
+			}
+			ctx := context.Background()
+			rc := newReceiver(t, nil)
+			dir := newDirectory(Target{ID: "pt_a", URL: rc.URL + "/hook", State: "active"})
+			stats := notifier.NewStats(rdb)
+			sender := newTestSender(rdb, dir, Options{Stats: stats, Version: "1.2.3"})
+			secret, err := sender.secrets.Create(ctx, "pt_a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := notifier.NewLog(rdb)
+			disp := NewDispatcher(log, "test-1", dir, sender, stats, quiet())
+			if err := disp.Group().Create(ctx); err != nil {
+				t.Fatal(err)
+			}
+			startSender(t, sender)
+			dctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() { _ = disp.Run(dctx) }()
+
+			ev, err := log.Append(ctx, notifier.Event{Type: notifier.Published, Alert: notifier.Alert{
+				Headline: "Quake", URL: "https://news.example/q", Topics: []string{"world"}, Language: "en",
+				Priority: notifier.Flash, PublishedAt: time.Now().UTC()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the delivery", func() bool { return len(rc.Hits()) >= 1 })
+			h := rc.Hits()[0]
+			wh, _ := standardwebhooks.NewWebhook(secret)
+			if err := wh.Verify(h.Body, h.Header); err != nil {
+				t.Fatalf("official verifier: %v", err)
+			}
+			if h.ID != DeliveryID(ev.ID, "pt_a") {
+				t.Errorf("webhook-id %q, want %q", h.ID, DeliveryID(ev.ID, "pt_a"))
+			}
+			if ua := h.Header.Get("User-Agent"); ua != "Flashwire/1.2.3" {
+				t.Errorf("User-Agent %q", ua)
+			}
+			var msg struct {
+				Type      string         `json:"type"`
+				Timestamp time.Time      `json:"timestamp"`
+				Data      notifier.Alert `json:"data"`
+			}
+			if err := json.Unmarshal(h.Body, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.Type != "alert.published" || msg.Data.ID != ev.ID || msg.Data.Headline != "Quake" || msg.Timestamp.IsZero() {
+				t.Errorf("body %s", h.Body)
+			}
+			waitFor(t, "the stats", func() bool {
+				st, _ := stats.Get(ctx, ev.ID)
+				w := st[notifier.Webhook]
+				return w.Reached == 1 && w.Pending == 0
+			})
+			as, total, err := sender.Queue().Attempts(ctx, "pt_a", 0, 10)
+			if err != nil || total != 1 || as[0].Outcome != "delivered" || as[0].Status != 200 {
+				t.Fatalf("attempts %+v total %d err %v", as, total, err)
+			}
+		})
+	}
+}
+
+func TestRetrySchedule(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusInternalServerError)
+	})
+	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
+	clk := &clock{t: time.Now()}
+	sender := newTestSender(rdb, dir, Options{})
+	sender.Now = clk.Now
+	sender.secrets.Now = clk.Now
+	// +10 % on every wait: inside the ±20 % jitter, visibly not the plain schedule.
+	sender.Rand = func() float64 { return 0.75 }
+	secret, _ := sender.secrets.Create(ctx, "pt_a")
+	ds := enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	startSender(t, sender)
+
+	start := clk.Now()
+	elapsed := time.Duration(0)
+	for i := 0; i <= len(Schedule); i++ {
+		waitFor(t, fmt.Sprintf("attempt %d", i+1), func() bool { return len(rc.Hits()) == i+1 })
+		h := rc.Hits()[i]
+		if h.ID != ds[0].ID {
+			t.Fatalf("attempt %d has webhook-id %q, want the same %q", i+1, h.ID, ds[0].ID)
+		}
+		// The signature is made at the attempt's (injected) time.
+		if got, want := h.Header.Get("webhook-timestamp"), strconv.FormatInt(start.Add(elapsed).Unix(), 10); got != want {
+			t.Errorf("attempt %d webhook-timestamp %s, want %s", i+1, got, want)
+		}
+		wh, _ := standardwebhooks.NewWebhook(secret)
+		if err := wh.VerifyIgnoringTimestamp(h.Body, h.Header); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+		waitFor(t, "the attempt record", func() bool {
+			_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+			return n == int64(i+1)
+		})
+		as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		if i == len(Schedule) {
+			if as[0].Outcome != "failed" || as[0].NextAttempt != nil {
+				t.Fatalf("last attempt %+v, want failed with no next attempt", as[0])
+			}
+			break
+		}
+		wait := Schedule[i] * 11 / 10
+		if as[0].Outcome != "retry" || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(wait)) {
+			t.Fatalf("attempt %d: %+v, want a retry at +%v", i+1, as[0], wait)
+		}
+		// Just before the retry is due nothing happens...
+		clk.Advance(wait - time.Second)
+		time.Sleep(50 * time.Millisecond)
+		if n := len(rc.Hits()); n != i+1 {
+			t.Fatalf("retry %d came %v early", i+1, time.Second)
+		}
+		// ...and at the due time it comes.
+		clk.Advance(time.Second)
+		elapsed += wait
+	}
+	d, err := sender.Queue().Delivery(ctx, "pt_a", ds[0].ID)
+	if err != nil || d.State != StateFailed || d.Attempts != len(Schedule)+1 {
+		t.Fatalf("delivery %+v, %v; want failed after %d attempts", d, err, len(Schedule)+1)
+	}
+	clk.Advance(48 * time.Hour)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(rc.Hits()); n != len(Schedule)+1 {
+		t.Fatalf("%d attempts after giving up", n)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "600")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	})
+	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
+	clk := &clock{t: time.Now()}
+	sender := newTestSender(rdb, dir, Options{})
+	sender.Now = clk.Now
+	_, _ = sender.secrets.Create(ctx, "pt_a")
+	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	startSender(t, sender)
+	waitFor(t, "the attempt record", func() bool {
+		_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		return n == 1
+	})
+	as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+	if as[0].Status != 429 || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(10*time.Minute)) {
+		t.Fatalf("attempt %+v, want the next one at Retry-After, +10m", as[0])
+	}
+	if as[0].Response != "slow down\n" {
+		t.Errorf("response %q", as[0].Response)
+	}
+}
+
+func TestHangingPartnerDoesNotDelayOthers(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inflight, most, done := 0, 0, 0
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inflight--
+		done++
+		mu.Unlock()
+	})
+	fast := newReceiver(t, nil)
+	dir := newDirectory(
+		Target{ID: "pt_slow", URL: slow.URL, State: "active"},
+		Target{ID: "pt_fast", URL: fast.URL, State: "active"})
+	sender := newTestSender(rdb, dir, Options{Workers: 8, PerPartner: 2, Timeout: time.Minute})
+	_, _ = sender.secrets.Create(ctx, "pt_slow")
+	_, _ = sender.secrets.Create(ctx, "pt_fast")
+	// The slow partner's deliveries are older: first in the queue.
+	enqueue(t, sender.Queue(), "pt_slow", 50, time.Now().Add(-time.Second))
+	enqueue(t, sender.Queue(), "pt_fast", 50, time.Now())
+	startSender(t, sender)
+	defer close(release)
+
+	waitFor(t, "every delivery to the healthy partner", func() bool { return len(fast.Hits()) == 50 })
+	mu.Lock()
+	defer mu.Unlock()
+	if done != 0 {
+		t.Fatalf("%d requests to the hanging partner finished first; the healthy one waited for them", done)
+	}
+	if most > 2 {
+		t.Fatalf("%d requests in flight to one partner; the limit is 2", most)
+	}
+}
+
+// TestCrashLosesNothing kills a sender with deliveries claimed and in
+// flight (its Redis connection cut, its context cancelled, so it records
+// nothing) and starts another: every delivery arrives, with the same
+// webhook-id as before.
+func TestCrashLosesNothing(t *testing.T) {
+	srv, _ := redistest.Start(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	hang := true
+	release := make(chan struct{})
+	ok := map[string]int{}
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := hang
+		mu.Unlock()
+		if h {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			http.Error(w, "too late", http.StatusServiceUnavailable)
+			return
+		}
+		mu.Lock()
+		ok[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+	})
+	dir := newDirectory(
+		Target{ID: "pt_a", URL: rc.URL, State: "active"},
+		Target{ID: "pt_b", URL: rc.URL, State: "active"})
+
+	rdbA := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	a := newTestSender(rdbA, dir, Options{Workers: 4, PerPartner: 2, Timeout: time.Second, Lease: 2 * time.Second})
+	_, _ = a.secrets.Create(ctx, "pt_a")
+	_, _ = a.secrets.Create(ctx, "pt_b")
+	var want []Delivery
+	want = append(want, enqueue(t, a.Queue(), "pt_a", 30, time.Now())...)
+	want = append(want, enqueue(t, a.Queue(), "pt_b", 30, time.Now())...)
+	stopA := startSender(t, a)
+	waitFor(t, "the first sender to have requests in flight", func() bool { return len(rc.Hits()) >= 4 })
+	// Crash: the connection goes first, so nothing of A's is recorded.
+	_ = rdbA.Close()
+	stopped := make(chan struct{})
+	go func() { stopA(); close(stopped) }()
+	mu.Lock()
+	hang = false
+	mu.Unlock()
+	close(release)
+	<-stopped
+
+	rdbB := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdbB.Close() })
+	b := newTestSender(rdbB, dir, Options{Timeout: time.Second, Lease: 2 * time.Second})
+	startSender(t, b)
+	waitFor(t, "every delivery after the restart", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ok) == len(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, d := range want {
+		if ok[d.ID] == 0 {
+			t.Errorf("delivery %s lost", d.ID)
+		}
+	}
+	// Every request, before and after the crash, carried one of the ids.
+	ids := map[string]bool{}
+	for _, d := range want {
+		ids[d.ID] = true
+	}
+	for _, h := range rc.Hits() {
+		if !ids[h.ID] {
+			t.Errorf("unexpected webhook-id %q", h.ID)
+		}
+	}
+}
+
+func TestGoneDisablesAndReplay(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	gone := true
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			w.WriteHeader(http.StatusGone)
+		}
+	})
+	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
+	sender := newTestSender(rdb, dir, Options{PerPartner: 1})
+	_, _ = sender.secrets.Create(ctx, "pt_a")
+	ds := enqueue(t, sender.Queue(), "pt_a", 3, time.Now().Add(-time.Minute))
+	startSender(t, sender)
+	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
+	waitFor(t, "every delivery to be held", func() bool {
+		n, _ := sender.Queue().Parked(ctx, "pt_a")
+		return n == 3
+	})
+	if n := len(rc.Hits()); n != 1 {
+		t.Errorf("%d requests after a 410; only the first should be sent", n)
+	}
+
+	// An admin re-enables the partner and replays what it missed.
+	mu.Lock()
+	gone = false
+	mu.Unlock()
+	dir.setState("pt_a", "active")
+	n, err := sender.Queue().ReplaySince(ctx, "pt_a", time.Now().Add(-time.Hour), time.Now(), 10*time.Millisecond)
+	if err != nil || n != 3 {
+		t.Fatalf("ReplaySince = %d, %v", n, err)
+	}
+	sender.Wake()
+	waitFor(t, "the replayed deliveries", func() bool { return len(rc.Hits()) == 4 })
+	for _, d := range ds {
+		got, err := sender.Queue().Delivery(ctx, "pt_a", d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "delivered state", func() bool {
+			got, _ = sender.Queue().Delivery(ctx, "pt_a", d.ID)
+			return got.State == StateDelivered
+		})
+	}
+	if err := sender.Queue().Replay(ctx, "pt_a", "msg_nope", time.Now()); err == nil {
+		t.Error("replay of an unknown delivery succeeded")
+	}
+}
+
+func TestDisableAfterADayOfFailures(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
+	clk := &clock{t: time.Now()}
+	sender := newTestSender(rdb, dir, Options{})
+	sender.Now = clk.Now
+	_, _ = sender.secrets.Create(ctx, "pt_a")
+	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	startSender(t, sender)
+	waitFor(t, "the first failure", func() bool { return len(rc.Hits()) == 1 })
+	clk.Advance(23 * time.Hour)
+	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(time.Millisecond))
+	waitFor(t, "a failure after 23 hours", func() bool { return len(rc.Hits()) >= 2 })
+	time.Sleep(50 * time.Millisecond)
+	if r := dir.reason("pt_a"); r != "" {
+		t.Fatalf("disabled after 23 hours: %s", r)
+	}
+	clk.Advance(90 * time.Minute)
+	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(2*time.Millisecond))
+	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
+
+	// Re-enabled, the partner gets a fresh day: one more failure does not
+	// disable it again.
+	dir.mu.Lock()
+	delete(dir.reasons, "pt_a")
+	dir.mu.Unlock()
+	dir.setState("pt_a", "active")
+	clk.Advance(time.Minute) // past the circuit breaker's cooldown
+	hits := len(rc.Hits())
+	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	waitFor(t, "a failure after re-enabling", func() bool { return len(rc.Hits()) > hits })
+	time.Sleep(50 * time.Millisecond)
+	if r := dir.reason("pt_a"); r != "" {
+		t.Fatalf("disabled again at the first failure after re-enabling: %s", r)
+	}
+}
+
+func TestSecretRotation(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	s := NewSecrets(rdb)
+	s.Now = clk.Now
+	if _, err := s.Signing(ctx, "pt_a"); err == nil {
+		t.Fatal("a partner without a secret signs")
+	}
+	first, _ := s.Create(ctx, "pt_a")
+	second, err := s.Rotate(ctx, "pt_a", DefaultGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Signing(ctx, "pt_a")
+	if len(got) != 2 || got[0] != second || got[1] != first {
+		t.Fatalf("during the grace period signing with %v", got)
+	}
+	clk.Advance(DefaultGrace)
+	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != second {
+		t.Fatalf("after the grace period signing with %v", got)
+	}
+	third, _ := s.Rotate(ctx, "pt_a", time.Hour)
+	if err := s.RevokePrevious(ctx, "pt_a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != third {
+		t.Fatalf("after revoking signing with %v", got)
+	}
+	fourth, _ := s.Rotate(ctx, "pt_a", 0)
+	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != fourth {
+		t.Fatalf("after a rotation without grace signing with %v", got)
+	}
+}
+
+func TestRefusedAtSend(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, nil)
+	_, port, _ := strings.Cut(rc.URL[len("http://"):], ":")
+	dir := newDirectory(
+		// A name resolving to 127.0.0.1, over https, not allow-listed.
+		Target{ID: "pt_name", URL: "https://localhost:" + port + "/", State: "active"},
+		// Plain http to a host that is not allow-listed.
+		Target{ID: "pt_http", URL: "http://partner.example/", State: "active"})
+	sender := NewSender(rdb, dir, NewSecrets(rdb), Options{Poll: 10 * time.Millisecond, Logger: quiet()})
+	_, _ = sender.secrets.Create(ctx, "pt_name")
+	_, _ = sender.secrets.Create(ctx, "pt_http")
+	enqueue(t, sender.Queue(), "pt_name", 1, time.Now())
+	enqueue(t, sender.Queue(), "pt_http", 1, time.Now())
+	startSender(t, sender)
+	for _, tt := range []struct {
+		partner string
+		want    string
+	}{
+		{"pt_name", ErrRefusedAddress.Error()},
+		{"pt_http", ErrInsecureURL.Error()},
+	} {
+		waitFor(t, "the attempt of "+tt.partner, func() bool {
+			_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			return n == 1
+		})
+		as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+		if !strings.Contains(as[0].Error, tt.want) || as[0].Outcome != "retry" {
+			t.Errorf("%s: attempt %+v, want a retry for %q", tt.partner, as[0], tt.want)
+		}
+	}
+	if n := len(rc.Hits()); n != 0 {
+		t.Fatalf("the refused address got %d requests", n)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if code == http.StatusFound {
+			w.Header().Set("Location", "https://elsewhere.example/")
+		}
+		w.WriteHeader(code)
+	})
+	tests := []struct {
+		status  int
+		outcome string
+		errText string
+	}{
+		{200, "delivered", ""},                          // plain success
+		{204, "delivered", ""},                          // any 2xx
+		{302, "retry", "redirects are not followed"},    // 3xx fails, not followed
+		{400, "retry", "HTTP 400"},                      // 4xx fails
+		{500, "retry", "HTTP 500"},                      // 5xx fails
+		{429, "retry", "HTTP 429"},                      // without Retry-After: the schedule
+		{410, "disabled", "endpoint answered 410 Gone"}, // the partner is disabled
+	}
+	dir := newDirectory()
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		dir.targets[id] = Target{ID: id, URL: fmt.Sprintf("%s/%d", rc.URL, tt.status), State: "active"}
+	}
+	sender := newTestSender(rdb, dir, Options{})
+	for id := range dir.targets {
+		_, _ = sender.secrets.Create(ctx, id)
+		enqueue(t, sender.Queue(), id, 1, time.Now())
+	}
+	startSender(t, sender)
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		waitFor(t, "the attempt of "+id, func() bool {
+			_, n, _ := sender.Queue().Attempts(ctx, id, 0, 1)
+			return n == 1
+		})
+		as, _, _ := sender.Queue().Attempts(ctx, id, 0, 1)
+		if a := as[0]; a.Status != tt.status || a.Outcome != tt.outcome || !strings.Contains(a.Error, tt.errText) {
+			t.Errorf("%d: attempt %+v, want outcome %s and error %q", tt.status, a, tt.outcome, tt.errText)
+		}
+	}
+	if r := dir.reason("pt_410"); !strings.Contains(r, "410") {
+		t.Errorf("reason of the 410 partner %q", r)
+	}
+	if r := dir.reason("pt_500"); r != "" {
+		t.Errorf("a single 500 disabled its partner: %s", r)
+	}
+}

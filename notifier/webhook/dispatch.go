@@ -1,0 +1,109 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"flashwire/notifier"
+)
+
+// GroupName is the alert log consumer group of webhook dispatch.
+const GroupName = "webhooks"
+
+// Dispatcher turns alert events into deliveries: it reads the alert log
+// through a consumer group and acknowledges an event only once a delivery
+// for every matching partner is stored, so an instance dying in between
+// loses nothing: another takes the event over and the deliveries it already
+// stored are not made twice (their ids are fixed by event and partner).
+type Dispatcher struct {
+	group    *notifier.Group
+	partners Directory
+	queue    *Queue
+	stats    *notifier.Stats
+	wake     func()
+	log      *slog.Logger
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// NewDispatcher returns a dispatcher reading log as consumer (a name unique
+// to this process) and queuing for sender, which it wakes after each event.
+// stats may be nil.
+func NewDispatcher(log *notifier.Log, consumer string, partners Directory, sender *Sender, stats *notifier.Stats, logger *slog.Logger) *Dispatcher {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Dispatcher{
+		group:    log.Group(GroupName, consumer),
+		partners: partners,
+		queue:    sender.queue,
+		stats:    stats,
+		wake:     sender.Wake,
+		log:      logger,
+		Now:      time.Now,
+	}
+}
+
+// Group returns the consumer group, whose ClaimIdle tests shorten.
+func (d *Dispatcher) Group() *notifier.Group { return d.group }
+
+// Run dispatches until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	return d.group.Consume(ctx, func(ev notifier.Event) error {
+		if err := d.dispatch(ctx, ev); err != nil {
+			d.log.Warn("dispatch alert event to partners; it will be offered again", "event", ev.ID, "error", err.Error())
+			return err
+		}
+		return nil
+	})
+}
+
+// dispatch stores one delivery per partner that wants ev.
+func (d *Dispatcher) dispatch(ctx context.Context, ev notifier.Event) error {
+	targets, err := d.partners.Match(ctx, ev, d.Now())
+	if err != nil {
+		return fmt.Errorf("match partners for event %s: %w", ev.ID, err)
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	at := eventTime(ev.ID)
+	body, err := json.Marshal(message{Type: string(ev.Type), Timestamp: at, Data: ev.Alert})
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	ds := make([]Delivery, len(targets))
+	for i, t := range targets {
+		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(ev.Type), AlertID: ev.Alert.ID,
+			CreatedAt: at, State: StatePending, Body: body}
+	}
+	n, err := d.queue.Enqueue(ctx, ds)
+	if err != nil {
+		return err
+	}
+	d.wake()
+	if d.stats != nil && n > 0 {
+		if err := d.stats.Record(ctx, ev.Alert.ID, notifier.Webhook, notifier.Tally{Pending: int64(n)}); err != nil {
+			d.log.Warn("record webhook stats", "alert", ev.Alert.ID, "error", err.Error())
+		}
+	}
+	return nil
+}
+
+// DeliveryID is the webhook-id of an event's delivery to a partner: fixed
+// by both, so dispatching an event twice makes no second delivery.
+func DeliveryID(eventID, partnerID string) string {
+	return "msg_" + eventID + "_" + partnerID
+}
+
+// eventTime is when an event entered the log: its id's milliseconds.
+func eventTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	n, _ := strconv.ParseInt(ms, 10, 64)
+	return time.UnixMilli(n).UTC()
+}

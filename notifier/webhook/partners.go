@@ -1,0 +1,79 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"flashwire/notifier"
+	"flashwire/subscribers"
+)
+
+// partnerStore is what the directory needs of subscribers.Store.
+type partnerStore interface {
+	Partner(ctx context.Context, id string) (subscribers.Partner, error)
+	MatchPartners(ctx context.Context, event string, a subscribers.Attrs, now time.Time) ([]subscribers.Partner, error)
+	SetPartnerState(ctx context.Context, id, state, reason string) error
+	Partners(ctx context.Context) ([]subscribers.Partner, error)
+}
+
+// StoreDirectory is the Directory of the partners kept by subscribers.
+type StoreDirectory struct {
+	store partnerStore
+}
+
+// NewStoreDirectory returns the directory of store's partners.
+func NewStoreDirectory(store partnerStore) *StoreDirectory {
+	return &StoreDirectory{store: store}
+}
+
+// Match returns the active partners that want ev, by the one matching rule.
+func (d *StoreDirectory) Match(ctx context.Context, ev notifier.Event, now time.Time) ([]Target, error) {
+	a := ev.Alert
+	attrs := subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
+	ps, err := d.store.MatchPartners(ctx, string(ev.Type), attrs, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Target, len(ps))
+	for i, p := range ps {
+		out[i] = Target{ID: p.ID, URL: p.URL, State: p.State}
+	}
+	return out, nil
+}
+
+// Target returns one partner; ok is false when it was deleted.
+func (d *StoreDirectory) Target(ctx context.Context, id string) (Target, bool, error) {
+	p, err := d.store.Partner(ctx, id)
+	if errors.Is(err, subscribers.ErrNotFound) {
+		return Target{}, false, nil
+	}
+	if err != nil {
+		return Target{}, false, err
+	}
+	return Target{ID: p.ID, URL: p.URL, State: p.State}, true, nil
+}
+
+// Disable marks the partner disabled with reason.
+func (d *StoreDirectory) Disable(ctx context.Context, id, reason string) error {
+	if err := d.store.SetPartnerState(ctx, id, subscribers.PartnerDisabled, reason); err != nil {
+		return fmt.Errorf("disable partner %s: %w", id, err)
+	}
+	return nil
+}
+
+// Disabled counts the disabled partners, for the metric.
+func (d *StoreDirectory) Disabled(ctx context.Context) (int, error) {
+	ps, err := d.store.Partners(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		if p.State == subscribers.PartnerDisabled {
+			n++
+		}
+	}
+	return n, nil
+}

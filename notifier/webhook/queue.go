@@ -1,0 +1,370 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	keyPrefix = "flashwire:v1:{webhooks}:"
+	keyDue    = keyPrefix + "due"
+	keyDelivP = keyPrefix + "d:"
+	keyFail   = keyPrefix + "failing"
+)
+
+func keyDelivery(id string) string      { return keyDelivP + id }
+func keyPartnerIndex(pid string) string { return keyPrefix + "p:" + pid }
+func keyParked(pid string) string       { return keyPrefix + "parked:" + pid }
+func keyAttempts(pid string) string     { return keyPrefix + "log:" + pid }
+
+// Retention of deliveries and of the attempt log.
+const (
+	// KeepDeliveries is how long a delivery can be replayed.
+	KeepDeliveries = 7 * 24 * time.Hour
+	// KeepAttempts is how many attempts per partner the log keeps.
+	KeepAttempts = 1000
+	// MaxResponse is how much of a partner's answer an attempt keeps.
+	MaxResponse = 1024
+)
+
+// ErrNotFound means no delivery has the requested id for that partner.
+var ErrNotFound = errors.New("delivery not found")
+
+// The states of a delivery.
+const (
+	StatePending   = "pending"   // waiting for its next attempt
+	StateDelivered = "delivered" // a 2xx came back
+	StateFailed    = "failed"    // the schedule is spent, or the partner is gone
+	StateParked    = "parked"    // held while its partner is paused or disabled
+)
+
+// Delivery is one message to one partner. Its ID is the webhook-id header,
+// the same on every attempt and replay.
+type Delivery struct {
+	ID        string    `json:"id"`
+	PartnerID string    `json:"partner_id"`
+	Type      string    `json:"type"`
+	AlertID   string    `json:"alert_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Attempts  int       `json:"attempts"`
+	State     string    `json:"state"`
+	// Body is the signed JSON, fixed when the delivery is made.
+	Body []byte `json:"-"`
+}
+
+// Attempt is one try of a delivery, as the delivery log shows it.
+type Attempt struct {
+	DeliveryID string    `json:"delivery_id"`
+	Type       string    `json:"type"`
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	// Status is the HTTP status, 0 when no answer came.
+	Status    int     `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+	// Response is the start of the answer's body (at most MaxResponse bytes).
+	Response string `json:"response"`
+	Error    string `json:"error,omitempty"`
+	// Outcome is delivered, retry, failed (schedule spent or partner gone)
+	// or disabled (the partner was disabled by this answer).
+	Outcome     string     `json:"outcome"`
+	NextAttempt *time.Time `json:"next_attempt_at,omitempty"`
+}
+
+// Queue is the durable store of deliveries and their attempts.
+type Queue struct {
+	rdb redis.UniversalClient
+}
+
+// NewQueue returns the queue kept in rdb.
+func NewQueue(rdb redis.UniversalClient) *Queue { return &Queue{rdb: rdb} }
+
+// enqueueScript records a delivery once (a second call for the same id, as
+// when an event is handed out again, changes nothing) and makes it due.
+// KEYS: delivery, due, partner index. ARGV: id, partner, type, alert id,
+// body, created ms, ttl ms, oldest kept ms.
+var enqueueScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'partner', ARGV[2], 'type', ARGV[3], 'alert', ARGV[4], 'body', ARGV[5],
+  'created', ARGV[6], 'attempts', 0, 'state', 'pending')
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[8])
+return 1
+`)
+
+// Enqueue records deliveries durably and makes them due now. It returns how
+// many were new.
+func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.Cmd, len(ds))
+	// EVAL, not EVALSHA: a pipeline cannot fall back when a node lacks the
+	// script, and the script is small.
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, d := range ds {
+			created := d.CreatedAt.UnixMilli()
+			cmds[i] = enqueueScript.Eval(ctx, p,
+				[]string{keyDelivery(d.ID), keyDue, keyPartnerIndex(d.PartnerID)},
+				d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created,
+				KeepDeliveries.Milliseconds(), created-KeepDeliveries.Milliseconds())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if v, _ := c.Int(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// claimScript takes up to ARGV[3] due deliveries and pushes their due time
+// to the end of a lease: if the claimer dies, they come due again then.
+// KEYS: due. ARGV: now ms, lease end ms, count, delivery key prefix.
+var claimScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', ARGV[4] .. id, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state')
+  if not h[1] then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7]})
+  end
+end
+return out
+`)
+
+// claim leases up to n due deliveries until leaseEnd.
+func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, error) {
+	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue}, now.UnixMilli(), leaseEnd.UnixMilli(), n, keyDelivP).Slice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("claim due deliveries: %w", err)
+	}
+	out := make([]Delivery, 0, len(res))
+	for _, r := range res {
+		f, _ := r.([]any)
+		if len(f) != 8 {
+			continue
+		}
+		s := make([]string, 8)
+		for i, v := range f {
+			s[i], _ = v.(string)
+		}
+		created, _ := strconv.ParseInt(s[5], 10, 64)
+		attempts, _ := strconv.Atoi(s[6])
+		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
+			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7]})
+	}
+	return out, nil
+}
+
+// postpone makes a claimed delivery due at at without counting an attempt.
+func (q *Queue) postpone(ctx context.Context, id string, at time.Time) error {
+	if err := q.rdb.ZAddXX(ctx, keyDue, redis.Z{Score: float64(at.UnixMilli()), Member: id}).Err(); err != nil {
+		return fmt.Errorf("postpone delivery %s: %w", id, err)
+	}
+	return nil
+}
+
+// finishScript records an attempt's outcome. KEYS: delivery, due, attempt
+// log, failing, parked. ARGV: id, new state, next due ms, attempts, attempt
+// JSON ("" for none), log length, partner, now ms, health (ok, fail or "").
+// Returns {first failure ms since the last success (0 if none), 1 if the
+// delivery reached a final state for the first time}.
+var finishScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {0, 0}
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'attempts', ARGV[4])
+if ARGV[2] == 'pending' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+if ARGV[2] == 'parked' then
+  redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created'), ARGV[1])
+end
+local first = 0
+if ARGV[2] == 'delivered' or ARGV[2] == 'failed' then
+  first = redis.call('HSETNX', KEYS[1], 'final', 1)
+end
+if ARGV[5] ~= '' then
+  redis.call('LPUSH', KEYS[3], ARGV[5])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
+end
+local since = 0
+if ARGV[9] == 'ok' then
+  redis.call('HDEL', KEYS[4], ARGV[7])
+elseif ARGV[9] == 'fail' then
+  redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
+  since = tonumber(redis.call('HGET', KEYS[4], ARGV[7]))
+end
+return {since, first}
+`)
+
+// finish stores a delivery's new state and its attempt. It returns when the
+// partner's current run of failures began (zero after a success) and
+// whether the delivery became final for the first time.
+func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) (failingSince time.Time, first bool, err error) {
+	rec := ""
+	if a != nil {
+		b, _ := json.Marshal(a)
+		rec = string(b)
+	}
+	res, err := finishScript.Run(ctx, q.rdb,
+		[]string{keyDelivery(d.ID), keyDue, keyAttempts(d.PartnerID), keyFail, keyParked(d.PartnerID)},
+		d.ID, state, next.UnixMilli(), d.Attempts, rec, KeepAttempts, d.PartnerID, now.UnixMilli(), health).Int64Slice()
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
+	}
+	if res[0] > 0 {
+		failingSince = time.UnixMilli(res[0])
+	}
+	return failingSince, res[1] == 1, nil
+}
+
+// forgetFailures clears when the partner's run of failures began.
+func (q *Queue) forgetFailures(ctx context.Context, partnerID string) error {
+	if err := q.rdb.HDel(ctx, keyFail, partnerID).Err(); err != nil {
+		return fmt.Errorf("reset failures of partner %s: %w", partnerID, err)
+	}
+	return nil
+}
+
+// Attempts returns the partner's attempts, newest first, from offset, and
+// how many are kept in all.
+func (q *Queue) Attempts(ctx context.Context, partnerID string, offset, limit int) ([]Attempt, int64, error) {
+	key := keyAttempts(partnerID)
+	var rng *redis.StringSliceCmd
+	var total *redis.IntCmd
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rng = p.LRange(ctx, key, int64(offset), int64(offset+limit-1))
+		total = p.LLen(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load attempts of partner %s: %w", partnerID, err)
+	}
+	out := make([]Attempt, 0, len(rng.Val()))
+	for _, s := range rng.Val() {
+		var a Attempt
+		if json.Unmarshal([]byte(s), &a) == nil {
+			out = append(out, a)
+		}
+	}
+	return out, total.Val(), nil
+}
+
+// Delivery returns one of the partner's deliveries.
+func (q *Queue) Delivery(ctx context.Context, partnerID, id string) (Delivery, error) {
+	h, err := q.rdb.HGetAll(ctx, keyDelivery(id)).Result()
+	if err != nil {
+		return Delivery{}, fmt.Errorf("load delivery %s: %w", id, err)
+	}
+	if h["partner"] != partnerID {
+		return Delivery{}, fmt.Errorf("load delivery %s of partner %s: %w", id, partnerID, ErrNotFound)
+	}
+	created, _ := strconv.ParseInt(h["created"], 10, 64)
+	attempts, _ := strconv.Atoi(h["attempts"])
+	return Delivery{ID: id, PartnerID: partnerID, Type: h["type"], AlertID: h["alert"], Body: []byte(h["body"]),
+		CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: h["state"]}, nil
+}
+
+// requeueScript makes a kept delivery due again from a fresh schedule.
+// KEYS: delivery, due, parked. ARGV: id, partner, due ms.
+var requeueScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'partner') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'attempts', 0)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`)
+
+// Replay makes one delivery due at at, with its same id and body and a
+// fresh retry schedule.
+func (q *Queue) Replay(ctx context.Context, partnerID, id string, at time.Time) error {
+	n, err := requeueScript.Run(ctx, q.rdb, []string{keyDelivery(id), keyDue, keyParked(partnerID)},
+		id, partnerID, at.UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("replay delivery %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("replay delivery %s of partner %s: %w", id, partnerID, ErrNotFound)
+	}
+	return nil
+}
+
+// ReplaySince makes every kept delivery of the partner created at or after
+// since due again, oldest first, one every pace from start, so a replay
+// reaches the partner as a steady stream and not as a storm. It returns how
+// many were queued.
+func (q *Queue) ReplaySince(ctx context.Context, partnerID string, since, start time.Time, pace time.Duration) (int, error) {
+	ids, err := q.rdb.ZRangeByScore(ctx, keyPartnerIndex(partnerID), &redis.ZRangeBy{
+		Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf",
+	}).Result()
+	if err != nil {
+		return 0, fmt.Errorf("list deliveries of partner %s: %w", partnerID, err)
+	}
+	cmds := make([]*redis.Cmd, len(ids))
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			at := start.Add(time.Duration(i) * pace)
+			cmds[i] = requeueScript.Eval(ctx, p, []string{keyDelivery(id), keyDue, keyParked(partnerID)},
+				id, partnerID, at.UnixMilli())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replay deliveries of partner %s: %w", partnerID, err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if v, _ := c.Int(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Parked returns how many of the partner's deliveries are held.
+func (q *Queue) Parked(ctx context.Context, partnerID string) (int64, error) {
+	n, err := q.rdb.ZCard(ctx, keyParked(partnerID)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count parked deliveries of partner %s: %w", partnerID, err)
+	}
+	return n, nil
+}
+
+// Depth returns how many deliveries are queued (due or leased) and how late
+// the oldest due one is.
+func (q *Queue) Depth(ctx context.Context, now time.Time) (depth int64, lag time.Duration, err error) {
+	var card *redis.IntCmd
+	var oldest *redis.ZSliceCmd
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		card = p.ZCard(ctx, keyDue)
+		oldest = p.ZRangeWithScores(ctx, keyDue, 0, 0)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("measure delivery queue: %w", err)
+	}
+	if zs := oldest.Val(); len(zs) > 0 {
+		lag = max(now.Sub(time.UnixMilli(int64(zs[0].Score))), 0)
+	}
+	return card.Val(), lag, nil
+}

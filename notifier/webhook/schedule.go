@@ -1,0 +1,64 @@
+package webhook
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Schedule is the wait before each retry: after the first failed attempt
+// the delivery is tried again in about 5 s, after the second in about 30 s,
+// and so on; after the last it is given up. The whole schedule spans about
+// 21 hours: breaking news is stale after a day.
+var Schedule = []time.Duration{
+	5 * time.Second,
+	30 * time.Second,
+	2 * time.Minute,
+	10 * time.Minute,
+	30 * time.Minute,
+	2 * time.Hour,
+	6 * time.Hour,
+	12 * time.Hour,
+}
+
+// Jitter is the spread around each scheduled wait (±20 %), so a partner
+// that was down for everyone is not hit by every retry at the same instant.
+const Jitter = 0.2
+
+// maxRetryAfter caps a partner's Retry-After: a partner may slow us down,
+// not hold a delivery past the life of the news.
+const maxRetryAfter = 12 * time.Hour
+
+// nextRetry returns the wait before the next attempt after failed attempts
+// (1 for the first), or false when the schedule is spent. rnd returns a
+// number in [0, 1).
+func nextRetry(failed int, rnd func() float64) (time.Duration, bool) {
+	if failed < 1 || failed > len(Schedule) {
+		return 0, false
+	}
+	base := Schedule[failed-1]
+	f := 1 + Jitter*(2*rnd()-1)
+	return time.Duration(float64(base) * f), true
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date) of a 429
+// or 503 answer, capped at maxRetryAfter; false when absent or unreadable.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return min(time.Duration(n)*time.Second, maxRetryAfter), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
+	}
+	return 0, false
+}
+
+func defaultRand() float64 { return rand.Float64() }

@@ -1,0 +1,549 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"flashwire/notifier"
+)
+
+// Target is what delivery needs to know of a partner.
+type Target struct {
+	ID  string
+	URL string
+	// State is active, paused or disabled; only active partners are sent to.
+	State string
+}
+
+// Directory is the partner directory as delivery sees it.
+type Directory interface {
+	// Match returns the active partners that want the event.
+	Match(ctx context.Context, ev notifier.Event, now time.Time) ([]Target, error)
+	// Target returns one partner; ok is false when it no longer exists.
+	Target(ctx context.Context, id string) (t Target, ok bool, err error)
+	// Disable marks the partner disabled with a reason shown to admins.
+	Disable(ctx context.Context, id, reason string) error
+}
+
+// disabledCounter is a Directory that can count its disabled partners for
+// the gauge; StoreDirectory is one.
+type disabledCounter interface {
+	Disabled(ctx context.Context) (int, error)
+}
+
+// Options tune a Sender; zero fields take the defaults.
+type Options struct {
+	// Allow lists hosts and networks exempt from the address check and the
+	// https rule.
+	Allow Allow
+	// Timeout bounds one attempt (default 10 s).
+	Timeout time.Duration
+	// Workers bounds attempts in flight on this instance (default 256:
+	// enough for 1,000 partners answering in 200 ms within a second).
+	Workers int
+	// PerPartner bounds one partner's attempts in flight on this instance
+	// (default 4), so a partner that hangs holds at most that many workers.
+	PerPartner int
+	// Lease is how long a claimed delivery is this instance's before
+	// another may take it over (default 60 s; longer than Timeout).
+	Lease time.Duration
+	// Poll is the pause between looks at the queue when it is idle
+	// (default 100 ms); a local enqueue wakes the sender at once.
+	Poll time.Duration
+	// DisableAfter disables a partner whose every attempt failed for this
+	// long (default 24 h).
+	DisableAfter time.Duration
+	// Version goes into the User-Agent, "Flashwire/VERSION" (default: the
+	// module version of the build, or "dev").
+	Version string
+	Logger  *slog.Logger
+	// Registry receives the delivery metrics when not nil.
+	Registry prometheus.Registerer
+	// Stats receives per-alert figures when not nil.
+	Stats *notifier.Stats
+}
+
+// Sender delivers queued deliveries: it claims due ones, posts them and
+// records the outcome. Any number of instances may run one on the same
+// queue.
+type Sender struct {
+	queue    *Queue
+	secrets  *Secrets
+	partners Directory
+	client   *http.Client
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	breaker  *breaker
+	wake     chan struct{}
+	tally    *tallies
+	// Now is the clock for schedules and signatures; tests replace it.
+	Now func() time.Time
+	// Rand returns a number in [0, 1) for the jitter; tests replace it.
+	Rand func() float64
+}
+
+// Defaults of Options.
+const (
+	DefaultTimeout    = 10 * time.Second
+	DefaultWorkers    = 256
+	DefaultPerPartner = 4
+)
+
+// NewSender returns a sender over the queue in rdb.
+func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, opts Options) *Sender {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.PerPartner <= 0 {
+		opts.PerPartner = DefaultPerPartner
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 60 * time.Second
+	}
+	opts.Lease = max(opts.Lease, opts.Timeout+time.Second)
+	if opts.Poll <= 0 {
+		opts.Poll = 100 * time.Millisecond
+	}
+	if opts.DisableAfter <= 0 {
+		opts.DisableAfter = 24 * time.Hour
+	}
+	if opts.Version == "" {
+		opts.Version = buildVersion()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Sender{
+		queue:    NewQueue(rdb),
+		secrets:  secrets,
+		partners: partners,
+		client:   NewClient(opts.Allow, opts.Timeout),
+		opts:     opts,
+		log:      opts.Logger,
+		metrics:  newMetrics(opts.Registry),
+		breaker:  newBreaker(5, 30*time.Second, opts.PerPartner),
+		wake:     make(chan struct{}, 1),
+		tally:    &tallies{stats: opts.Stats, m: map[string]*notifier.Tally{}},
+		Now:      time.Now,
+		Rand:     defaultRand,
+	}
+}
+
+// Queue returns the queue the sender works on.
+func (s *Sender) Queue() *Queue { return s.queue }
+
+// Secrets returns the partners' signing secrets the sender signs with.
+func (s *Sender) Secrets() *Secrets { return s.secrets }
+
+// Wake makes the sender look at the queue now rather than after its poll
+// pause: the dispatcher calls it after enqueueing.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the attempts in flight (each
+// bounded by the timeout) and returns: that is the drain at shutdown.
+// Deliveries claimed but not finished by a process that dies come due again
+// when their lease ends, for any instance.
+func (s *Sender) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var inflight atomic.Int64
+	done := make(chan struct{}, s.opts.Workers)
+	// Attempts outlive ctx so a drain finishes them instead of cutting
+	// them off mid-request; the timeout still bounds each.
+	work := context.WithoutCancel(ctx)
+	flushStop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flushLoop(work, flushStop)
+	}()
+	defer func() {
+		wg.Wait()
+		close(flushStop)
+		<-flushed
+	}()
+
+	var lastSample time.Time
+	pause := s.opts.Poll
+	for ctx.Err() == nil {
+		if time.Since(lastSample) >= 5*time.Second {
+			lastSample = time.Now()
+			s.sample(ctx)
+		}
+		free := s.opts.Workers - int(inflight.Load())
+		if free <= 0 {
+			select {
+			case <-ctx.Done():
+			case <-done:
+			}
+			continue
+		}
+		now := s.Now()
+		ds, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), free)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("webhook queue unreachable", "error", err.Error())
+			}
+			s.sleep(ctx, done, pause)
+			pause = min(2*pause, 5*time.Second)
+			continue
+		}
+		pause = s.opts.Poll
+		for _, d := range ds {
+			ok, retryAt := s.breaker.acquire(d.PartnerID, now)
+			if !ok {
+				if err := s.queue.postpone(work, d.ID, retryAt); err != nil {
+					s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
+				}
+				continue
+			}
+			inflight.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				healthy := s.attempt(work, d)
+				s.breaker.release(d.PartnerID, healthy, s.Now())
+				inflight.Add(-1)
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+			}()
+		}
+		if len(ds) < free {
+			s.sleep(ctx, done, s.opts.Poll)
+		}
+	}
+	return ctx.Err()
+}
+
+// sleep waits for d, a wake-up, a finished attempt or the end of ctx.
+func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-s.wake:
+	case <-t.C:
+	case <-done:
+	}
+}
+
+// attempt makes one try of d and records it. It reports whether the
+// partner's endpoint looked healthy, for its circuit breaker.
+func (s *Sender) attempt(ctx context.Context, d Delivery) bool {
+	now := s.Now()
+	t, ok, err := s.partners.Target(ctx, d.PartnerID)
+	if err != nil {
+		s.log.Warn("load partner for delivery", "partner", d.PartnerID, "error", err.Error())
+		_ = s.queue.postpone(ctx, d.ID, now.Add(5*time.Second))
+		return true
+	}
+	if !ok {
+		d.Attempts++
+		a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
+		s.record(ctx, d, StateFailed, time.Time{}, a, "", now)
+		return true
+	}
+	if t.State != "active" {
+		// Held, not failed: an admin re-enables the partner and replays.
+		s.record(ctx, d, StateParked, time.Time{}, nil, "", now)
+		return true
+	}
+
+	d.Attempts++
+	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now}
+	status, header, body, latency, err := s.post(ctx, t, d)
+	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
+	s.metrics.attemptTime.Observe(latency.Seconds())
+	if err != nil {
+		a.Error = err.Error()
+	}
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		a.Outcome = "delivered"
+		s.record(ctx, d, StateDelivered, time.Time{}, a, "ok", now)
+		return true
+	case err == nil && status == http.StatusGone:
+		a.Outcome = "disabled"
+		a.Error = "endpoint answered 410 Gone: partner disabled"
+		reason := fmt.Sprintf("endpoint answered 410 Gone at %s", now.UTC().Format(time.RFC3339))
+		s.disable(ctx, d.PartnerID, reason, "gone")
+		s.record(ctx, d, StateParked, time.Time{}, a, "fail", now)
+		return false
+	}
+	if err == nil && a.Error == "" {
+		a.Error = "HTTP " + strconv.Itoa(status)
+		if status >= 300 && status < 400 {
+			a.Error += ": redirects are not followed"
+		}
+	}
+	wait, more := nextRetry(d.Attempts, s.Rand)
+	if ra, ok := retryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		wait = ra
+	}
+	if !more {
+		a.Outcome = "failed"
+		s.record(ctx, d, StateFailed, time.Time{}, a, "fail", now)
+		return false
+	}
+	next := now.Add(wait)
+	a.Outcome, a.NextAttempt = "retry", &next
+	s.record(ctx, d, StatePending, next, a, "fail", now)
+	return false
+}
+
+// post sends one signed request and reads the start of the answer.
+func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, header http.Header, body string, latency time.Duration, err error) {
+	if err := s.opts.Allow.CheckURL(t.URL); err != nil {
+		return 0, nil, "", 0, err
+	}
+	secrets, err := s.secrets.Signing(ctx, t.ID)
+	if err != nil {
+		return 0, nil, "", 0, err
+	}
+	ts := s.Now()
+	sig, err := Sign(d.ID, ts, d.Body, secrets...)
+	if err != nil {
+		return 0, nil, "", 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, nil, "", 0, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Flashwire/"+s.opts.Version)
+	req.Header.Set("webhook-id", d.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, "", time.Since(start), err
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
+	// Drain a little more so the connection can be reused; a partner that
+	// sends megabytes gets its connection closed instead.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, resp.Header, string(bytes.ToValidUTF8(head, []byte("\uFFFD"))), time.Since(start), nil
+}
+
+// record stores the outcome and reports it in metrics, logs and stats.
+func (s *Sender) record(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) {
+	since, first, err := s.queue.finish(ctx, d, state, next, a, health, now)
+	if err != nil {
+		// The lease runs out and the delivery is tried again: at least once.
+		s.log.Error("record webhook attempt", "delivery", d.ID, "partner", d.PartnerID, "error", err.Error())
+		return
+	}
+	if a != nil {
+		s.metrics.attempts.WithLabelValues(a.Outcome).Inc()
+	}
+	if state == StateDelivered {
+		s.metrics.latency.Observe(max(now.Sub(d.CreatedAt), 0).Seconds())
+	}
+	if first && d.AlertID != "" {
+		switch state {
+		case StateDelivered:
+			s.tally.add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
+		case StateFailed:
+			s.tally.add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
+		}
+	}
+	if health == "fail" && !since.IsZero() && now.Sub(since) >= s.opts.DisableAfter {
+		reason := fmt.Sprintf("every delivery failed from %s to %s", since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		s.disable(ctx, d.PartnerID, reason, "failing")
+	}
+}
+
+func (s *Sender) disable(ctx context.Context, partnerID, reason, why string) {
+	if err := s.partners.Disable(ctx, partnerID, reason); err != nil {
+		s.log.Error("disable partner", "partner", partnerID, "reason", reason, "error", err.Error())
+		return
+	}
+	// The day of failures starts anew once an admin re-enables the
+	// partner; otherwise its first failure after that would disable it
+	// again at once.
+	if err := s.queue.forgetFailures(ctx, partnerID); err != nil {
+		s.log.Warn("reset partner failures", "partner", partnerID, "error", err.Error())
+	}
+	s.metrics.disabled.WithLabelValues(why).Inc()
+	s.log.Warn("partner disabled", "partner", partnerID, "reason", reason)
+}
+
+// sample updates the queue gauges.
+func (s *Sender) sample(ctx context.Context) {
+	depth, lag, err := s.queue.Depth(ctx, s.Now())
+	if err != nil {
+		return
+	}
+	s.metrics.depth.Set(float64(depth))
+	s.metrics.lag.Set(lag.Seconds())
+	if c, ok := s.partners.(disabledCounter); ok {
+		if n, err := c.Disabled(ctx); err == nil {
+			s.metrics.disabledNow.Set(float64(n))
+		}
+	}
+}
+
+// Ping queues a "ping" message to the partner, a test of its endpoint and
+// its verification; the attempt shows in the delivery log.
+func (s *Sender) Ping(ctx context.Context, partnerID string) (Delivery, error) {
+	now := s.Now().UTC()
+	body, err := json.Marshal(message{Type: "ping", Timestamp: now, Data: map[string]string{"partner_id": partnerID}})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("encode ping: %w", err)
+	}
+	d := Delivery{ID: "msg_ping_" + strconv.FormatInt(now.UnixNano(), 36) + "_" + partnerID, PartnerID: partnerID,
+		Type: "ping", CreatedAt: now, State: StatePending, Body: body}
+	if _, err := s.queue.Enqueue(ctx, []Delivery{d}); err != nil {
+		return Delivery{}, err
+	}
+	s.Wake()
+	return d, nil
+}
+
+// buildVersion is the module version the binary was built from, or "dev".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// message is the JSON body of every webhook.
+type message struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      any       `json:"data"`
+}
+
+// tallies batches per-alert figures: one Stats.Record per alert per flush,
+// never one per delivery.
+type tallies struct {
+	stats *notifier.Stats
+	mu    sync.Mutex
+	// m is guarded by mu.
+	m map[string]*notifier.Tally
+}
+
+func (t *tallies) add(alertID string, d notifier.Tally) {
+	if t.stats == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.m[alertID]
+	if cur == nil {
+		cur = &notifier.Tally{}
+		t.m[alertID] = cur
+	}
+	cur.Reached += d.Reached
+	cur.Failed += d.Failed
+	cur.Pending += d.Pending
+	cur.Latencies = append(cur.Latencies, d.Latencies...)
+}
+
+func (t *tallies) flush(ctx context.Context, log *slog.Logger) {
+	t.mu.Lock()
+	m := t.m
+	t.m = map[string]*notifier.Tally{}
+	t.mu.Unlock()
+	for id, tl := range m {
+		if err := t.stats.Record(ctx, id, notifier.Webhook, *tl); err != nil {
+			log.Warn("record webhook stats", "alert", id, "error", err.Error())
+		}
+	}
+}
+
+func (s *Sender) flushLoop(ctx context.Context, stop chan struct{}) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			s.tally.flush(ctx, s.log)
+			return
+		case <-tick.C:
+			s.tally.flush(ctx, s.log)
+		}
+	}
+}
+
+type metrics struct {
+	attempts    *prometheus.CounterVec
+	attemptTime prometheus.Histogram
+	latency     prometheus.Histogram
+	depth       prometheus.Gauge
+	lag         prometheus.Gauge
+	disabled    *prometheus.CounterVec
+	disabledNow prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashwire_webhook_attempts_total",
+			Help: "Webhook delivery attempts by outcome: delivered, retry, failed, disabled.",
+		}, []string{"outcome"}),
+		attemptTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "flashwire_webhook_attempt_duration_seconds",
+			Help:    "Time from sending a webhook request to its answer.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "flashwire_webhook_delivery_latency_seconds",
+			Help:    "Time from an alert event to its successful delivery to a partner, retries included.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 43200, 86400},
+		}),
+		depth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flashwire_webhook_queue_depth",
+			Help: "Webhook deliveries waiting for an attempt or in flight.",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flashwire_webhook_queue_lag_seconds",
+			Help: "How long the oldest due webhook delivery has been waiting.",
+		}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashwire_webhook_partners_disabled_total",
+			Help: "Partners disabled by delivery, by reason: gone (410) or failing (a day of failures).",
+		}, []string{"reason"}),
+		disabledNow: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flashwire_webhook_partners_disabled",
+			Help: "Partners disabled now, by delivery or by an admin.",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.attempts, m.attemptTime, m.latency, m.depth, m.lag, m.disabled, m.disabledNow} {
+			if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+				panic(err)
+			}
+		}
+	}
+	return m
+}

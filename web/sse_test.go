@@ -1,0 +1,153 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"flashwire/internal/redistest"
+	"flashwire/notifier"
+)
+
+// sseEventRead is one event of a stream.
+type sseEventRead struct {
+	id, event string
+	data      map[string]any
+}
+
+// openSSE opens GET /events with query and optional Last-Event-ID.
+func openSSE(tb testing.TB, env *liveEnv, query, lastEventID string) (*bufio.Reader, func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+"/events?"+query, nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		tb.Fatalf("GET /events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	stop := func() { cancel(); resp.Body.Close() }
+	tb.Cleanup(stop)
+	return bufio.NewReader(resp.Body), stop
+}
+
+// readSSE reads the next event, skipping retry hints and comments.
+func readSSE(tb testing.TB, r *bufio.Reader) sseEventRead {
+	tb.Helper()
+	type result struct {
+		ev  sseEventRead
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var ev sseEventRead
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				ch <- result{err: err}
+				return
+			}
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case line == "" && ev.event != "":
+				ch <- result{ev: ev}
+				return
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(line[6:]), &ev.data)
+			}
+		}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			tb.Fatalf("read SSE: %v", res.err)
+		}
+		return res.ev
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no SSE event within 10s")
+	}
+	return sseEventRead{}
+}
+
+func TestSSEResume(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	r, stop := openSSE(t, env, "topics=world", "")
+	if ev := readSSE(t, r); ev.event != "hello" || ev.data["recovered"] != true {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	a1 := env.publish(t, notifier.Alert{Headline: "one", Topics: []string{"world"}})
+	ev := readSSE(t, r)
+	if ev.event != "alert" || ev.id != a1.ID || ev.data["seq"] != a1.ID {
+		t.Fatalf("live event = %+v, want alert %s", ev, a1.ID)
+	}
+	stop()
+
+	// Missed while away: two for this filter, one not.
+	env.publish(t, notifier.Alert{Headline: "two", Topics: []string{"world"}})
+	env.publish(t, notifier.Alert{Headline: "sport", Topics: []string{"sport"}})
+	env.publish(t, notifier.Alert{Headline: "three", Topics: []string{"world"}})
+
+	t.Run("LastEventID", func(t *testing.T) {
+		r, _ := openSSE(t, env, "topics=world&last_id=0-1", a1.ID)
+		hello := readSSE(t, r)
+		if hello.event != "hello" || hello.id != "" || hello.data["recovered"] != true {
+			t.Fatalf("hello = %+v, want recovered and no id (the replay moves the cursor)", hello)
+		}
+		var got []string
+		for _, want := range []string{"two", "three"} {
+			ev := readSSE(t, r)
+			h, _ := ev.data["alert"].(map[string]any)["headline"].(string)
+			got = append(got, h)
+			if h != want {
+				t.Fatalf("replayed %v, want two, three", got)
+			}
+		}
+		live := env.publish(t, notifier.Alert{Headline: "four", Topics: []string{"world"}})
+		if ev := readSSE(t, r); ev.id != live.ID {
+			t.Errorf("after replay got %+v, want live %s", ev, live.ID)
+		}
+	})
+	t.Run("Origin", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", env.URL+"/events", nil)
+		req.Header.Set("Origin", "https://evil.example.net")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("status = %d, want 403", resp.StatusCode)
+		}
+	})
+}
+
+// TestSSEShutdown: on shutdown a stream gets a fresh retry hint and ends.
+func TestSSEShutdown(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	r, _ := openSSE(t, env, "", "")
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	env.hub.Shutdown(ctx)
+	rest, err := io.ReadAll(r)
+	if err != nil || !strings.HasPrefix(string(rest), "retry: ") {
+		t.Errorf("stream after shutdown = %q (%v), want a retry hint, then its end", rest, err)
+	}
+}

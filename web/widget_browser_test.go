@@ -1,0 +1,575 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"flashwire/internal/redistest"
+	"flashwire/notifier"
+	"flashwire/subscribers"
+)
+
+// chromiumPath is Debian's chromium, which the browser tests drive.
+const chromiumPath = "/usr/bin/chromium"
+
+// artifactsDir keeps the browser tests' screenshots, relative to this
+// package; the repository ignores it.
+var artifactsDir = filepath.Join("..", "testdata", "artifacts")
+
+// widgetEnv is one Flashwire instance with a running hub behind a gate that
+// can refuse WebSocket upgrades, as a network that blocks them would.
+type widgetEnv struct {
+	*httptest.Server
+	alerts *notifier.Service
+	store  *subscribers.Store
+	hub    *Hub
+	editor string
+	// blockWS answers GET /ws with 403 while set.
+	blockWS atomic.Bool
+	// wsRequests counts requests for GET /ws.
+	wsRequests atomic.Int64
+}
+
+func newWidgetEnv(tb testing.TB) *widgetEnv {
+	tb.Helper()
+	_, rdb := redistest.Start(tb)
+	store := subscribers.NewStore(rdb)
+	if err := store.Seed(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	alerts := notifier.NewService(notifier.NewLog(rdb), store)
+	hub := NewHub(HubConfig{Log: alerts.Log(), Registry: reg, Logger: logger})
+	hub.Readers = func(ctx context.Context, id string) (subscribers.Preferences, error) {
+		r, err := store.Reader(ctx, id)
+		return r.Preferences, err
+	}
+	h := NewServer(Config{
+		Logger:      logger,
+		Redis:       rdb,
+		Alerts:      alerts,
+		Subscribers: store,
+		Tokens:      NewTokens(rdb, testAdminToken),
+		Registry:    reg,
+		Hub:         hub,
+	})
+	env := &widgetEnv{alerts: alerts, store: store, hub: hub}
+	env.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			env.wsRequests.Add(1)
+		}
+		if r.URL.Path == "/ws" && env.blockWS.Load() {
+			http.Error(w, "WebSockets are blocked here", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = hub.Run(ctx); close(done) }()
+	tb.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		hub.Shutdown(sctx)
+		scancel()
+		env.Close()
+		cancel()
+		<-done
+	})
+	select {
+	case <-hub.tailing:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("hub did not start tailing the alert log")
+	}
+	env.editor = env.token(tb, "editor")
+	return env
+}
+
+// token creates an API token with role and returns its secret.
+func (e *widgetEnv) token(tb testing.TB, role string) string {
+	tb.Helper()
+	var out struct{ Token string }
+	e.call(tb, "POST", "/api/v1/tokens", testAdminToken, map[string]any{"name": "browser test " + role, "role": role}, &out)
+	return out.Token
+}
+
+// publish sends an alert through the API, as an editor would, and returns
+// its id.
+func (e *widgetEnv) publish(tb testing.TB, headline string, topics ...string) string {
+	tb.Helper()
+	var out struct{ ID string }
+	e.call(tb, "POST", "/api/v1/alerts", e.editor, map[string]any{
+		"headline": headline,
+		"summary":  "Officials confirmed the news minutes ago.",
+		"url":      "https://news.example.com/story/" + fmt.Sprint(time.Now().UnixNano()),
+		"topics":   topics,
+		"regions":  []string{"international"},
+		"language": "en",
+		"priority": "flash",
+	}, &out)
+	if out.ID == "" {
+		tb.Fatalf("publish %q: no id", headline)
+	}
+	return out.ID
+}
+
+// call sends a JSON request (no body when body is nil) and decodes a 2xx
+// answer into out.
+func (e *widgetEnv) call(tb testing.TB, method, path, token string, body, out any) {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		buf, _ := json.Marshal(body)
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		tb.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+}
+
+// browserTab is one headless Chromium tab with what the page logged.
+type browserTab struct {
+	ctx context.Context
+	mu  sync.Mutex
+	// problems are errors the page logged, other than failed requests,
+	// and uncaught exceptions; guarded by mu.
+	problems []string
+}
+
+// cspProbe records, before any script of the page runs, each violation
+// of the page's Content-Security-Policy.
+const cspProbe = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});`
+
+// newBrowserTab starts a fresh headless Chromium for tb, with its own
+// profile, and opens one tab.
+func newBrowserTab(tb testing.TB) *browserTab {
+	tb.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		redistest.Missing(tb, "chromium at "+chromiumPath+" (apt-get install chromium)")
+	}
+	// Chromium's helpers may still write in the profile as it exits, so the
+	// directory is removed by hand, after the browser is gone.
+	dir, err := os.MkdirTemp("", "flashwire-chromium-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(dir),
+		chromedp.WindowSize(1100, 800),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
+	tb.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	// Start the browser before anything subscribes to its events: two
+	// first calls at once would each start one.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		tb.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		tb.Fatal(err)
+	}
+	bt := &browserTab{ctx: ctx}
+	console := chromedp.Console(ctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			// Failed requests are expected while offline or blocked.
+			if m.IsException() || m.Type == "error" && m.Source != "network" {
+				bt.mu.Lock()
+				bt.problems = append(bt.problems, m.String())
+				bt.mu.Unlock()
+			}
+		}
+	}()
+	return bt
+}
+
+// do runs actions in the tab.
+func (bt *browserTab) do(tb testing.TB, steps ...chromedp.Action[chromedp.Void]) {
+	tb.Helper()
+	if err := chromedp.Do(bt.ctx, steps...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value.
+func eval[T any](tb testing.TB, bt *browserTab, expr string) T {
+	tb.Helper()
+	v, err := chromedp.Run(bt.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls the page until expr is true. The deadline is generous for
+// a loaded machine; speed is measured, not asserted, by the callers.
+func (bt *browserTab) waitFor(tb testing.TB, what, expr string) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if eval[bool](tb, bt, "!!("+expr+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			bt.screenshot(tb, "widget-timeout")
+			root := eval[string](tb, bt, `(document.querySelector(".fw-root") || document.body).outerHTML`)
+			tb.Fatalf("timed out waiting for %s; widget: %.3000s", what, root)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// screenshot saves the viewport as a test artifact and logs its path.
+func (bt *browserTab) screenshot(tb testing.TB, name string) {
+	tb.Helper()
+	buf, err := chromedp.Run(bt.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(artifactsDir, name+".png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	abs, _ := filepath.Abs(path)
+	tb.Logf("screenshot: %s", abs)
+}
+
+// setOnline takes the tab's network away or gives it back, as a train
+// entering a tunnel would: requests fail and navigator.onLine follows.
+func (bt *browserTab) setOnline(tb testing.TB, online bool) {
+	tb.Helper()
+	_, err := chromedp.Call(bt.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Offline: !online, DownloadThroughput: -1, UploadThroughput: -1}},
+	})
+	if err == nil {
+		_, err = chromedp.Call(bt.ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+			Offline: !online, DownloadThroughput: -1, UploadThroughput: -1,
+		})
+	}
+	if err != nil {
+		tb.Fatalf("set online=%v: %v", online, err)
+	}
+}
+
+// setReducedMotion emulates the reader's prefers-reduced-motion setting;
+// with it on, screenshots never catch an animation half-way.
+func (bt *browserTab) setReducedMotion(tb testing.TB, reduce bool) {
+	tb.Helper()
+	value := "no-preference"
+	if reduce {
+		value = "reduce"
+	}
+	_, err := chromedp.Call(bt.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: value}},
+	})
+	if err != nil {
+		tb.Fatalf("emulate prefers-reduced-motion: %s: %v", value, err)
+	}
+}
+
+// banner is a JavaScript expression for the banner of the alert with id.
+func banner(id string) string {
+	return fmt.Sprintf(`document.querySelector('.fw-banner[data-id=%q]')`, id)
+}
+
+// TestWidgetBrowser drives the demo reader page in Chromium: alerts arrive
+// as accessible banners, updates and retractions apply in place, an alert
+// published while the page is offline arrives once it is back, a reload
+// resumes from the remembered last id, and SSE takes over when WebSockets
+// are blocked.
+func TestWidgetBrowser(t *testing.T) {
+	env := newWidgetEnv(t)
+	bt := newBrowserTab(t)
+	bt.do(t, chromedp.Navigate(env.URL+"/"))
+	bt.waitFor(t, "the widget to connect", `document.querySelector('.fw-root[data-state=open][data-transport=ws]')`)
+
+	// The reader is using the page: focus sits on a text size button.
+	bt.do(t, chromedp.Focus(chromedp.CSS(`button[data-size=md]`)))
+	eval[bool](t, bt, `window.__arrived = 0;
+		new MutationObserver(function () {
+			if (!window.__arrived && document.querySelector('.fw-banner')) window.__arrived = Date.now();
+		}).observe(document.body, {childList: true, subtree: true}); true`)
+
+	headline := `Quake hits coast <img src=x onerror="window.__xss=1"> officials say`
+	sent := time.Now()
+	first := env.publish(t, headline, "world")
+	bt.waitFor(t, "the first banner", banner(first))
+	arrived := time.UnixMilli(eval[int64](t, bt, `window.__arrived`))
+	t.Logf("banner shown %v after the publish request was sent (target: under 1s)", arrived.Sub(sent).Round(time.Millisecond))
+
+	t.Run("accessible and safe", func(t *testing.T) {
+		var got struct {
+			Role, Live, Headline, Href, Focus string
+			Images                            int
+			XSS                               bool
+		}
+		raw := eval[[]byte](t, bt, `(function () {
+			var b = `+banner(first)+`;
+			return {
+				role: b.getAttribute('role'), live: b.getAttribute('aria-live'),
+				headline: b.querySelector('.fw-headline').textContent,
+				href: b.querySelector('.fw-headline a').href,
+				focus: document.activeElement.getAttribute('data-size') || document.activeElement.tagName,
+				images: b.querySelectorAll('img').length,
+				xss: window.__xss === 1
+			};
+		})()`)
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Role != "alert" || got.Live != "assertive" {
+			t.Errorf("banner role=%q aria-live=%q, want alert and assertive", got.Role, got.Live)
+		}
+		if got.Headline != headline || got.Images != 0 || got.XSS {
+			t.Errorf("headline shown as %q with %d images (script ran: %v); want the text itself", got.Headline, got.Images, got.XSS)
+		}
+		if !strings.HasPrefix(got.Href, "https://news.example.com/story/") {
+			t.Errorf("headline links to %q", got.Href)
+		}
+		if got.Focus != "md" {
+			t.Errorf("focus moved to %q when the alert arrived", got.Focus)
+		}
+	})
+
+	t.Run("reduced motion", func(t *testing.T) {
+		anim := `getComputedStyle(` + banner(first) + `).animationName`
+		if got := eval[string](t, bt, anim); got == "none" {
+			t.Errorf("banner animation %q without a motion preference, want the slide-in", got)
+		}
+		bt.setReducedMotion(t, true)
+		if got := eval[string](t, bt, anim); got != "none" {
+			t.Errorf("banner animation %q with prefers-reduced-motion, want none", got)
+		}
+		bt.screenshot(t, "widget-banner")
+	})
+
+	t.Run("scales with the page's text size", func(t *testing.T) {
+		size := `parseFloat(getComputedStyle(` + banner(first) + `.querySelector('.fw-headline')).fontSize)`
+		// A script click, so that focus stays where the reader left it.
+		md := eval[float64](t, bt, size)
+		lg := eval[float64](t, bt, `document.querySelector('button[data-size=lg]').click(), `+size)
+		xs := eval[float64](t, bt, `document.querySelector('button[data-size=xs]').click(), `+size)
+		if !(xs < md && md < lg) {
+			t.Errorf("headline font size XS %.1fpx, MD %.1fpx, LG %.1fpx; want it to grow with the text size", xs, md, lg)
+		}
+		eval[bool](t, bt, `document.querySelector('button[data-size=lg]').click(), true`)
+		bt.screenshot(t, "widget-banner-lg")
+		eval[bool](t, bt, `document.querySelector('button[data-size=md]').click(), true`)
+	})
+
+	t.Run("update in place", func(t *testing.T) {
+		eval[bool](t, bt, banner(first)+`.__kept = true`)
+		env.call(t, "POST", "/api/v1/alerts/"+first+"/update", env.editor, map[string]any{"headline": "Quake of magnitude 7.3 hits coast"}, nil)
+		bt.waitFor(t, "the updated headline", banner(first)+`.querySelector('.fw-headline').textContent === "Quake of magnitude 7.3 hits coast"`)
+		if !eval[bool](t, bt, banner(first)+`.__kept === true`) {
+			t.Error("the update replaced the banner element instead of its text")
+		}
+	})
+
+	t.Run("Escape dismisses", func(t *testing.T) {
+		bt.do(t, chromedp.KeyEvent(kb.Escape))
+		bt.waitFor(t, "the banner to go", `!`+banner(first))
+		if focus := eval[string](t, bt, `document.activeElement.getAttribute('data-size')`); focus != "md" {
+			t.Errorf("focus is on %q after Escape, want the MD button", focus)
+		}
+	})
+
+	t.Run("retract removes", func(t *testing.T) {
+		id := env.publish(t, "Minister resigns", "politics")
+		bt.waitFor(t, "the banner", banner(id))
+		env.call(t, "POST", "/api/v1/alerts/"+id+"/retract", env.editor, nil, nil)
+		bt.waitFor(t, "the retracted banner to go", `!`+banner(id))
+	})
+
+	t.Run("offline and back", func(t *testing.T) {
+		bt.setOnline(t, false)
+		bt.waitFor(t, "the widget to notice", `document.querySelector('.fw-root:not([data-state=open])')`)
+		missed := env.publish(t, "Missed while offline: markets fall", "business", "world")
+		time.Sleep(300 * time.Millisecond)
+		if eval[bool](t, bt, `!!`+banner(missed)) {
+			t.Fatal("an alert reached a page that is offline")
+		}
+		back := time.Now()
+		bt.setOnline(t, true)
+		bt.waitFor(t, "the alert missed while offline", banner(missed))
+		t.Logf("missed alert shown %v after the network came back", time.Since(back).Round(time.Millisecond))
+		bt.screenshot(t, "widget-after-offline")
+	})
+
+	t.Run("reload resumes", func(t *testing.T) {
+		bt.do(t, chromedp.Navigate("about:blank"))
+		id := env.publish(t, "Published while the page was closed", "world")
+		bt.do(t, chromedp.Navigate(env.URL+"/"))
+		bt.waitFor(t, "the alert published while the page was closed", banner(id))
+	})
+
+	t.Run("settings saved as preferences", func(t *testing.T) {
+		bt.do(t, chromedp.Focus(chromedp.CSS(`.fw-toggle`)), chromedp.KeyEvent(kb.Enter))
+		bt.waitFor(t, "focus in the settings", `document.activeElement.name === 'topic'`)
+		if eval[bool](t, bt, `!document.querySelector('.fw-panel input[value=world]').checked || !document.querySelector('.fw-panel input[value=politics]').checked`) {
+			t.Error("the settings do not start from the page's topics")
+		}
+		if got := eval[string](t, bt, `document.querySelector('.fw-toggle').getAttribute('aria-expanded')`); got != "true" {
+			t.Errorf("toggle aria-expanded=%q with the panel open", got)
+		}
+		bt.setReducedMotion(t, true)
+		bt.screenshot(t, "widget-settings")
+		// The page asked for world and politics; the reader drops world,
+		// keeps quiet hours with flash alerts allowed, and saves.
+		bt.do(t, chromedp.Focus(chromedp.CSS(`.fw-panel input[value=world]`)), chromedp.KeyEvent(" "),
+			chromedp.Focus(chromedp.CSS(`.fw-panel input[name=quiet]`)), chromedp.KeyEvent(" "),
+			chromedp.Focus(chromedp.CSS(`.fw-save`)), chromedp.KeyEvent(kb.Enter))
+		bt.waitFor(t, "the preferences to be saved", `document.querySelector('.fw-status').textContent.indexOf('Saved') === 0`)
+		bt.waitFor(t, "the widget to reconnect", `document.querySelector('.fw-root[data-state=open]')`)
+
+		id := eval[string](t, bt, `(function () {
+			for (var i = 0; i < localStorage.length; i++) {
+				var k = localStorage.key(i);
+				if (/:reader$/.test(k)) return localStorage.getItem(k);
+			}
+			return "";
+		})()`)
+		if _, err := subscribers.ParseReaderID(id); err != nil {
+			t.Fatalf("reader id %q: %v", id, err)
+		}
+		r, err := env.store.Reader(context.Background(), id)
+		if err != nil {
+			t.Fatalf("stored preferences of %s: %v", id, err)
+		}
+		q := r.QuietHours
+		if strings.Join(r.Topics, ",") != "politics" || q == nil || q.Start != "22:00" || q.End != "07:00" || !q.AllowFlash || q.TZ == "" {
+			t.Fatalf("stored preferences %+v (quiet hours %+v), want politics with quiet hours 22:00-07:00 letting flash through", r.Preferences, q)
+		}
+
+		// The connection now follows the stored preferences: of two alerts
+		// in order, only the politics one shows.
+		dropped := env.publish(t, "Not for this reader: world news", "world")
+		kept := env.publish(t, "For this reader: politics news", "politics")
+		bt.waitFor(t, "the politics alert", banner(kept))
+		if eval[bool](t, bt, `!!`+banner(dropped)) {
+			t.Error("an alert on a topic the reader dropped was shown")
+		}
+
+		// Escape closes the panel and gives focus back to its button; opened
+		// again, it shows what was saved.
+		bt.do(t, chromedp.KeyEvent(kb.Escape))
+		bt.waitFor(t, "Escape to close the panel and return focus", `document.querySelector('.fw-panel').hidden && document.activeElement === document.querySelector('.fw-toggle')`)
+		bt.do(t, chromedp.KeyEvent(kb.Enter))
+		bt.waitFor(t, "the panel to open again", `document.activeElement.name === 'topic'`)
+		if eval[bool](t, bt, `document.querySelector('.fw-panel input[value=world]').checked || !document.querySelector('.fw-panel input[value=politics]').checked || !document.querySelector('.fw-panel input[name=quiet]').checked`) {
+			t.Error("the reopened settings do not show the saved preferences")
+		}
+		bt.do(t, chromedp.KeyEvent(kb.Escape))
+	})
+
+	t.Run("forgotten preferences", func(t *testing.T) {
+		// The service lost the reader's preferences: the widget notices its
+		// connections are refused and goes back to the page's filters.
+		id := eval[string](t, bt, `localStorage.getItem(Object.keys(localStorage).filter(function (k) { return /:reader$/.test(k); })[0])`)
+		env.call(t, "DELETE", "/api/v1/readers/"+id+"/preferences", "", nil, nil)
+		bt.do(t, chromedp.Reload())
+		bt.waitFor(t, "the widget to drop the saved preferences", `!localStorage.getItem(Object.keys(localStorage).filter(function (k) { return /:saved$/.test(k); })[0])`)
+		bt.waitFor(t, "the widget to connect", `document.querySelector('.fw-root[data-state=open]')`)
+		world := env.publish(t, "World news for the page's readers", "world")
+		bt.waitFor(t, "an alert the page's filters allow", banner(world))
+	})
+
+	t.Run("SSE when WebSockets are blocked", func(t *testing.T) {
+		env.blockWS.Store(true)
+		defer env.blockWS.Store(false)
+		bt.do(t, chromedp.Reload())
+		bt.waitFor(t, "the widget to fall back to SSE", `document.querySelector('.fw-root[data-state=open][data-transport=sse]')`)
+		id := env.publish(t, "Delivered over SSE", "politics")
+		bt.waitFor(t, "the alert over SSE", banner(id))
+		bt.screenshot(t, "widget-sse")
+	})
+
+	// Last, as it stops the hub: a restarting server's reconnect hint
+	// (close code 1012, at least 1 s here) is honoured, not the usual
+	// backoff, which would reconnect sooner.
+	t.Run("restart hint", func(t *testing.T) {
+		bt.do(t, chromedp.Reload())
+		bt.waitFor(t, "the widget to connect", `document.querySelector('.fw-root[data-state=open][data-transport=ws]')`)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		env.hub.Shutdown(ctx)
+		cancel()
+		bt.waitFor(t, "the widget to see the restart", `document.querySelector('.fw-root[data-state=waiting]')`)
+		before := env.wsRequests.Load()
+		time.Sleep(900 * time.Millisecond)
+		if n := env.wsRequests.Load() - before; n != 0 {
+			t.Errorf("%d reconnects within 0.9 s of a restart that asked for at least 1 s", n)
+		}
+	})
+
+	if v := eval[[]string](t, bt, `window.__csp`); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
+	}
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	for _, p := range bt.problems {
+		t.Errorf("page logged: %s", p)
+	}
+}

@@ -1,0 +1,230 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"flashwire/internal/redistest"
+	"flashwire/notifier"
+	"flashwire/subscribers"
+)
+
+func TestWebSocketOrigin(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, func(_ *HubConfig, c *Config) {
+		c.AllowedOrigins = []string{"https://partner.example.com"}
+		c.PublicURL = "https://alerts.example.com"
+	})
+	host := strings.TrimPrefix(env.URL, "http://")
+	cases := []struct {
+		name   string
+		origin string
+		status int
+	}{
+		// Not a browser: no cross-site risk.
+		{"NoOrigin", "", http.StatusSwitchingProtocols},
+		// The page served by this instance.
+		{"SameHost", "http://" + host, http.StatusSwitchingProtocols},
+		// The public URL in front of the service.
+		{"PublicURL", "https://alerts.example.com", http.StatusSwitchingProtocols},
+		// A news site listed in FLASHWIRE_ALLOWED_ORIGINS.
+		{"Allowed", "https://partner.example.com", http.StatusSwitchingProtocols},
+		// Cross-site WebSocket hijacking.
+		{"ErrCrossOrigin", "https://evil.example.net", http.StatusForbidden},
+		// Same host name, other port: another origin.
+		{"ErrOtherPort", "http://127.0.0.1:1", http.StatusForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			conn, resp, err := websocket.DefaultDialer.Dial(env.wsURL(""), h)
+			if conn != nil {
+				conn.Close()
+			}
+			if resp == nil {
+				t.Fatalf("no response: %v", err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
+			}
+		})
+	}
+	t.Run("AnyOrigin", func(t *testing.T) {
+		star := newLiveEnv(t, rdb, func(_ *HubConfig, c *Config) { c.AllowedOrigins = []string{"*"} })
+		dial(t, star.wsURL(""), http.Header{"Origin": {"https://anyone.example.org"}})
+	})
+}
+
+func TestWebSocketBadRequest(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	resp, err := http.Get(env.URL + "/ws?min_priority=loud&last_id=yesterday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body errorBody
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	var fields []string
+	for _, f := range body.Fields {
+		fields = append(fields, f.Field)
+	}
+	if resp.StatusCode != http.StatusBadRequest || strings.Join(fields, ",") != "min_priority,last_id" {
+		t.Errorf("status %d fields %v, want 400 naming min_priority and last_id", resp.StatusCode, fields)
+	}
+}
+
+func TestWebSocketLimits(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, func(h *HubConfig, _ *Config) { h.MaxConnectionsPerIP = 2; h.MaxConnections = 3 })
+	dial(t, env.wsURL(""), nil)
+	dial(t, env.wsURL(""), nil)
+	_, resp, err := websocket.DefaultDialer.Dial(env.wsURL(""), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connection from one address: %v, want 429", err)
+	}
+	if n := counter(t, env.reg, "flashwire_live_refused_total", "reason=max_per_ip"); n != 1 {
+		t.Errorf("refused max_per_ip = %v, want 1", n)
+	}
+}
+
+func TestWebSocketClientFrames(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	c := dial(t, env.wsURL("topics=world"), nil)
+
+	t.Run("Ping", func(t *testing.T) {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if m := c.next(t); m["type"] != "pong" {
+			t.Errorf("reply = %v, want pong", m)
+		}
+	})
+	t.Run("Subscribe", func(t *testing.T) {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","topics":["Sport"],"regions":[],"lang":["en"],"min_priority":"urgent"}`)); err != nil {
+			t.Fatal(err)
+		}
+		m := c.next(t)
+		if m["type"] != "subscribed" || m["min_priority"] != "urgent" || len(m["topics"].([]any)) != 1 || m["topics"].([]any)[0] != "sport" {
+			t.Fatalf("reply = %v, want subscribed to sport, urgent", m)
+		}
+		env.publish(t, notifier.Alert{Headline: "world", Topics: []string{"world"}, Priority: notifier.Flash})
+		env.publish(t, notifier.Alert{Headline: "sport normal", Topics: []string{"sport"}})
+		env.publish(t, notifier.Alert{Headline: "sport flash", Topics: []string{"sport"}, Priority: notifier.Flash})
+		env.publish(t, everyone("stop"))
+		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport flash" {
+			t.Errorf("after subscribe got %v, want [sport flash]", got)
+		}
+	})
+	t.Run("ErrUnknownType", func(t *testing.T) {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"dance"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if m := c.next(t); m["type"] != "error" {
+			t.Errorf("reply = %v, want error", m)
+		}
+	})
+	t.Run("RetargetedCorrection", func(t *testing.T) {
+		// The alert is corrected to another topic, then retracted: the
+		// reader who got it under the old topic gets both.
+		a := env.publish(t, notifier.Alert{Headline: "wrong desk", Topics: []string{"sport"}, Priority: notifier.Flash})
+		if _, err := env.alerts.Update(context.Background(), a.ID, notifier.Alert{Headline: "right desk", URL: a.URL, Topics: []string{"business"}, Priority: notifier.Flash}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.alerts.Retract(context.Background(), a.ID); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for len(kinds) < 3 {
+			kinds = append(kinds, c.next(t)["type"].(string))
+		}
+		if strings.Join(kinds, ",") != "alert,update,retract" {
+			t.Errorf("frames = %v, want alert, update, retract", kinds)
+		}
+	})
+	t.Run("UpdateRetract", func(t *testing.T) {
+		a := env.publish(t, notifier.Alert{Headline: "first take", Topics: []string{"sport"}, Priority: notifier.Flash})
+		if _, err := env.alerts.Update(context.Background(), a.ID, notifier.Alert{Headline: "second take", URL: a.URL, Topics: []string{"sport"}, Priority: notifier.Flash}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.alerts.Retract(context.Background(), a.ID); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for len(kinds) < 3 {
+			m := c.next(t)
+			kinds = append(kinds, m["type"].(string))
+			if m["type"] == "retract" && m["id"] != a.ID {
+				t.Errorf("retract = %v, want id %s", m, a.ID)
+			}
+		}
+		if strings.Join(kinds, ",") != "alert,update,retract" {
+			t.Errorf("frames = %v", kinds)
+		}
+	})
+}
+
+// TestWebSocketShutdown: on shutdown clients get close code 1012 with a
+// reconnect hint.
+func TestWebSocketShutdown(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	c := dial(t, env.wsURL(""), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { env.hub.Shutdown(ctx); close(done) }()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+		t.Fatalf("read after shutdown: %v, want close 1012", err)
+	}
+	var hint struct {
+		RetryMS int `json:"retry_ms"`
+	}
+	if err := json.Unmarshal([]byte(ce.Text), &hint); err != nil || hint.RetryMS < 1000 || hint.RetryMS >= 10000 {
+		t.Errorf("close reason %q, want {\"retry_ms\":N} with N in [1000, 10000)", ce.Text)
+	}
+	<-done
+	if _, resp, err := websocket.DefaultDialer.Dial(env.wsURL(""), nil); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("dial after shutdown: %v, want 503", err)
+	}
+}
+
+func TestWebSocketReaderPreferences(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	store := subscribers.NewStore(rdb)
+	id := subscribers.NewReaderID()
+	if _, _, err := store.PutReader(context.Background(), id, subscribers.Preferences{Topics: []string{"sport"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		c := dial(t, env.wsURL("reader="+id), nil)
+		env.publish(t, notifier.Alert{Headline: "world", Topics: []string{"world"}})
+		env.publish(t, notifier.Alert{Headline: "sport", Topics: []string{"sport"}})
+		env.publish(t, everyone("stop"))
+		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport" {
+			t.Errorf("stored preferences let through %v, want [sport]", got)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, resp, err := websocket.DefaultDialer.Dial(env.wsURL("reader="+subscribers.NewReaderID()), nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown reader: %v, want 404", err)
+		}
+	})
+}
