@@ -177,34 +177,51 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
 	}
-	<-schedulerDone // step 1: a poll under way finishes within 10 s
-	// Step 1 too: polls of feeds under way finish (each is bounded by the
-	// fetch timeout) and the leases go back, so another instance takes
-	// over the sources at once.
-	watchCtx, cancelWatch := context.WithTimeout(context.Background(), 10*time.Second)
-	watcher.Stop(watchCtx)
-	cancelWatch()
-	return shutdown(log, srv, waitHub, drainWebhooks)
+	return shutdown(log, []step{
+		{"stop the alert scheduler", func(ctx context.Context) {
+			select {
+			case <-schedulerDone: // a poll under way finishes within 10 s
+			case <-ctx.Done():
+			}
+		}},
+		// Polls of feeds under way finish (each bounded by the fetch
+		// timeout) and the leases go back, so another instance takes over
+		// the sources at once.
+		{"stop the feed watcher", watcher.Stop},
+		{"stop accepting and close connections", func(ctx context.Context) {
+			if err := srv.Shutdown(ctx); err != nil {
+				log.Warn("http shutdown incomplete", "error", err.Error())
+			}
+			waitHub(ctx)
+		}},
+		{"drain webhook deliveries", drainWebhooks},
+	})
 }
 
-// shutdown stops the service in a fixed order, all within shutdownTimeout:
+// step is one stage of shutdown.
+type step struct {
+	name string
+	run  func(context.Context)
+}
+
+// shutdown runs the steps in order under one deadline of shutdownTimeout
+// from the signal, so the whole sequence ends within it:
 //
-//  1. stop schedulers, so no new work starts;
+//  1. stop schedulers (alert scheduler, feed watcher), so no new work starts;
 //  2. stop accepting connections and finish in-flight requests
 //     (http.Server.Shutdown); it does not close hijacked connections, so
 //     WebSockets are closed by the hub, with a reconnect hint, from a
 //     RegisterOnShutdown hook at the start of this step;
 //  3. drain webhook deliveries in flight;
 //  4. close Redis (deferred by serve, after this returns).
-func shutdown(log *slog.Logger, srv *http.Server, drains ...func(context.Context)) error {
+func shutdown(log *slog.Logger, steps []step) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Warn("http shutdown incomplete", "error", err.Error())
-	}
-	for _, drain := range drains {
-		drain(ctx)
+	for _, s := range steps {
+		began := time.Now()
+		s.run(ctx)
+		log.Info("shutdown step done", "step", s.name, "took", time.Since(began).String())
 	}
 	log.Info("shutdown complete", "took", time.Since(start).String())
 	return nil
