@@ -34,3 +34,10 @@ run:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# fuzz runs each parser fuzzer for FUZZTIME; new failing inputs land in
+# testdata/fuzz/ and become regression seeds.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNinjs$$' -fuzztime $(FUZZTIME) ./notifier/watch/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFeed$$' -fuzztime $(FUZZTIME) ./notifier/watch/
