@@ -16,6 +16,8 @@
 //	flashwire:v1:{alerts}:gap          time of the last non-flash push (guard.go)
 //	flashwire:v1:{alerts}:scheduled    sorted set of schedule ids by send time (schedule.go)
 //	flashwire:v1:{alerts}:scheduled:items  hash: schedule id -> scheduled alert
+//	flashwire:v1:{alerts}:scheduled:inflight  sorted set: claimed schedule ids by lease end
+//	flashwire:v1:{alerts}:once:HASH    alert id published under a once key (log.go)
 //
 // The webhook consumer group reads the log (group.go); its deliveries live
 // in package webhook, and the feed watcher's state in package watch.

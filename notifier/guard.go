@@ -60,6 +60,11 @@ type PublishOptions struct {
 	// SkipGap ignores the minimum gap: scheduled alerts had their time
 	// chosen in advance, and the gap only guards against impulsive pushes.
 	SkipGap bool
+	// Once, when set, names what is being published (a schedule id, a feed
+	// story) so that it goes out exactly once: a publish under a Once that
+	// already published an alert sends nothing and returns that alert, even
+	// when the first publish's caller died before learning its result.
+	Once string
 }
 
 const (
@@ -137,8 +142,30 @@ func dedupeKey(a Alert) string {
 // checks are atomic across instances. A duplicate of an alert since
 // retracted is not refused: sending it again is the correction.
 func (s *Service) PublishWith(ctx context.Context, a Alert, opts PublishOptions) (Alert, error) {
+	a, _, err := s.PublishOnce(ctx, a, opts)
+	return a, err
+}
+
+// PublishOnce is PublishWith that also reports a repeat: with opts.Once
+// set and an alert already published under it, nothing is sent, no guard
+// is consulted, and that alert is returned with repeat true. Otherwise the
+// guards apply as for PublishWith, and the once key is taken in the same
+// atomic step that appends the alert, so of two instances publishing under
+// one key at once, one sends and the other gets its alert.
+func (s *Service) PublishOnce(ctx context.Context, a Alert, opts PublishOptions) (_ Alert, repeat bool, _ error) {
+	if opts.Once != "" {
+		// Before the guards: a retried publish would otherwise be refused
+		// as a duplicate of itself.
+		prev, ok, err := s.published(ctx, opts.Once)
+		if err != nil {
+			return Alert{}, false, err
+		}
+		if ok {
+			return prev, true, nil
+		}
+	}
 	if err := s.Check(ctx, &a); err != nil {
-		return Alert{}, err
+		return Alert{}, false, err
 	}
 	nonceBytes := make([]byte, 8)
 	_, _ = rand.Read(nonceBytes)
@@ -158,12 +185,12 @@ func (s *Service) PublishWith(ctx context.Context, a Alert, opts PublishOptions)
 		}
 		res, err := claimScript.Run(ctx, s.log.rdb, keys, nowMS, nonce, DuplicateWindow.Milliseconds(), gap, flag).StringSlice()
 		if err != nil {
-			return Alert{}, fmt.Errorf("check publish guards: %w", err)
+			return Alert{}, false, fmt.Errorf("check publish guards: %w", err)
 		}
 		switch res[0] {
 		case "dup":
 			if strings.HasPrefix(res[1], "pending:") {
-				return Alert{}, &DuplicateError{}
+				return Alert{}, false, &DuplicateError{}
 			}
 			existing, err := s.log.Alert(ctx, res[1])
 			if errors.Is(err, ErrNotFound) || (err == nil && existing.Retracted) {
@@ -171,16 +198,16 @@ func (s *Service) PublishWith(ctx context.Context, a Alert, opts PublishOptions)
 				continue
 			}
 			if err != nil {
-				return Alert{}, err
+				return Alert{}, false, err
 			}
-			return Alert{}, &DuplicateError{Existing: existing}
+			return Alert{}, false, &DuplicateError{Existing: existing}
 		case "gap":
 			ms, _ := strconv.ParseInt(res[1], 10, 64)
-			return Alert{}, &TooSoonError{RetryAfter: time.Duration(ms) * time.Millisecond}
+			return Alert{}, false, &TooSoonError{RetryAfter: time.Duration(ms) * time.Millisecond}
 		}
 		break
 	}
-	published, err := s.publishChecked(ctx, a)
+	published, repeat, err := s.publishChecked(ctx, a, opts.Once)
 	settleID := published.ID
 	if err != nil {
 		settleID = ""
@@ -188,5 +215,5 @@ func (s *Service) PublishWith(ctx context.Context, a Alert, opts PublishOptions)
 	// A failed settle leaves a pending mark that expires with its window:
 	// at worst the story or the gap stays blocked a little longer.
 	_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, settleID).Err()
-	return published, err
+	return published, repeat, err
 }

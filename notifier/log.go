@@ -2,6 +2,8 @@ package notifier
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,27 +48,49 @@ const (
 	keyTrimmed = "flashwire:v1:{alerts}:trimmed"
 	keyIndex   = "flashwire:v1:{alerts}:index"
 	keyAlert   = "flashwire:v1:{alerts}:alert:"
+	// keyOnce + hash of a once key -> the id of the alert published under
+	// it; kept as long as the alert's state (alertTTL), far beyond the
+	// log's retention.
+	keyOnce = "flashwire:v1:{alerts}:once:"
 )
 
 // appendScript adds an event to the log, stores the alert's current state,
 // and trims what retention allows, all at once.
 //
+// A new alert may carry a once key: when the key already names an alert,
+// nothing is appended and that alert is returned with "1" as the third
+// value, so a publish retried after a crash never sends twice. Checking and
+// setting the key inside this script is what makes that hold across
+// instances; the key shares the hash tag, so it is one script on Cluster.
+//
 // KEYS: log, trimmed, index, alert key prefix (a prefix: the alert key of a
-// new alert is only known once XADD gave its id; it shares the hash tag).
+// new alert is only known once XADD gave its id; it shares the hash tag),
+// once key (unused when ARGV[7] is "").
 // ARGV: type, alert JSON with "id" left empty for a new alert, keep ms,
-// keep count, alert TTL seconds, alert id for updates ("" for new).
+// keep count, alert TTL seconds, alert id for updates ("" for new), "1"
+// when KEYS[5] is a once key, once key TTL seconds.
+// Returns {event id, alert JSON, "1" for a repeat or "0"}.
 var appendScript = redis.NewScript(`
 local now = redis.call('TIME')
 local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local id = ARGV[6]
 local body = ARGV[2]
 local eid
+if id == '' and ARGV[7] == '1' then
+  local prev = redis.call('GET', KEYS[5])
+  if prev then
+    return {prev, redis.call('GET', KEYS[4] .. prev) or '', '1'}
+  end
+end
 if id == '' then
   eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
   id = eid
   local ms = tonumber(string.match(eid, '^(%d+)'))
   body = string.gsub(body, '"id":""', '"id":"' .. eid .. '"', 1)
   redis.call('ZADD', KEYS[3], ms, id)
+  if ARGV[7] == '1' then
+    redis.call('SET', KEYS[5], id, 'EX', tonumber(ARGV[8]))
+  end
 else
   if redis.call('EXISTS', KEYS[4] .. id) == 0 then
     return redis.error_reply('NOTFOUND')
@@ -84,7 +108,7 @@ if excess > 0 then
     redis.call('SET', KEYS[2], last)
   end
 end
-return {eid, body}
+return {eid, body, '0'}
 `)
 
 // Log is the alert log: a capped Redis Stream that is the one source for
@@ -105,33 +129,74 @@ func NewLog(rdb redis.UniversalClient) *Log {
 // Published event the alert's ID becomes the event's ID; for the others the
 // alert must exist (ErrNotFound otherwise).
 func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
+	ev, _, err := l.AppendOnce(ctx, ev, "")
+	return ev, err
+}
+
+// AppendOnce is Append with a once key for a Published event: the first
+// append under a key writes the event; any later one writes nothing and
+// returns the alert published the first time, with repeat true (the
+// returned Event's ID is then that alert's id). An empty key is Append.
+// The key is kept for alertTTL, longer than the log keeps events, and is
+// ignored for Updated and Retracted events.
+func (l *Log) AppendOnce(ctx context.Context, ev Event, once string) (_ Event, repeat bool, _ error) {
 	isNew := ev.Type == Published
 	if isNew {
 		ev.Alert.ID = ""
 	}
 	body, err := json.Marshal(ev.Alert)
 	if err != nil {
-		return Event{}, fmt.Errorf("encode alert: %w", err)
+		return Event{}, false, fmt.Errorf("encode alert: %w", err)
 	}
 	existing := ""
 	if !isNew {
 		existing = ev.Alert.ID
 	}
+	onceKey, hasOnce := onceKeyFor(once), "0"
+	if isNew && once != "" {
+		hasOnce = "1"
+	}
 	res, err := appendScript.Run(ctx, l.rdb,
-		[]string{keyLog, keyTrimmed, keyIndex, keyAlert},
+		[]string{keyLog, keyTrimmed, keyIndex, keyAlert, onceKey},
 		string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
-		int64(alertTTL/time.Second), existing).StringSlice()
+		int64(alertTTL/time.Second), existing, hasOnce, int64(alertTTL/time.Second)).StringSlice()
 	if err != nil {
 		if strings.Contains(err.Error(), "NOTFOUND") {
-			return Event{}, fmt.Errorf("append %s for %s: %w", ev.Type, existing, ErrNotFound)
+			return Event{}, false, fmt.Errorf("append %s for %s: %w", ev.Type, existing, ErrNotFound)
 		}
-		return Event{}, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
+		return Event{}, false, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
 	}
 	ev.ID = res[0]
-	if err := json.Unmarshal([]byte(res[1]), &ev.Alert); err != nil {
-		return Event{}, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
+	repeat = len(res) > 2 && res[2] == "1"
+	if repeat && res[1] == "" {
+		// The alert's state expired before its once key: only the id is known.
+		ev.Alert.ID = ev.ID
+		return ev, true, nil
 	}
-	return ev, nil
+	if err := json.Unmarshal([]byte(res[1]), &ev.Alert); err != nil {
+		return Event{}, false, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
+	}
+	return ev, repeat, nil
+}
+
+// OnceID returns the id of the alert published under the once key, or ""
+// when none was.
+func (l *Log) OnceID(ctx context.Context, once string) (string, error) {
+	id, err := l.rdb.Get(ctx, onceKeyFor(once)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read once key: %w", err)
+	}
+	return id, nil
+}
+
+// onceKeyFor names the record of a once key; hashing keeps keys short
+// whatever identity the caller uses.
+func onceKeyFor(once string) string {
+	sum := sha256.Sum256([]byte(once))
+	return keyOnce + hex.EncodeToString(sum[:16])
 }
 
 // Since returns up to limit events after afterID, oldest first. recovered is

@@ -40,29 +40,59 @@ type Scheduled struct {
 	Attempts  int       `json:"attempts,omitempty"`
 }
 
-// Scheduled alerts live in two keys under the alerts hash tag:
+// Scheduled alerts live in three keys under the alerts hash tag:
 //
-//	flashwire:v1:{alerts}:scheduled        sorted set of schedule ids by send time (ms)
-//	flashwire:v1:{alerts}:scheduled:items  hash of schedule id -> Scheduled JSON
+//	flashwire:v1:{alerts}:scheduled           sorted set of waiting schedule ids by send time (ms)
+//	flashwire:v1:{alerts}:scheduled:inflight  sorted set of claimed schedule ids by lease end (ms)
+//	flashwire:v1:{alerts}:scheduled:items     hash of schedule id -> Scheduled JSON
 //
-// Every instance polls; claimScript removes a due entry from both keys in
-// one step, so exactly one instance gets it.
+// Every instance polls; dueScript moves a due entry to the in-flight set
+// with a lease, so one instance at a time has it. The entry is removed only
+// once its alert is published, and an entry whose lease ran out (its
+// instance died) is claimed again. Publishing under the schedule id as once
+// key makes the second claim harmless when the first did publish.
 const (
-	keyScheduled      = "flashwire:v1:{alerts}:scheduled"
-	keyScheduledItems = "flashwire:v1:{alerts}:scheduled:items"
+	keyScheduled         = "flashwire:v1:{alerts}:scheduled"
+	keyScheduledInflight = "flashwire:v1:{alerts}:scheduled:inflight"
+	keyScheduledItems    = "flashwire:v1:{alerts}:scheduled:items"
 )
 
-// dueScript claims up to ARGV[2] entries due at ARGV[1] ms.
+// DefaultScheduleLease is how long an instance has to publish a scheduled
+// alert it claimed before another instance may claim it again. It exceeds
+// the 10 s bound on one poll of RunScheduler.
+const DefaultScheduleLease = 30 * time.Second
+
+// dueScript claims up to ARGV[2] entries: first those whose lease ended by
+// ARGV[1] ms, then those due by then, leasing each until ARGV[3] ms.
+// KEYS: scheduled, items, inflight.
 var dueScript = redis.NewScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local n = tonumber(ARGV[2])
 local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  local body = redis.call('HGET', KEYS[2], id)
-  redis.call('HDEL', KEYS[2], id)
-  if body then table.insert(out, body) end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, n)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, n)
+for _, ids in ipairs({expired, due}) do
+  for _, id in ipairs(ids) do
+    if #out < n then
+      redis.call('ZREM', KEYS[1], id)
+      local body = redis.call('HGET', KEYS[2], id)
+      if body then
+        redis.call('ZADD', KEYS[3], ARGV[3], id)
+        table.insert(out, body)
+      else
+        redis.call('ZREM', KEYS[3], id)
+      end
+    end
+  end
 end
 return out
+`)
+
+// doneScript forgets a claimed entry once it is published or dropped.
+// KEYS: inflight, items. ARGV: schedule id.
+var doneScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
 `)
 
 // cancelScript removes one entry and returns it, or nil when it is gone.
@@ -115,6 +145,8 @@ func (s *Service) storeScheduled(ctx context.Context, sc Scheduled) error {
 		return fmt.Errorf("encode scheduled alert: %w", err)
 	}
 	_, err = s.log.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		// A retried entry leaves the in-flight set as it waits again.
+		p.ZRem(ctx, keyScheduledInflight, sc.ID)
 		p.HSet(ctx, keyScheduledItems, sc.ID, body)
 		p.ZAdd(ctx, keyScheduled, redis.Z{Score: float64(sc.SendAt.UnixMilli()), Member: sc.ID})
 		return nil
@@ -170,34 +202,41 @@ func (s *Service) ScheduledAlerts(ctx context.Context) ([]Scheduled, error) {
 	return out, nil
 }
 
-// SendDue publishes every scheduled alert due by now and returns them.
-// Claiming is atomic, so of several instances calling it at once each alert
-// is sent by one. Guards are skipped (PublishOptions{Force, SkipGap}): the
-// time was chosen in advance. A publish that fails for a passing reason is
-// put back five seconds later, up to scheduleRetries times; an alert that
-// no longer validates (a topic since deleted) is dropped and reported in
-// the returned error. An instance dying between claim and publish loses
-// that alert: the claim is not a lease.
+// SendDue publishes every scheduled alert due by now and returns those it
+// sent. Of several instances calling it at once each alert is claimed by
+// one, under a lease of ScheduleLease; an instance that dies before
+// publishing leaves the alert to be claimed again once the lease ends, and
+// one that dies after publishing but before forgetting the entry leaves a
+// claim whose publish is a repeat (the once key is the schedule id), so
+// nothing is lost or sent twice. Guards are skipped (PublishOptions{Force,
+// SkipGap}): the time was chosen in advance. A publish that fails for a
+// passing reason is put back five seconds later, up to scheduleRetries
+// times; an alert that no longer validates (a topic since deleted) is
+// dropped and reported in the returned error.
 func (s *Service) SendDue(ctx context.Context) ([]Alert, error) {
 	now := s.Now()
-	bodies, err := dueScript.Run(ctx, s.log.rdb, []string{keyScheduled, keyScheduledItems}, now.UnixMilli(), 50).StringSlice()
+	due, err := s.claimDue(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("claim due alerts: %w", err)
+		return nil, err
 	}
 	var sent []Alert
 	var errs []error
-	for _, body := range bodies {
-		var sc Scheduled
-		if err := json.Unmarshal([]byte(body), &sc); err != nil {
-			errs = append(errs, fmt.Errorf("decode scheduled alert: %w", err))
-			continue
-		}
-		a, err := s.PublishWith(ctx, sc.Alert, PublishOptions{Force: true, SkipGap: true})
+	for _, sc := range due {
+		a, repeat, err := s.PublishOnce(ctx, sc.Alert, PublishOptions{Force: true, SkipGap: true, Once: sc.ID})
 		var bad *invalid.Error
 		switch {
 		case err == nil:
-			sent = append(sent, a)
+			if derr := s.doneScheduled(ctx, sc.ID); derr != nil {
+				// The lease runs out and the next claim is a repeat.
+				errs = append(errs, derr)
+			}
+			if !repeat {
+				sent = append(sent, a)
+			}
 		case errors.As(err, &bad) || sc.Attempts+1 >= scheduleRetries:
+			if derr := s.doneScheduled(context.WithoutCancel(ctx), sc.ID); derr != nil {
+				err = errors.Join(err, derr)
+			}
 			errs = append(errs, fmt.Errorf("send scheduled alert %s, dropped: %w", sc.ID, err))
 		default:
 			sc.Attempts++
@@ -211,10 +250,43 @@ func (s *Service) SendDue(ctx context.Context) ([]Alert, error) {
 	return sent, errors.Join(errs...)
 }
 
+// claimDue leases up to 50 entries due by now, or whose lease ended by now.
+func (s *Service) claimDue(ctx context.Context, now time.Time) ([]Scheduled, error) {
+	lease := s.ScheduleLease
+	if lease <= 0 {
+		lease = DefaultScheduleLease
+	}
+	bodies, err := dueScript.Run(ctx, s.log.rdb, []string{keyScheduled, keyScheduledItems, keyScheduledInflight},
+		now.UnixMilli(), 50, now.Add(lease).UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim due alerts: %w", err)
+	}
+	due := make([]Scheduled, 0, len(bodies))
+	var errs []error
+	for _, body := range bodies {
+		var sc Scheduled
+		if err := json.Unmarshal([]byte(body), &sc); err != nil {
+			errs = append(errs, fmt.Errorf("decode scheduled alert: %w", err))
+			continue
+		}
+		due = append(due, sc)
+	}
+	return due, errors.Join(errs...)
+}
+
+// doneScheduled forgets a claimed entry.
+func (s *Service) doneScheduled(ctx context.Context, id string) error {
+	if err := doneScript.Run(ctx, s.log.rdb, []string{keyScheduledInflight, keyScheduledItems}, id).Err(); err != nil {
+		return fmt.Errorf("forget scheduled alert %s: %w", id, err)
+	}
+	return nil
+}
+
 // RunScheduler calls SendDue every SchedulePoll until ctx ends, logging
 // what it sends and what fails. Every instance runs one. A poll under way
-// when ctx ends is finished (within 10 s), so that alerts it claimed are
-// not lost: RunScheduler returns once nothing is in flight.
+// when ctx ends is finished (within 10 s), so that alerts it claimed do not
+// wait for their lease to end: RunScheduler returns once nothing is in
+// flight.
 func (s *Service) RunScheduler(ctx context.Context, log *slog.Logger) {
 	tick := time.NewTicker(SchedulePoll)
 	defer tick.Stop()

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,10 @@ type Service struct {
 	// MinGap is the newsroom-wide minimum time between non-flash alerts
 	// sent with PublishWith; zero turns the guard off.
 	MinGap time.Duration
+	// ScheduleLease is how long an instance may take to publish a scheduled
+	// alert it claimed before another instance claims it again; zero means
+	// DefaultScheduleLease.
+	ScheduleLease time.Duration
 }
 
 // NewService returns a Service writing to log and checking topics and regions
@@ -48,19 +53,38 @@ func (s *Service) Publish(ctx context.Context, a Alert) (Alert, error) {
 	if err := s.Check(ctx, &a); err != nil {
 		return Alert{}, err
 	}
-	return s.publishChecked(ctx, a)
+	a, _, err := s.publishChecked(ctx, a, "")
+	return a, err
 }
 
-// publishChecked is Publish for an alert that passed Check.
-func (s *Service) publishChecked(ctx context.Context, a Alert) (Alert, error) {
+// publishChecked is Publish for an alert that passed Check, under the once
+// key once ("" for none); repeat reports that once had already published
+// the returned alert.
+func (s *Service) publishChecked(ctx context.Context, a Alert, once string) (_ Alert, repeat bool, _ error) {
 	a.PublishedAt = s.Now().UTC().Truncate(time.Millisecond)
 	a.UpdatedAt = time.Time{}
 	a.Retracted = false
-	ev, err := s.log.Append(ctx, Event{Type: Published, Alert: a})
+	ev, repeat, err := s.log.AppendOnce(ctx, Event{Type: Published, Alert: a}, once)
 	if err != nil {
-		return Alert{}, fmt.Errorf("publish %q: %w", a.Headline, err)
+		return Alert{}, false, fmt.Errorf("publish %q: %w", a.Headline, err)
 	}
-	return ev.Alert, nil
+	return ev.Alert, repeat, nil
+}
+
+// published returns the alert once published, with ok false when none was.
+func (s *Service) published(ctx context.Context, once string) (_ Alert, ok bool, _ error) {
+	id, err := s.log.OnceID(ctx, once)
+	if err != nil || id == "" {
+		return Alert{}, false, err
+	}
+	a, err := s.log.Alert(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Alert{ID: id}, true, nil
+	}
+	if err != nil {
+		return Alert{}, false, err
+	}
+	return a, true, nil
 }
 
 // Update replaces the text and targeting of the alert with the given id by

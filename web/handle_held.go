@@ -16,14 +16,18 @@ package web
 //	           "image_url": "https://...", "topics": ["world"], "regions": ["europe"],
 //	           "language": "en", "priority": "flash|urgent",
 //	           "id": "", "published_at": "0001-01-01T00:00:00Z"},  // what send publishes; no id yet
-//	 "held_at": "2026-11-26T22:00:00Z"}
+//	 "held_at": "2026-11-26T22:00:00Z",
+//	 "reason": "held: the minimum gap ..."}  // why an auto-mode story waits; absent in hold mode
 //
+// Sending goes through the newsroom's guards like an editor's own alert.
 // Errors: 404 when no held story has the id; 409 when it was already sent or
-// dismissed (two editors clicking at once: one wins); 400 with "fields" when
-// the alert no longer passes validation (say a topic was deleted); the held
-// story stays queued after any error but 404 and 409. A held story whose
-// feed item is canceled leaves the queue by itself; one whose headline
-// changes shows the new headline.
+// dismissed (two editors clicking at once: one wins), or with "existing"
+// when the same url and headline went out lately; 429 with Retry-After and
+// "retry_after" when a non-flash story comes within the minimum gap; 400
+// with "fields" when the alert no longer passes validation (say a topic was
+// deleted); the held story stays queued after any error but 404 and the
+// first kind of 409. A held story whose feed item is canceled leaves the
+// queue by itself; one whose headline changes shows the new headline.
 
 import (
 	"net/http"

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,12 +23,21 @@ import (
 // newWatchTestEnv is a server with a feed watcher and an editor token.
 func newWatchTestEnv(tb testing.TB) (*testEnv, *watch.Watcher, string) {
 	tb.Helper()
+	e, wt, _, editor := newWatchTestEnvGap(tb, 0)
+	return e, wt, editor
+}
+
+// newWatchTestEnvGap is newWatchTestEnv with the newsroom's minimum gap
+// between non-flash alerts set, also returning the alert service.
+func newWatchTestEnvGap(tb testing.TB, minGap time.Duration) (*testEnv, *watch.Watcher, *notifier.Service, string) {
+	tb.Helper()
 	srv, rdb := redistest.Start(tb)
 	store := subscribers.NewStore(rdb)
 	if err := store.Seed(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	svc := notifier.NewService(notifier.NewLog(rdb), store)
+	svc.MinGap = minGap
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	wt := watch.New(watch.Config{Redis: rdb, Alerts: svc, Taxonomy: store, Logger: logger,
 		Now: func() time.Time { return time.Date(2017, 11, 11, 9, 0, 0, 0, time.UTC) }})
@@ -46,7 +57,7 @@ func newWatchTestEnv(tb testing.TB) (*testEnv, *watch.Watcher, string) {
 	})
 	ts := httptest.NewServer(h)
 	tb.Cleanup(ts.Close)
-	return &testEnv{Server: ts, redis: srv, rdb: rdb}, wt, editor
+	return &testEnv{Server: ts, redis: srv, rdb: rdb}, wt, svc, editor
 }
 
 func TestSourcesAPI(t *testing.T) {
@@ -149,6 +160,63 @@ func TestHeldAPI(t *testing.T) {
 	t.Run("ErrNotFound", func(t *testing.T) {
 		if status, _ := e.do(t, "POST", "/api/v1/held/nosuch/dismiss", editor, nil); status != http.StatusNotFound {
 			t.Fatalf("status %d", status)
+		}
+	})
+}
+
+func TestHeldGuardsAPI(t *testing.T) {
+	e, wt, svc, editor := newWatchTestEnvGap(t, time.Hour)
+	rss, err := os.ReadFile("../notifier/watch/testdata/rss.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(rss) }))
+	t.Cleanup(feed.Close)
+	// An auto source: its first breaking story goes out, the second comes
+	// within the minimum gap and is held for an editor.
+	status, body := e.do(t, "POST", "/api/v1/sources", testAdminToken, map[string]any{"url": feed.URL, "topics": []string{"world"}})
+	if status != http.StatusCreated {
+		t.Fatalf("create: status %d, body %v", status, body)
+	}
+	if err := wt.RunOnce(context.Background(), body["id"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	status, body = e.do(t, "GET", "/api/v1/held", editor, nil)
+	held, _ := body["held"].([]any)
+	if status != http.StatusOK || len(held) != 1 {
+		t.Fatalf("held: status %d, body %v", status, body)
+	}
+	story := held[0].(map[string]any)
+	id, _ := story["id"].(string)
+	if reason, _ := story["reason"].(string); !strings.Contains(reason, "minimum gap") {
+		t.Fatalf("held story without the gap as reason: %v", story)
+	}
+	t.Run("ErrTooSoon", func(t *testing.T) {
+		status, body, header := e.send(t, "POST", "/api/v1/held/"+id+"/send", editor, nil, nil)
+		if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" || body["retry_after"] == nil {
+			t.Fatalf("send: status %d, Retry-After %q, body %v", status, header.Get("Retry-After"), body)
+		}
+	})
+	t.Run("ErrDuplicate", func(t *testing.T) {
+		// The desk sends the same story by hand, then an editor sends the
+		// held one.
+		var a notifier.Alert
+		raw, _ := json.Marshal(story["alert"])
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		sent, err := svc.PublishWith(context.Background(), a, notifier.PublishOptions{SkipGap: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := e.do(t, "POST", "/api/v1/held/"+id+"/send", editor, nil)
+		existing, _ := body["existing"].(map[string]any)
+		if status != http.StatusConflict || existing["id"] != sent.ID {
+			t.Fatalf("send: status %d, body %v; want 409 naming %s", status, body, sent.ID)
+		}
+		_, body = e.do(t, "GET", "/api/v1/held", editor, nil)
+		if n := len(body["held"].([]any)); n != 1 {
+			t.Fatalf("%d held after refused sends, want 1", n)
 		}
 	})
 }

@@ -11,7 +11,8 @@
 //	flashwire:v1:{watch}:sources        hash: source id -> source JSON
 //	flashwire:v1:{watch}:state:ID       hash: fetch state of one source (etag, errors, counts)
 //	flashwire:v1:{watch}:lease:ID       instance id of the poller of one source, with expiry
-//	flashwire:v1:{watch}:story:KEY      hash: what became of one story (state, alert id, headline)
+//	flashwire:v1:{watch}:story:KEY      hash: what became of one story (state, alert id, headline,
+//	                                    when its state changed, why it is held)
 //	flashwire:v1:{watch}:held           sorted set of held story keys by time held (ms)
 //	flashwire:v1:{watch}:changed        pub/sub channel: sources changed, reload
 //
@@ -19,13 +20,29 @@
 // its link when it has neither). An identity that is not a URI is scoped to
 // its source, so two agencies numbering items alike do not collide.
 //
-// A story is claimed in Redis before it is published, and the claim is
-// given back when publishing fails. An instance that dies between the two
-// leaves the claim "pending": the story is then never pushed rather than
-// perhaps pushed twice. For a push notification, missing one is the lesser
-// harm.
+// A story is claimed in Redis before it is published ("pending"), and
+// published under a once key derived from its KEY (notifier.PublishOptions.
+// Once), so that the alert log itself refuses to carry it twice. A claim
+// whose instance died is taken up again by the first poll after the claim's
+// lease (Config.LeaseTTL) that still lists the story: if the first attempt
+// did publish, the retry gets that alert back and records it; otherwise it
+// publishes. An editor's send ("sending") that never finished returns to
+// the held queue the same way, and sending it again is as safe. A publish
+// that fails marks its claim stale so the next poll retries it.
+//
+// Stories go out behind the newsroom's guards (notifier.Service.PublishOnce),
+// as editors' alerts do. In auto mode a story that duplicates an alert sent
+// lately is recorded as that alert, so the story's updates and retraction
+// reach it; a non-flash story within the minimum gap between pushes is moved
+// to the held queue with the reason, for an editor to decide. An editor's
+// send of a held story gets the guard's error back and the story stays
+// held.
+//
+// Metrics (Config.Registry): flashwire_watch_polls_total{outcome},
+// flashwire_watch_items_seen_total, flashwire_watch_alerts_total,
+// flashwire_watch_held_total{reason} and flashwire_watch_leases_held.
 //
 // It must never write the alert log itself (every alert goes through
-// notifier.Service, which validates it), never push a story twice, and
-// never let one slow or broken feed hold up another.
+// notifier.Service, which validates it), never publish a story but under
+// its once key, and never let one slow or broken feed hold up another.
 package watch

@@ -3,7 +3,6 @@ package watch
 import (
 	"context"
 	"encoding/json"
-
 	"fmt"
 	"time"
 
@@ -23,6 +22,10 @@ type HeldStory struct {
 	// Alert is what sending publishes (no id or publish time yet).
 	Alert  notifier.Alert `json:"alert"`
 	HeldAt time.Time      `json:"held_at"`
+	// Reason says why an auto-mode story waits for an editor (the minimum
+	// gap had not passed, or an earlier send never finished); empty when
+	// its source is in hold mode.
+	Reason string `json:"reason,omitempty"`
 }
 
 func draftJSON(a notifier.Alert) string {
@@ -39,7 +42,7 @@ func (w *Watcher) Held(ctx context.Context) ([]HeldStory, error) {
 	cmds := make([]*redis.SliceCmd, len(hashes))
 	_, err = w.cfg.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
-			cmds[i] = p.HMGet(ctx, keyStory+h, "state", "source", "story", "draft", "first_seen")
+			cmds[i] = p.HMGet(ctx, keyStory+h, "state", "source", "story", "draft", "first_seen", "reason")
 		}
 		return nil
 	})
@@ -60,22 +63,28 @@ func (w *Watcher) Held(ctx context.Context) ([]HeldStory, error) {
 }
 
 func heldFrom(hash string, vals []any) (HeldStory, bool) {
-	if len(vals) != 5 {
+	if len(vals) != 6 {
 		return HeldStory{}, false
 	}
 	str := func(i int) string { s, _ := vals[i].(string); return s }
 	if str(0) != stateHeld {
 		return HeldStory{}, false
 	}
-	hs := HeldStory{ID: hash, SourceID: str(1), StoryID: str(2), HeldAt: parseMillis(str(4))}
+	hs := HeldStory{ID: hash, SourceID: str(1), StoryID: str(2), HeldAt: parseMillis(str(4)), Reason: str(5)}
 	if err := json.Unmarshal([]byte(str(3)), &hs.Alert); err != nil {
 		return HeldStory{}, false
 	}
 	return hs, true
 }
 
-// Send publishes a held story. Two editors clicking at once send it once:
-// the second gets ErrNotHeld.
+// Send publishes a held story behind the newsroom's guards, as an editor's
+// own alert would be: a *notifier.DuplicateError when the same url and
+// headline went out lately, a *notifier.TooSoonError within the minimum gap
+// for a non-flash story; the story stays held after those. Two editors
+// clicking at once send it once: the second gets ErrNotHeld. The story is
+// published under its once key, so a send that went through but was never
+// recorded (the instance died) returns the alert it made instead of making
+// another.
 func (w *Watcher) Send(ctx context.Context, id string) (notifier.Alert, error) {
 	found, moved, err := w.move(ctx, id, stateHeld, stateSending, "", "", "")
 	if err != nil {
@@ -96,14 +105,17 @@ func (w *Watcher) Send(ctx context.Context, id string) (notifier.Alert, error) {
 		w.backToHeld(ctx, id)
 		return notifier.Alert{}, fmt.Errorf("held story %s: %w", id, err)
 	}
-	pub, err := w.cfg.Alerts.Publish(ctx, a)
+	pub, repeat, err := w.cfg.Alerts.PublishOnce(ctx, a, notifier.PublishOptions{Once: onceKey(id)})
 	if err != nil {
 		w.backToHeld(ctx, id)
 		return notifier.Alert{}, err
 	}
-	w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+id, "state", statePushed, "alert", pub.ID)
-	if source != "" {
+	w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+id, "state", statePushed, "alert", pub.ID, "changed", millis(w.cfg.Now()))
+	if source != "" && !repeat {
 		w.store.countAlert(ctx, source)
+	}
+	if !repeat {
+		w.metrics.alerts.Inc()
 	}
 	return pub, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
 
@@ -24,9 +25,11 @@ import (
 // ErrLeased means another instance polls the source now.
 var ErrLeased = errors.New("another instance is polling this source")
 
-// publisher is what the watcher needs of notifier.Service.
+// publisher is what the watcher needs of notifier.Service. Stories go out
+// through PublishOnce, so the newsroom's guards apply to them and a story
+// published under its once key is never published again.
 type publisher interface {
-	Publish(ctx context.Context, a notifier.Alert) (notifier.Alert, error)
+	PublishOnce(ctx context.Context, a notifier.Alert, opts notifier.PublishOptions) (notifier.Alert, bool, error)
 	Update(ctx context.Context, id string, a notifier.Alert) (notifier.Alert, error)
 	Retract(ctx context.Context, id string) (notifier.Alert, error)
 }
@@ -45,7 +48,9 @@ type Config struct {
 	MaxBytes int64
 	// LeaseTTL is how long a poller's lease lasts unrenewed: how soon
 	// another instance takes over a source when its poller dies. It is
-	// renewed every third of it. Default 30s.
+	// renewed every third of it. It is also how long a story's claim lasts:
+	// a story still "pending" (or an editor's send still "sending") that
+	// long after its claim is taken up again. Default 30s.
 	LeaseTTL time.Duration
 	// Backoff is the wait after a source's first error; it doubles with
 	// each further error, up to 30 minutes. Default 30s.
@@ -54,6 +59,9 @@ type Config struct {
 	Instance string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Registry receives the watcher's metrics (flashwire_watch_*); nil
+	// keeps them unregistered.
+	Registry prometheus.Registerer
 }
 
 // storyTTL is how long a story's record is kept: far longer than any feed
@@ -68,6 +76,8 @@ type Watcher struct {
 	store  sourceStore
 	client *http.Client
 	cron   *cron.Cron
+	// metrics are safe for concurrent use.
+	metrics *metrics
 
 	// ctx ends when the watcher stops; polls run under it.
 	ctx    context.Context
@@ -119,7 +129,7 @@ func New(cfg Config) *Watcher {
 		client = newClient(cfg.FetchTimeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Watcher{
+	w := &Watcher{
 		cfg:     cfg,
 		store:   sourceStore{rdb: cfg.Redis},
 		client:  client,
@@ -130,6 +140,12 @@ func New(cfg Config) *Watcher {
 		leases:  map[string]bool{},
 		polling: map[string]bool{},
 	}
+	w.metrics = newMetrics(cfg.Registry, func() float64 {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return float64(len(w.leases))
+	})
+	return w
 }
 
 // Start schedules every source and keeps the schedules in step with the
@@ -300,6 +316,7 @@ func (w *Watcher) RunOnce(ctx context.Context, id string) error {
 		w.mu.Lock()
 		delete(w.leases, id)
 		w.mu.Unlock()
+		w.metrics.polls.WithLabelValues(pollLeased).Inc()
 		return ErrLeased
 	}
 	w.mu.Lock()
@@ -344,6 +361,7 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 	got, err := w.fetch(ctx, src, st)
 	if err == nil && got.notModified {
 		w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), "", "", 0, false)
+		w.metrics.polls.WithLabelValues(pollNotModified).Inc()
 		return nil
 	}
 	var stories []Story
@@ -351,6 +369,7 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 		stories, err = Parse(got.body, src.Format)
 	}
 	if err != nil {
+		w.metrics.polls.WithLabelValues(pollFailed).Inc()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -359,6 +378,7 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 		return fmt.Errorf("poll source %s: %w", src.ID, err)
 	}
 	w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), got.etag, got.lastModified, len(stories), true)
+	w.metrics.items.Add(float64(len(stories)))
 	var problems []string
 	for _, s := range stories {
 		if err := w.handle(ctx, src, s, firstPoll); err != nil {
@@ -369,17 +389,19 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 	if len(problems) > 0 {
 		msg := strings.Join(problems, "; ")
 		w.cfg.Redis.HSet(ctx, keyState+src.ID, "last_error", clip(msg, 1000), "last_error_at", millis(w.cfg.Now()))
+		w.metrics.polls.WithLabelValues(pollStoryFailed).Inc()
 		return fmt.Errorf("poll source %s: %s", src.ID, msg)
 	}
+	w.metrics.polls.WithLabelValues(pollOK).Inc()
 	return nil
 }
 
 // The states of a story record.
 const (
-	statePending    = "pending"    // claimed; being published
+	statePending    = "pending"    // claimed; being published (taken up again once stale)
 	statePushed     = "pushed"     // published; "alert" holds its id
 	stateHeld       = "held"       // waiting for an editor
-	stateSending    = "sending"    // an editor's send is being published
+	stateSending    = "sending"    // an editor's send is being published (held again once stale)
 	stateDismissed  = "dismissed"  // an editor dismissed it
 	stateOld        = "old"        // too old when first seen; never pushed
 	stateCanceled   = "canceled"   // canceled before it was pushed
@@ -397,13 +419,20 @@ func storyHash(sourceID, identity string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// onceKey is the once key a story is published under (notifier.
+// PublishOptions.Once): whichever instance, poll or editor publishes it,
+// and however often after a crash, it goes out once.
+func onceKey(hash string) string { return "watch:story:" + hash }
+
 // claimScript creates a story's record unless it exists: the one atomic
-// decision that makes a story pushed at most once across instances.
+// decision that gives a story to one instance at a time. "changed" is when
+// the state last changed: a "pending" or "sending" state older than the
+// claim's lease belongs to an instance that died.
 // KEYS: story record, held set. ARGV: state, source id, identity, headline,
 // draft alert JSON, now ms, TTL s, story hash.
 var claimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6])
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6], 'changed', ARGV[6])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
 if ARGV[1] == 'held' then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[8]) end
 return 1`)
@@ -419,12 +448,36 @@ local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {'', 0} end
 if st ~= ARGV[1] then return {st, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'headline') ~= ARGV[4] then return {st, 0} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'changed', ARGV[6])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'headline', ARGV[5]) end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'draft', ARGV[7]) end
 if ARGV[1] == 'held' and ARGV[2] ~= 'held' then redis.call('ZREM', KEYS[2], ARGV[3]) end
 if ARGV[2] == 'held' and ARGV[1] ~= 'held' then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[3]) end
 return {st, 1}`)
+
+// reclaimScript takes over a story stuck in a claimed state (ARGV[1]) since
+// before ARGV[2] ms, moving it to ARGV[3] at ARGV[4] ms; held again, it
+// rejoins the held set. It returns 1 when this caller took it over.
+// KEYS: story record, held set. ARGV: state, stale before ms, new state,
+// now ms, story hash.
+var reclaimScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+local changed = tonumber(redis.call('HGET', KEYS[1], 'changed') or '0') or 0
+if changed > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'changed', ARGV[4])
+if ARGV[3] == 'held' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+return 1`)
+
+// reclaim runs reclaimScript.
+func (w *Watcher) reclaim(ctx context.Context, hash, from, to string) (bool, error) {
+	now := w.cfg.Now()
+	ok, err := reclaimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
+		from, millis(now.Add(-w.cfg.LeaseTTL)), to, millis(now), hash).Bool()
+	if err != nil {
+		return false, fmt.Errorf("story %s: %w", hash, err)
+	}
+	return ok, nil
+}
 
 // move runs moveScript; found is the state before ("" when no record).
 func (w *Watcher) move(ctx context.Context, hash, from, to, wantHeadline, newHeadline, draft string) (found string, moved bool, err error) {
@@ -459,6 +512,25 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	alertID, _ := rec[1].(string)
 	headline, _ := rec[2].(string)
 	a := w.alert(src, s)
+	switch state {
+	case statePending:
+		// The instance that claimed it died before recording the outcome:
+		// publish again under the same once key, which sends it only if
+		// the first attempt did not.
+		took, err := w.reclaim(ctx, hash, statePending, statePending)
+		if err != nil || !took {
+			return err
+		}
+		return w.publish(ctx, src, s, hash, a)
+	case stateSending:
+		// An editor's send that never finished goes back to the queue; a
+		// second send finds the alert if the first went out.
+		took, err := w.reclaim(ctx, hash, stateSending, stateHeld)
+		if took {
+			w.metrics.held.WithLabelValues(heldStale).Inc()
+		}
+		return err
+	}
 	if state != "" {
 		if a.Headline == headline || a.Headline == "" {
 			return nil
@@ -492,17 +564,65 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	if err != nil {
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
+	if ok && initial == stateHeld {
+		w.metrics.held.WithLabelValues(heldMode).Inc()
+	}
 	if !ok || initial != statePending {
 		return nil
 	}
-	pub, err := w.cfg.Alerts.Publish(ctx, a)
-	if err != nil {
-		// Give the claim back so the next poll tries again.
-		w.cfg.Redis.Del(context.WithoutCancel(ctx), key)
+	return w.publish(ctx, src, s, hash, a)
+}
+
+// publish sends a story this instance claimed in auto mode, behind the
+// newsroom's guards: a duplicate of an alert already sent is recorded as
+// that alert, so the story's updates and retraction reach it; a non-flash
+// story within the minimum gap goes to the held queue for an editor.
+func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string, a notifier.Alert) error {
+	key := keyStory + hash
+	pub, repeat, err := w.cfg.Alerts.PublishOnce(ctx, a, notifier.PublishOptions{Once: onceKey(hash)})
+	var dup *notifier.DuplicateError
+	var soon *notifier.TooSoonError
+	switch {
+	case errors.As(err, &dup) && dup.Existing.ID != "":
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", dup.Existing.ID, "headline", a.Headline, "changed", millis(w.cfg.Now()))
+		w.cfg.Logger.Info("watch: story already sent", "source", src.ID, "story", s.ID, "alert_id", dup.Existing.ID)
+		return nil
+	case errors.As(err, &soon):
+		reason := fmt.Sprintf("held: the minimum gap between non-flash alerts had not passed (%s left)", soon.RetryAfter.Round(time.Second))
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "reason", reason)
+		_, moved, merr := w.move(context.WithoutCancel(ctx), hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
+		if merr != nil {
+			return merr
+		}
+		if moved {
+			w.metrics.held.WithLabelValues(heldTooSoon).Inc()
+			w.cfg.Logger.Info("watch: story held, too soon", "source", src.ID, "story", s.ID, "retry_after", soon.RetryAfter.String())
+		}
+		return nil
+	case errors.As(err, &dup):
+		// The same story is being published right now, perhaps by a
+		// stalled instance under this very claim: look again once the
+		// claim's lease ends.
+		return nil
+	case err != nil:
+		// Mark the claim stale so the next poll tries again; the once key
+		// keeps a publish that went through unseen from going twice.
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "changed", "0")
 		return fmt.Errorf("publish %q: %w", a.Headline, err)
 	}
-	w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", pub.ID)
+	// The headline that went out, so a later poll sends an update when the
+	// feed's differs (a repeat may be an earlier version's).
+	sent := pub.Headline
+	if sent == "" {
+		sent = a.Headline
+	}
+	w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", pub.ID, "headline", sent, "changed", millis(w.cfg.Now()))
+	if repeat {
+		w.cfg.Logger.Info("watch: alert found already published", "source", src.ID, "story", s.ID, "alert_id", pub.ID)
+		return nil
+	}
 	w.store.countAlert(ctx, src.ID)
+	w.metrics.alerts.Inc()
 	w.cfg.Logger.Info("watch: alert published", "source", src.ID, "story", s.ID, "alert_id", pub.ID, "priority", pub.Priority)
 	return nil
 }

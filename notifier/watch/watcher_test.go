@@ -648,11 +648,18 @@ func TestOnCluster(t *testing.T) {
 	if n := len(e.events(t)); n != 2 || len(held) != 1 || held[0].StoryID != "newsroom-28847530" {
 		t.Fatalf("got %d alerts and held %+v, want 2 alerts and newsroom-28847530 held", n, held)
 	}
-	if _, err := b.Send(context.Background(), held[0].ID); err != nil {
-		t.Fatal(err)
+	// Sending it is refused by the newsroom's duplicate guard: the auto
+	// source pushed the same url and headline minutes ago.
+	_, err = b.Send(context.Background(), held[0].ID)
+	var dup *notifier.DuplicateError
+	if !errors.As(err, &dup) || dup.Existing.Headline != held[0].Alert.Headline || dup.Existing.ID == "" {
+		t.Fatalf("send: err = %v, want a DuplicateError naming the pushed alert", err)
 	}
-	if n := len(e.events(t)); n != 3 {
-		t.Fatalf("got %d alerts after send, want 3", n)
+	if n := len(e.events(t)); n != 2 {
+		t.Fatalf("got %d alerts after send, want 2", n)
+	}
+	if held, err := b.Held(context.Background()); err != nil || len(held) != 1 {
+		t.Fatalf("held after a refused send = %+v, %v; want it still held", held, err)
 	}
 }
 
@@ -702,5 +709,24 @@ func TestBackoffSkipsTicks(t *testing.T) {
 	got, _ := w.Source(context.Background(), src.ID)
 	if got.State.Failures != 2 || !got.State.NextRun.After(e.clock.Now()) {
 		t.Fatalf("state = %+v", got.State)
+	}
+}
+
+func TestWithheldNeverPushed(t *testing.T) {
+	e := newWatchEnv(t)
+	created := fixtureNow.Add(-5 * time.Minute)
+	feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusWithheld, 1, created, time.Time{}))
+	w := e.watcher(t, "a", nil)
+	src := e.source(t, w, Source{URL: feed.URL, Format: FormatNinjs})
+	runOnce(t, w, src.ID)
+	runOnce(t, w, src.ID)
+	if n := len(e.events(t)); n != 0 {
+		t.Fatalf("a withheld story made %d events, want none", n)
+	}
+	// Withheld is not final: once the agency releases the story it goes out.
+	feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, created, time.Time{}))
+	runOnce(t, w, src.ID)
+	if evs := e.events(t); len(evs) != 1 || evs[0].Type != notifier.Published {
+		t.Fatalf("after release: events = %+v, want one published", evs)
 	}
 }

@@ -70,6 +70,31 @@
     });
   }
 
+  // keepFocus rebuilds a list's tbody with rebuild and, when keyboard focus
+  // was on a control in one of its rows, puts it back on the same control of
+  // the same row: the lists refresh every few seconds under the editor's
+  // hands. When that control is gone (a retracted alert has no buttons),
+  // focus goes to the list's heading rather than the top of the page.
+  function keepFocus(tb, rebuild) {
+    var a = document.activeElement, row = a && tb.contains(a) && a.closest("tr[data-id]");
+    var id = row && row.getAttribute("data-id"), cls = row && a.classList[0];
+    rebuild();
+    if (!id) return;
+    var again = tb.querySelector("tr[data-id='" + CSS.escape(id) + "'] " + (cls ? "." + CSS.escape(cls) : "button"));
+    if (again) again.focus();
+    else tb.closest(".view").querySelector("h1").focus();
+  }
+
+  // focusRow moves focus, once a row has left tb, to the same control of the
+  // row now in its place (or the last row), else to the view's heading, so
+  // a keyboard user is never dropped at the top of the page.
+  function focusRow(tb, index, cls, heading) {
+    var rows = tb.querySelectorAll("tr[data-id]");
+    var row = rows[Math.min(index, rows.length - 1)];
+    var b = row && row.querySelector("." + cls);
+    if (b) b.focus(); else $(heading).focus();
+  }
+
   // ---- confirm dialog ----
 
   function confirmDialog(title, text, yes) {
@@ -100,7 +125,8 @@
     $("signout").hidden = false;
     document.querySelectorAll("[data-admin]").forEach(function (b) { b.hidden = info.role !== "admin"; });
     loadTaxonomy();
-    show("compose");
+    // The sign-in button that had focus is gone: start at the heading.
+    show("compose", true);
   }
 
   function signedOut() {
@@ -150,7 +176,7 @@
     });
     stopPolling();
     loaders[view]();
-    if (view === "sent" || view === "held" || view === "scheduled") {
+    if (view === "sent" || view === "held" || view === "scheduled" || view === "sources") {
       poller = setInterval(function () { if (!document.hidden) loaders[view](true); }, 3000);
     }
     if (focus) $("view-" + view).querySelector("h1").focus();
@@ -272,10 +298,10 @@
       form.reset();
       if (r.send_at) {
         say("Scheduled for " + time(r.send_at, true) + ": " + r.alert.headline);
-        show("scheduled");
+        show("scheduled", true);
       } else {
         say("Sent: " + r.headline);
-        show("sent");
+        show("sent", true);
       }
     }, function (e) {
       showErrors(form, $("compose-errors"), e.status === 409 || e.status === 429 ? null : e);
@@ -347,18 +373,13 @@
     var q = "/api/v1/alerts?limit=20" + (more && sentNext ? "&before=" + encodeURIComponent(sentNext) : "");
     return api("GET", q).then(function (r) {
       var tb = $("sent");
-      var focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest("tr[data-id]");
-      var focusClass = focusedId && document.activeElement.className;
-      focusedId = focusedId && focusedId.getAttribute("data-id");
-      if (!more) clear(tb);
-      (r.alerts || []).forEach(function (a) { tb.appendChild(sentRow(a)); });
-      if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No alerts yet." })));
+      keepFocus(tb, function () {
+        if (!more) clear(tb);
+        (r.alerts || []).forEach(function (a) { tb.appendChild(sentRow(a)); });
+        if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No alerts yet." })));
+      });
       sentNext = r.next || "";
       $("sent-more").hidden = !sentNext;
-      if (focusedId) { // keep keyboard focus across a refresh
-        var again = tb.querySelector("tr[data-id='" + focusedId + "'] ." + (focusClass || "").split(" ")[0]);
-        if (again) again.focus();
-      }
     }, function (e) { if (!quiet) say(e.message); });
   }
   $("sent-more").addEventListener("click", function () { stopPolling(); loadSent(false, true); });
@@ -415,26 +436,39 @@
 
   // ---- held stories ----
 
+  // heldAction sends or dismisses a held story, then puts focus on the same
+  // button of the story that takes its place in the list.
+  function heldAction(h, action, done, button) {
+    var tb = $("held"), index = Array.prototype.indexOf.call(tb.querySelectorAll("tr[data-id]"), button.closest("tr"));
+    button.disabled = true;
+    api("POST", "/api/v1/held/" + encodeURIComponent(h.id) + "/" + action).then(function () {
+      say(done + ": " + (h.alert || {}).headline);
+      return loadHeld().then(function () { focusRow(tb, index, action, "held-title"); });
+    }, function (e) { button.disabled = false; button.focus(); say(e.message); });
+  }
+
   function loadHeld(quiet) {
     return api("GET", "/api/v1/held").then(function (r) {
-      var tb = clear($("held"));
-      (r.held || []).forEach(function (h) {
-        var a = h.alert || {};
-        tb.appendChild(el("tr", { "data-id": h.id },
-          el("td", { text: time(h.held_at) }),
-          el("td", {}, el("span", { class: "prio prio-" + a.priority, text: a.priority || "" })),
-          el("td", {}, el("span", { class: "headline", text: a.headline || "" }), a.summary ? el("p", { class: "hint", text: a.summary }) : null),
-          el("td", { text: h.source_id || "" }),
-          el("td", { class: "actions" },
-            el("button", { type: "button", onclick: function () {
-              api("POST", "/api/v1/held/" + encodeURIComponent(h.id) + "/send").then(function () { say("Sent: " + a.headline); loadHeld(); }, function (e) { say(e.message); });
-            } }, "Send"),
-            el("button", { type: "button", class: "quiet", onclick: function () {
-              api("POST", "/api/v1/held/" + encodeURIComponent(h.id) + "/dismiss").then(function () { say("Dismissed: " + a.headline); loadHeld(); }, function (e) { say(e.message); });
-            } }, "Dismiss"))));
-      });
-      if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No held stories." })));
+      var tb = $("held");
+      keepFocus(tb, function () { heldRows(tb, r.held || []); });
     }, function (e) { if (!quiet) say(e.status === 503 ? "The feed watcher is not running." : e.message); });
+  }
+
+  function heldRows(tb, held) {
+    clear(tb);
+    held.forEach(function (h) {
+      var a = h.alert || {};
+      tb.appendChild(el("tr", { "data-id": h.id },
+        el("td", { text: time(h.held_at) }),
+        el("td", {}, el("span", { class: "prio prio-" + a.priority, text: a.priority || "" })),
+        el("td", {}, el("span", { class: "headline", text: a.headline || "" }), a.summary ? el("p", { class: "hint", text: a.summary }) : null,
+          h.reason ? el("p", { class: "hint", text: "Held: " + h.reason }) : null),
+        el("td", { text: h.source_id || "" }),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "send", "aria-label": "Send: " + (a.headline || ""), onclick: function (ev) { heldAction(h, "send", "Sent", ev.currentTarget); } }, "Send"),
+          el("button", { type: "button", class: "dismiss quiet", "aria-label": "Dismiss: " + (a.headline || ""), onclick: function (ev) { heldAction(h, "dismiss", "Dismissed", ev.currentTarget); } }, "Dismiss"))));
+    });
+    if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No held stories." })));
   }
 
   // ---- audit ----
@@ -467,7 +501,13 @@
         showErrors(f, f.querySelector(".errors"), null);
         f.reset();
         done(r, f);
-      }, function (e) { showErrors(f, f.querySelector(".errors"), e); });
+      }, function (e) {
+        showErrors(f, f.querySelector(".errors"), e);
+        // Take a keyboard user to the first field at fault, its text
+        // selected so that typing replaces it.
+        var bad = f.querySelector("[aria-invalid=true]");
+        if (bad) { bad.focus(); if (bad.select) bad.select(); }
+      });
     });
   }
 
@@ -499,25 +539,40 @@
     loadPartners();
   });
 
-  function loadSources() {
+  // health says how a source's polls go: its last success and, when the
+  // latest poll failed, its error.
+  function health(st) {
+    var out = el("ul", { class: "delivery health" });
+    if (st.last_success) out.appendChild(el("li", { class: "ok", text: "last success " + time(st.last_success) }));
+    if (st.last_error) out.appendChild(el("li", { class: "failing", text: "failing since " + time(st.last_error_at) + ": " + st.last_error }));
+    if (!out.children.length) out.appendChild(el("li", { text: "not polled yet" }));
+    return out;
+  }
+
+  function loadSources(quiet) {
     return api("GET", "/api/v1/sources").then(function (r) {
-      var tb = clear($("sources"));
-      (r.sources || []).forEach(function (s) {
-        var st = s.state || {};
-        tb.appendChild(el("tr", { "data-id": s.id },
-          el("td", { text: s.url }), el("td", { text: s.mode }), el("td", { text: s.schedule }),
-          el("td", { text: st.last_error ? "failing: " + st.last_error : (st.last_success ? "ok at " + time(st.last_success) : "not polled yet") }),
-          el("td", { class: "actions" },
-            el("button", { type: "button", onclick: function () {
-              api("PATCH", "/api/v1/sources/" + encodeURIComponent(s.id), { mode: s.mode === "hold" ? "auto" : "hold" }).then(loadSources, function (e) { say(e.message); });
-            } }, s.mode === "hold" ? "Send automatically" : "Hold for editors"),
-            el("button", { type: "button", class: "danger", onclick: function () {
-              confirmDialog("Delete source?", s.url + " is no longer polled.", "Delete").then(function (ok) {
-                if (ok) api("DELETE", "/api/v1/sources/" + encodeURIComponent(s.id)).then(loadSources, function (e) { say(e.message); });
-              });
-            } }, "Delete"))));
-      });
-    }, function (e) { say(e.status === 503 ? "The feed watcher is not running." : e.message); });
+      var tb = $("sources");
+      keepFocus(tb, function () { sourceRows(clear(tb), r.sources || []); });
+    }, function (e) { if (!quiet) say(e.status === 503 ? "The feed watcher is not running." : e.message); });
+  }
+
+  function sourceRows(tb, sources) {
+    sources.forEach(function (s) {
+      var st = s.state || {};
+      tb.appendChild(el("tr", { "data-id": s.id },
+        el("td", { text: s.url }), el("td", { text: s.mode }), el("td", { text: s.schedule }),
+        el("td", {}, health(st)),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "mode", onclick: function () {
+            api("PATCH", "/api/v1/sources/" + encodeURIComponent(s.id), { mode: s.mode === "hold" ? "auto" : "hold" }).then(loadSources, function (e) { say(e.message); });
+          } }, s.mode === "hold" ? "Send automatically" : "Hold for editors"),
+          el("button", { type: "button", class: "delete danger", onclick: function () {
+            confirmDialog("Delete source?", s.url + " is no longer polled.", "Delete").then(function (ok) {
+              if (ok) api("DELETE", "/api/v1/sources/" + encodeURIComponent(s.id)).then(loadSources, function (e) { say(e.message); });
+            });
+          } }, "Delete"))));
+    });
+    if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No sources yet." })));
   }
   formSubmit("source-form", function (f) {
     return ["POST", "/api/v1/sources", { url: f.url.value.trim(), mode: f.mode.value, topics: list(f.topics.value), schedule: f.schedule.value.trim() }];

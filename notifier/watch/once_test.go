@@ -1,0 +1,277 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"flashwire/internal/redistest"
+	"flashwire/notifier"
+)
+
+// syriaURI is the identity of the story ninjsDoc writes.
+const syriaURI = "urn:newsml:wire.example:20171111:syria-1"
+
+// eachWatchRedis runs fn on a single Redis and on a 3-master cluster.
+func eachWatchRedis(t *testing.T, fn func(t *testing.T, e *watchEnv)) {
+	t.Run("single", func(t *testing.T) { fn(t, newWatchEnv(t)) })
+	t.Run("cluster", func(t *testing.T) {
+		_, rdb := redistest.StartCluster(t)
+		fn(t, newWatchEnvOn(t, rdb))
+	})
+}
+
+// claimDead leaves the story's record as an instance that claimed it and
+// died would: "pending" since now.
+func claimDead(tb testing.TB, e *watchEnv, src Source, story string) string {
+	tb.Helper()
+	hash := storyHash(src.ID, story)
+	ok, err := claimScript.Run(context.Background(), e.rdb, []string{keyStory + hash, keyHeld},
+		statePending, src.ID, story, "", "", millis(e.clock.Now()), int64(storyTTL/time.Second), hash).Bool()
+	if err != nil || !ok {
+		tb.Fatalf("claim: %v, %v", ok, err)
+	}
+	return hash
+}
+
+// storyState returns a story record's state and alert id.
+func storyState(tb testing.TB, e *watchEnv, hash string) (state, alertID string) {
+	tb.Helper()
+	vals, err := e.rdb.HMGet(context.Background(), keyStory+hash, "state", "alert").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	state, _ = vals[0].(string)
+	alertID, _ = vals[1].(string)
+	return state, alertID
+}
+
+func TestCrashAfterClaim(t *testing.T) {
+	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
+		feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+		w := e.watcher(t, "a", nil)
+		src := e.source(t, w, Source{URL: feed.URL})
+		hash := claimDead(t, e, src, syriaURI)
+		runOnce(t, w, src.ID)
+		if n := len(e.events(t)); n != 0 {
+			t.Fatalf("pushed %d alerts while the claim is fresh, want 0", n)
+		}
+		e.clock.Add(3 * time.Second) // past LeaseTTL
+		runOnce(t, w, src.ID)
+		runOnce(t, w, src.ID)
+		evs := e.events(t)
+		if len(evs) != 1 || evs[0].Alert.Headline != "Kremlin: joint statement on Syria" {
+			t.Fatalf("events = %+v, want the story once", evs)
+		}
+		if state, id := storyState(t, e, hash); state != statePushed || id != evs[0].ID {
+			t.Fatalf("record = %s %s, want pushed %s", state, id, evs[0].ID)
+		}
+	})
+}
+
+func TestCrashAfterPublish(t *testing.T) {
+	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
+		ctx := context.Background()
+		feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+		w := e.watcher(t, "a", nil)
+		src := e.source(t, w, Source{URL: feed.URL})
+		hash := claimDead(t, e, src, syriaURI)
+		// The dead instance's publish went through; its record never
+		// learnt.
+		stories, err := Parse(ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}), FormatNinjs)
+		if err != nil || len(stories) != 1 {
+			t.Fatalf("parse: %v, %v", stories, err)
+		}
+		pub, _, err := e.svc.PublishOnce(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(3 * time.Second)
+		runOnce(t, w, src.ID)
+		evs := e.events(t)
+		if len(evs) != 1 || evs[0].ID != pub.ID {
+			t.Fatalf("events = %+v, want only %s", evs, pub.ID)
+		}
+		if state, id := storyState(t, e, hash); state != statePushed || id != pub.ID {
+			t.Fatalf("record = %s %s, want pushed %s", state, id, pub.ID)
+		}
+		got, err := w.Source(ctx, src.ID)
+		if err != nil || got.State.AlertsMade != 0 {
+			t.Fatalf("alerts_made = %d, %v; want 0 (the alert was the dead instance's)", got.State.AlertsMade, err)
+		}
+	})
+}
+
+func TestStaleSendIsHeldAgain(t *testing.T) {
+	e := newWatchEnv(t)
+	ctx := context.Background()
+	feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+	w := e.watcher(t, "a", nil)
+	src := e.source(t, w, Source{URL: feed.URL, Mode: ModeHold})
+	runOnce(t, w, src.ID)
+	held, err := w.Held(ctx)
+	if err != nil || len(held) != 1 {
+		t.Fatalf("held = %+v, %v", held, err)
+	}
+	// An editor's send whose instance died after publishing.
+	if _, moved, err := w.move(ctx, held[0].ID, stateHeld, stateSending, "", "", ""); err != nil || !moved {
+		t.Fatalf("move: %v, %v", moved, err)
+	}
+	pub, _, err := e.svc.PublishOnce(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, w, src.ID)
+	if again, _ := w.Held(ctx); len(again) != 0 {
+		t.Fatalf("held while the send is fresh = %+v", again)
+	}
+	e.clock.Add(3 * time.Second)
+	runOnce(t, w, src.ID)
+	again, err := w.Held(ctx)
+	if err != nil || len(again) != 1 || again[0].ID != held[0].ID {
+		t.Fatalf("held after a stale send = %+v, %v", again, err)
+	}
+	got, err := w.Send(ctx, held[0].ID)
+	if err != nil || got.ID != pub.ID {
+		t.Fatalf("second send = %+v, %v; want %s again", got, err, pub.ID)
+	}
+	if n := len(e.events(t)); n != 1 {
+		t.Fatalf("got %d alerts, want 1", n)
+	}
+}
+
+func TestAutoModeGuards(t *testing.T) {
+	ctx := context.Background()
+	urgent := ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{})
+	t.Run("ErrTooSoon", func(t *testing.T) {
+		e := newWatchEnv(t)
+		e.svc.MinGap = time.Hour
+		if _, err := e.svc.PublishWith(ctx, notifier.Alert{Headline: "Earlier", URL: "https://news.example.com/earlier",
+			Topics: []string{"world"}, Regions: []string{"international"}, Language: "en", Priority: notifier.Urgent}, notifier.PublishOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		feed := newFeedServer(t, urgent)
+		w := e.watcher(t, "a", nil)
+		src := e.source(t, w, Source{URL: feed.URL})
+		runOnce(t, w, src.ID)
+		if n := len(e.events(t)); n != 1 {
+			t.Fatalf("got %d alerts, want only the earlier one", n)
+		}
+		held, err := w.Held(ctx)
+		if err != nil || len(held) != 1 || !strings.Contains(held[0].Reason, "minimum gap") {
+			t.Fatalf("held = %+v, %v; want the story held with the gap as reason", held, err)
+		}
+		// The editor gets the guard's error; the story stays held.
+		_, err = w.Send(ctx, held[0].ID)
+		var soon *notifier.TooSoonError
+		if !errors.As(err, &soon) || soon.RetryAfter <= 0 {
+			t.Fatalf("send: err = %v, want a TooSoonError", err)
+		}
+		if again, _ := w.Held(ctx); len(again) != 1 {
+			t.Fatalf("held after a refused send = %+v", again)
+		}
+		// A flash passes the gap, as an editor's would.
+		feed.set([]byte(strings.Replace(string(ninjsDoc("Kremlin: flash", StatusUsable, 1, fixtureNow.Add(-time.Minute), time.Time{})), "syria-1", "syria-2", -1)))
+		runOnce(t, w, src.ID)
+		evs := e.events(t)
+		if len(evs) != 2 || evs[1].Alert.Priority != notifier.Flash {
+			t.Fatalf("events = %+v, want the flash pushed", evs)
+		}
+	})
+	t.Run("ErrDuplicate", func(t *testing.T) {
+		e := newWatchEnv(t)
+		feed := newFeedServer(t, urgent)
+		w := e.watcher(t, "a", nil)
+		src := e.source(t, w, Source{URL: feed.URL})
+		stories, err := Parse(urgent, FormatNinjs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := e.svc.PublishWith(ctx, w.alert(src, stories[0]), notifier.PublishOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, w, src.ID)
+		if n := len(e.events(t)); n != 1 {
+			t.Fatalf("got %d alerts, want only the editor's", n)
+		}
+		hash := storyHash(src.ID, syriaURI)
+		if state, id := storyState(t, e, hash); state != statePushed || id != first.ID {
+			t.Fatalf("record = %s %s, want pushed as %s", state, id, first.ID)
+		}
+		// The story's retraction reaches the editor's alert.
+		feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusCanceled, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+		runOnce(t, w, src.ID)
+		evs := e.events(t)
+		if len(evs) != 2 || evs[1].Type != notifier.Retracted || evs[1].Alert.ID != first.ID {
+			t.Fatalf("events = %+v, want %s retracted", evs, first.ID)
+		}
+	})
+}
+
+func TestMetrics(t *testing.T) {
+	e := newWatchEnv(t)
+	reg := prometheus.NewRegistry()
+	feed := newFeedServer(t, readFixture(t, "rss.xml"))
+	w := e.watcher(t, "a", func(c *Config) { c.Registry = reg })
+	other := e.watcher(t, "b", func(c *Config) { c.Registry = reg })
+	src := e.source(t, w, Source{URL: feed.URL})
+	runOnce(t, w, src.ID)
+	if err := other.RunOnce(context.Background(), src.ID); !errors.Is(err, ErrLeased) {
+		t.Fatalf("b: err = %v, want ErrLeased", err)
+	}
+	got := gather(t, reg)
+	want := map[string]float64{
+		`flashwire_watch_polls_total{outcome="ok"}`:     1,
+		`flashwire_watch_polls_total{outcome="leased"}`: 1,
+		`flashwire_watch_polls_total{outcome="error"}`:  0,
+		`flashwire_watch_items_seen_total`:              4,
+		`flashwire_watch_alerts_total`:                  2,
+		`flashwire_watch_held_total{reason="too_soon"}`: 0,
+		`flashwire_watch_leases_held`:                   1,
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+}
+
+// gather returns the registry's samples by name and labels.
+func gather(tb testing.TB, reg *prometheus.Registry) map[string]float64 {
+	tb.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			if len(m.GetLabel()) > 0 {
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+				}
+				name += "{" + strings.Join(labels, ",") + "}"
+			}
+			out[name] = value(m)
+		}
+	}
+	return out
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.GetCounter() != nil:
+		return m.GetCounter().GetValue()
+	case m.GetGauge() != nil:
+		return m.GetGauge().GetValue()
+	}
+	return 0
+}
