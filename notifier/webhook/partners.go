@@ -30,9 +30,7 @@ func NewStoreDirectory(store partnerStore) *StoreDirectory {
 
 // Match returns the active partners that want ev, by the one matching rule.
 func (d *StoreDirectory) Match(ctx context.Context, ev notifier.Event, now time.Time) ([]Target, error) {
-	a := ev.Alert
-	attrs := subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
-	ps, err := d.store.MatchPartners(ctx, string(ev.Type), attrs, now)
+	ps, err := d.store.MatchPartners(ctx, string(ev.Type), ev.Alert.Attrs(), now)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -350,7 +351,23 @@ func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, he
 	// Drain a little more so the connection can be reused; a partner that
 	// sends megabytes gets its connection closed instead.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, resp.Header, string(bytes.ToValidUTF8(head, []byte("\uFFFD"))), time.Since(start), nil
+	return resp.StatusCode, resp.Header, clip(head), time.Since(start), nil
+}
+
+// clip turns the start of a partner's answer into valid UTF-8 of at most
+// MaxResponse bytes: a rune cut in half by the read limit, or any invalid
+// byte, becomes U+FFFD, which is three bytes, so the text is cut again at
+// a rune boundary to stay within the limit the delivery log promises.
+func clip(b []byte) string {
+	s := string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+	if len(s) <= MaxResponse {
+		return s
+	}
+	n := MaxResponse
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // record stores the outcome and reports it in metrics, logs and stats.
