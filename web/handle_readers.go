@@ -75,7 +75,7 @@ func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
 // limitByIP answers 429 with Retry-After to an address over its limit.
 func limitByIP(l *ipLimiter, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := l.allow(limitKey(remoteIP(r))); !ok {
+		if ok, wait := l.allow(limitKey(clientIP(r))); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeError(w, r, errRateLimited)
 			return

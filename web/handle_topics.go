@@ -15,6 +15,10 @@ type taxonomyBody struct {
 
 func handleTopicList(store *subscribers.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The list is public: the reader widget, embedded in any site's
+		// pages, reads it from there. A simple GET with no credentials
+		// needs no preflight, and an error is readable too.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
 		topics, regions, err := store.Taxonomy(r.Context())
 		if err != nil {
 			writeError(w, r, err)
