@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"flashwire/internal/invalid"
+	"flashwire/subscribers"
 )
 
 // Errors of the alert operations.
@@ -70,6 +71,12 @@ type Alert struct {
 	Retracted   bool      `json:"retracted,omitempty"`
 }
 
+// Attrs is the one conversion of an alert to what matching readers and
+// partners look at.
+func (a Alert) Attrs() subscribers.Attrs {
+	return subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
+}
+
 // Taxonomy tells which topic and region slugs exist. subscribers.Store is one.
 type Taxonomy interface {
 	KnownSlugs(ctx context.Context) (topics, regions map[string]bool, err error)
@@ -87,8 +94,8 @@ func (a *Alert) Normalize() {
 	a.Summary = strings.TrimSpace(a.Summary)
 	a.URL = strings.TrimSpace(a.URL)
 	a.ImageURL = strings.TrimSpace(a.ImageURL)
-	a.Topics = normalizeSlugs(a.Topics)
-	a.Regions = normalizeSlugs(a.Regions)
+	a.Topics = subscribers.NormalizeSlugs(a.Topics)
+	a.Regions = subscribers.NormalizeSlugs(a.Regions)
 	a.Language = strings.TrimSpace(a.Language)
 	if a.Language == "" {
 		a.Language = "en"
@@ -98,32 +105,10 @@ func (a *Alert) Normalize() {
 	}
 }
 
-func normalizeSlugs(in []string) []string {
-	out := make([]string, 0, len(in))
-	seen := make(map[string]bool, len(in))
-	for _, s := range in {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s == "" || seen[s] {
-			continue
-		}
-		seen[s] = true
-		out = append(out, s)
-	}
-	return out
-}
-
 // Validate records every problem with a's fields in bad. topics and regions,
 // when not nil, are the known slugs.
 func (a *Alert) Validate(bad *invalid.Error, topics, regions map[string]bool) {
-	switch n := utf8.RuneCountInString(a.Headline); {
-	case n == 0:
-		bad.Add("headline", "is required")
-	case n > MaxHeadline:
-		bad.Add("headline", "is %d characters; at most %d allowed", n, MaxHeadline)
-	}
-	if !utf8.ValidString(a.Headline) {
-		bad.Add("headline", "is not valid UTF-8")
-	}
+	bad.RequiredText("headline", a.Headline, MaxHeadline)
 	if n := utf8.RuneCountInString(a.Summary); n > MaxSummary {
 		bad.Add("summary", "is %d characters; at most %d allowed", n, MaxSummary)
 	}

@@ -79,7 +79,7 @@ func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
 		for range rng.IntN(max + 1) {
 			out = append(out, from[rng.IntN(len(from))])
 		}
-		return normalizeSlugs(out)
+		return NormalizeSlugs(out)
 	}
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	const batch = 500

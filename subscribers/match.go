@@ -101,7 +101,7 @@ return out
 func audienceGroups(a Attrs) [][]string {
 	dim := func(name string, values []string) []string {
 		g := []string{readersPrefix + "any-" + name}
-		for _, v := range normalizeSlugs(values) {
+		for _, v := range NormalizeSlugs(values) {
 			if ValidSlug(v) {
 				g = append(g, readersPrefix+name+":"+v)
 			}

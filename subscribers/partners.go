@@ -82,11 +82,11 @@ func (p *Partner) Normalize() {
 	p.URL = strings.TrimSpace(p.URL)
 	p.Contact = strings.TrimSpace(p.Contact)
 	p.DisabledReason = strings.TrimSpace(p.DisabledReason)
-	p.Topics = normalizeSlugs(p.Topics)
-	p.Regions = normalizeSlugs(p.Regions)
+	p.Topics = NormalizeSlugs(p.Topics)
+	p.Regions = NormalizeSlugs(p.Regions)
 	p.Languages = normalizeLanguages(p.Languages)
 	p.MinPriority = strings.ToLower(strings.TrimSpace(p.MinPriority))
-	p.Events = normalizeSlugsKeepDots(p.Events)
+	p.Events = NormalizeSlugs(p.Events)
 	if len(p.Events) == 0 {
 		p.Events = slices.Clone(EventTypes)
 	}
@@ -98,29 +98,10 @@ func (p *Partner) Normalize() {
 	}
 }
 
-func normalizeSlugsKeepDots(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, s := range in {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // Validate records every problem with p's fields in bad. topics and
 // regions are the known slugs.
 func (p *Partner) Validate(bad *invalid.Error, topics, regions map[string]bool) {
-	switch n := utf8.RuneCountInString(p.Name); {
-	case n == 0:
-		bad.Add("name", "is required")
-	case n > MaxPartnerName:
-		bad.Add("name", "is %d characters; at most %d allowed", n, MaxPartnerName)
-	}
-	if !utf8.ValidString(p.Name) {
-		bad.Add("name", "is not valid UTF-8")
-	}
+	bad.RequiredText("name", p.Name, MaxPartnerName)
 	if p.URL == "" {
 		bad.Add("url", "is required")
 	} else if problem := checkWebhookURL(p.URL); problem != "" {
@@ -275,14 +256,7 @@ func (s *Store) MatchPartners(ctx context.Context, event string, a Attrs, now ti
 // CheckPartner normalizes p and returns an *invalid.Error naming every
 // field at fault, or nil.
 func (s *Store) CheckPartner(ctx context.Context, p *Partner) error {
-	p.Normalize()
-	topics, regions, err := s.KnownSlugs(ctx)
-	if err != nil {
-		return err
-	}
-	var bad invalid.Error
-	p.Validate(&bad, topics, regions)
-	return bad.Err()
+	return s.check(ctx, p)
 }
 
 // CreatePartner stores a new partner made of p's name, URL, filters, events

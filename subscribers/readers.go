@@ -76,7 +76,7 @@ func readerIndexKeys(p Preferences) (keys []string, spec string) {
 	for _, l := range p.Languages {
 		bases = append(bases, primarySubtag(l))
 	}
-	keys = appendDimension(keys, "lang", normalizeSlugs(bases))
+	keys = appendDimension(keys, "lang", NormalizeSlugs(bases))
 	min := p.MinPriority
 	if PriorityRank(min) == 0 {
 		min = "any"
@@ -277,14 +277,7 @@ return #stale
 // CheckPreferences normalizes p and returns an *invalid.Error naming every
 // field at fault, or nil.
 func (s *Store) CheckPreferences(ctx context.Context, p *Preferences) error {
-	p.Normalize()
-	topics, regions, err := s.KnownSlugs(ctx)
-	if err != nil {
-		return err
-	}
-	var bad invalid.Error
-	p.Validate(&bad, topics, regions)
-	return bad.Err()
+	return s.check(ctx, p)
 }
 
 // PutReader stores p as the preferences of the reader id, creating the

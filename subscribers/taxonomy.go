@@ -101,7 +101,7 @@ func (s *Store) Taxonomy(ctx context.Context) (topics, regions []string, err err
 // AddSlugs adds topics and regions to the taxonomy, in one transaction,
 // after checking every slug; adding a known slug is not an error.
 func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
-	topics, regions = normalizeSlugs(topics), normalizeSlugs(regions)
+	topics, regions = NormalizeSlugs(topics), NormalizeSlugs(regions)
 	var bad invalid.Error
 	for _, f := range []struct {
 		field string

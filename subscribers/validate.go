@@ -1,6 +1,7 @@
 package subscribers
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -36,8 +37,8 @@ func ValidSlug(s string) bool {
 // empty entries, and keeps times in UTC to the millisecond, which is the
 // precision the Redis indexes hold.
 func (p *Preferences) Normalize() {
-	p.Topics = normalizeSlugs(p.Topics)
-	p.Regions = normalizeSlugs(p.Regions)
+	p.Topics = NormalizeSlugs(p.Topics)
+	p.Regions = NormalizeSlugs(p.Regions)
 	p.Languages = normalizeLanguages(p.Languages)
 	p.MinPriority = strings.ToLower(strings.TrimSpace(p.MinPriority))
 	if p.PausedUntil != nil {
@@ -69,6 +70,26 @@ func (p *Preferences) Validate(bad *invalid.Error, topics, regions map[string]bo
 			bad.Add("quiet_hours.tz", "%q is not an IANA time zone such as Europe/London", q.TZ)
 		}
 	}
+}
+
+// checked is what the store checks against the taxonomy: preferences and
+// partners.
+type checked interface {
+	Normalize()
+	Validate(bad *invalid.Error, topics, regions map[string]bool)
+}
+
+// check normalizes v and returns an *invalid.Error naming every field at
+// fault, or nil.
+func (s *Store) check(ctx context.Context, v checked) error {
+	v.Normalize()
+	topics, regions, err := s.KnownSlugs(ctx)
+	if err != nil {
+		return err
+	}
+	var bad invalid.Error
+	v.Validate(&bad, topics, regions)
+	return bad.Err()
 }
 
 func checkSlugs(bad *invalid.Error, field string, slugs []string, known map[string]bool, kind string) {
@@ -107,7 +128,9 @@ func checkPriority(bad *invalid.Error, field, p string) {
 	}
 }
 
-func normalizeSlugs(in []string) []string {
+// NormalizeSlugs trims and lower-cases each entry of in and drops empty
+// entries and repeats, keeping the first of each in order.
+func NormalizeSlugs(in []string) []string {
 	out := make([]string, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for _, s := range in {

@@ -6,20 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"flashwire/internal/redistest"
 	"flashwire/notifier"
-	"flashwire/subscribers"
 )
 
 // testClock is a settable clock for Service.Now.
@@ -40,12 +34,10 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// alertEnv is a server with the alert service, stats and a clock exposed,
-// and an editor token.
+// alertEnv is a server with delivery figures and a clock for the alert
+// service, and an editor token.
 type alertEnv struct {
 	*testEnv
-	svc    *notifier.Service
-	stats  *notifier.Stats
 	clock  *testClock
 	editor string
 }
@@ -57,74 +49,14 @@ type alertEnvOptions struct {
 
 func newAlertEnv(tb testing.TB, opts alertEnvOptions) *alertEnv {
 	tb.Helper()
-	srv, rdb := redistest.Start(tb)
-	store := subscribers.NewStore(rdb)
-	if err := store.Seed(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
 	clock := &testClock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	log := notifier.NewLog(rdb)
-	svc := notifier.NewService(log, store)
-	svc.Now = clock.Now
-	svc.MinGap = opts.minGap
-	stats := notifier.NewStats(rdb)
-	cfg := Config{
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Redis:       rdb,
-		Alerts:      svc,
-		Subscribers: store,
-		Tokens:      NewTokens(rdb, testAdminToken),
-		Registry:    prometheus.NewRegistry(),
-		Stats:       stats,
-	}
-	if opts.hub {
-		cfg.Hub = NewHub(HubConfig{Log: log, Stats: stats})
-	}
-	ts := httptest.NewServer(NewServer(cfg))
-	tb.Cleanup(ts.Close)
-	env := &alertEnv{testEnv: &testEnv{Server: ts, redis: srv, rdb: rdb}, svc: svc, stats: stats, clock: clock}
+	env := &alertEnv{clock: clock}
+	env.testEnv = newEnv(tb, envOptions{stats: true, hub: opts.hub, configure: func(e *testEnv, _ *HubConfig, _ *Config) {
+		e.alerts.Now = clock.Now
+		e.alerts.MinGap = opts.minGap
+	}})
 	env.editor = env.newToken(tb, "night desk", "editor")
 	return env
-}
-
-// newToken creates a token and returns its secret.
-func (e *alertEnv) newToken(tb testing.TB, name, role string) string {
-	tb.Helper()
-	code, body := e.do(tb, "POST", "/api/v1/tokens", testAdminToken, map[string]any{"name": name, "role": role})
-	if code != 201 {
-		tb.Fatalf("create token = %d %v", code, body)
-	}
-	return body["token"].(string)
-}
-
-// send makes a request with extra headers and returns the status, the
-// decoded body and the response headers.
-func (e *alertEnv) send(tb testing.TB, method, path, token string, body any, header map[string]string) (int, map[string]any, http.Header) {
-	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.Client().Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out, resp.Header
 }
 
 func (e *alertEnv) logLen(tb testing.TB) int64 {
@@ -426,7 +358,7 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["headline"] != "Corrected: joint efforts agreed" || body["url"] != a["url"] || body["id"] != id || body["updated_at"] == nil {
 			t.Fatalf("update = %d %v", code, body)
 		}
-		evs, _, err := env.svc.Log().Since(context.Background(), "0-0", 10)
+		evs, _, err := env.alerts.Log().Since(context.Background(), "0-0", 10)
 		if err != nil || len(evs) != 2 || evs[1].Type != notifier.Updated || evs[1].Alert.ID != id {
 			t.Fatalf("log after update: %+v, %v", evs, err)
 		}
@@ -450,7 +382,7 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["retracted"] != true {
 			t.Fatalf("retract = %d %v", code, body)
 		}
-		evs, _, _ := env.svc.Log().Since(context.Background(), "0-0", 10)
+		evs, _, _ := env.alerts.Log().Since(context.Background(), "0-0", 10)
 		if len(evs) != 3 || evs[2].Type != notifier.Retracted {
 			t.Fatalf("log after retract: %+v", evs)
 		}
@@ -495,16 +427,16 @@ func TestAlertSchedule(t *testing.T) {
 	})
 	t.Run("sent on time", func(t *testing.T) {
 		env.clock.Advance(9 * time.Minute)
-		if sent, err := env.svc.SendDue(context.Background()); err != nil || len(sent) != 0 {
+		if sent, err := env.alerts.SendDue(context.Background()); err != nil || len(sent) != 0 {
 			t.Fatalf("early: %v %v", sent, err)
 		}
 		env.clock.Advance(time.Minute)
-		sent, err := env.svc.SendDue(context.Background())
+		sent, err := env.alerts.SendDue(context.Background())
 		if err != nil || len(sent) != 1 || !sent[0].PublishedAt.Equal(at) {
 			t.Fatalf("due: %+v %v", sent, err)
 		}
 		env.clock.Advance(2 * time.Hour)
-		if sent, _ := env.svc.SendDue(context.Background()); len(sent) != 0 {
+		if sent, _ := env.alerts.SendDue(context.Background()); len(sent) != 0 {
 			t.Fatalf("cancelled alert went out: %+v", sent)
 		}
 		_, body := env.do(t, "GET", "/api/v1/alerts", env.editor, nil)

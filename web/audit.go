@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,7 +94,7 @@ func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request) {
 	}
 	slot := &auditSlot{}
 	r2 := r.WithContext(context.WithValue(r.Context(), auditCtxKey{}, slot))
-	peek := &peekWriter{ResponseWriter: w}
+	peek := &recorder{ResponseWriter: w, peek: auditBodyPeek}
 	s.mux.ServeHTTP(peek, r2)
 	r.Pattern = r2.Pattern
 	if slot.token.ID == "" {
@@ -236,30 +235,3 @@ func handleAuditList(rdb redis.UniversalClient) http.Handler {
 		encode(w, http.StatusOK, map[string]any{"entries": list, "next": next})
 	})
 }
-
-// peekWriter notes the status and the start of the body of a response on
-// its way out.
-type peekWriter struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (p *peekWriter) WriteHeader(code int) {
-	if p.status == 0 {
-		p.status = code
-	}
-	p.ResponseWriter.WriteHeader(code)
-}
-
-func (p *peekWriter) Write(b []byte) (int, error) {
-	if p.status == 0 {
-		p.status = http.StatusOK
-	}
-	if room := auditBodyPeek - p.body.Len(); room > 0 {
-		p.body.Write(b[:min(room, len(b))])
-	}
-	return p.ResponseWriter.Write(b)
-}
-
-func (p *peekWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -37,17 +40,89 @@ func encode(w http.ResponseWriter, status int, v any) {
 
 // decode reads one JSON object from r's body into v, refusing unknown
 // fields, trailing data and bodies over maxBody. Its errors are
-// *invalid.Error naming the field at fault, or *http.MaxBytesError.
+// *invalid.Error naming every unknown top-level field at once, or the
+// field at fault.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	var raw json.RawMessage
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return decodeError(err)
+		}
 		return invalid.New("body", "must hold a single JSON object")
 	}
+	if err := unknownFields(raw, v); err != nil {
+		return err
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return decodeError(err)
+	}
 	return nil
+}
+
+// unknownFields names every top-level key of the object raw that v's
+// struct does not have, so one 400 lists them all rather than the first.
+func unknownFields(raw json.RawMessage, v any) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return nil // not an object: the strict decode says what is wrong
+	}
+	known := jsonFieldNames(reflect.TypeOf(v))
+	if known == nil {
+		return nil
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		if !known[strings.ToLower(k)] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var bad invalid.Error
+	for _, k := range names {
+		bad.Add(k, "is not a known field")
+	}
+	return bad.Err()
+}
+
+// jsonFieldNames returns the lower-cased JSON names of a struct's fields,
+// embedded structs included, as encoding/json matches them; nil when t is
+// not a struct.
+func jsonFieldNames(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			for n := range jsonFieldNames(f.Type) {
+				out[n] = true
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = true
+	}
+	return out
 }
 
 func decodeError(err error) error {
@@ -56,7 +131,7 @@ func decodeError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &maxErr):
-		return maxErr
+		return invalid.New("body", "is larger than %d bytes", maxErr.Limit)
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
@@ -104,12 +179,9 @@ type errorBody struct {
 // maps the packages' errors to HTTP.
 func errorStatus(err error) int {
 	var bad *invalid.Error
-	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &bad):
 		return http.StatusBadRequest
-	case errors.As(err, &maxErr):
-		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, errForbidden):
@@ -158,7 +230,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorStatus(err)
 	body := errorBody{Error: err.Error()}
 	var bad *invalid.Error
-	var maxErr *http.MaxBytesError
 	switch {
 	case status >= 500:
 		logger(r.Context()).Error("request failed", slog.String("error", err.Error()))
@@ -166,8 +237,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &bad):
 		body.Error = "invalid request"
 		body.Fields = bad.Fields
-	case errors.As(err, &maxErr):
-		body.Error = fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit)
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flashwire"`)
 	}

@@ -55,26 +55,23 @@ type alertPatch struct {
 }
 
 func (p alertPatch) apply(a notifier.Alert) notifier.Alert {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&a.Headline, p.Headline)
-	set(&a.Summary, p.Summary)
-	set(&a.URL, p.URL)
-	set(&a.ImageURL, p.ImageURL)
-	set(&a.Language, p.Language)
-	if p.Topics != nil {
-		a.Topics = *p.Topics
-	}
-	if p.Regions != nil {
-		a.Regions = *p.Regions
-	}
-	if p.Priority != nil {
-		a.Priority = *p.Priority
-	}
+	patch(&a.Headline, p.Headline)
+	patch(&a.Summary, p.Summary)
+	patch(&a.URL, p.URL)
+	patch(&a.ImageURL, p.ImageURL)
+	patch(&a.Language, p.Language)
+	patch(&a.Topics, p.Topics)
+	patch(&a.Regions, p.Regions)
+	patch(&a.Priority, p.Priority)
 	return a
+}
+
+// patch sets *dst to *src when a request body gave the field (src is not
+// nil), for the PATCH-like bodies whose absent fields keep their value.
+func patch[T any](dst, src *T) {
+	if src != nil {
+		*dst = *src
+	}
 }
 
 // audienceCounter counts stored readers and partners an alert would reach;
@@ -104,10 +101,6 @@ type dryRunResponse struct {
 	Audience audience       `json:"audience"`
 }
 
-func attrsOfAlert(a notifier.Alert) subscribers.Attrs {
-	return subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
-}
-
 // alertDeps is what the alert handlers use.
 type alertDeps struct {
 	alerts   *notifier.Service
@@ -131,7 +124,7 @@ func handleAlertCreate(d alertDeps) http.Handler {
 				return
 			}
 			resp := dryRunResponse{DryRun: true, Alert: a}
-			attrs := attrsOfAlert(a)
+			attrs := a.Attrs()
 			if d.online != nil {
 				n := int64(d.online.Online(attrs))
 				resp.Audience.Online = &n

@@ -46,26 +46,16 @@ type partnerPatch struct {
 }
 
 func (pp partnerPatch) apply(p *subscribers.Partner) {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setList := func(dst *[]string, src *[]string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&p.Name, pp.Name)
-	set(&p.URL, pp.URL)
-	setList(&p.Topics, pp.Topics)
-	setList(&p.Regions, pp.Regions)
-	setList(&p.Languages, pp.Languages)
-	set(&p.MinPriority, pp.MinPriority)
-	setList(&p.Events, pp.Events)
-	set(&p.Contact, pp.Contact)
-	set(&p.State, pp.State)
-	set(&p.DisabledReason, pp.DisabledReason)
+	patch(&p.Name, pp.Name)
+	patch(&p.URL, pp.URL)
+	patch(&p.Topics, pp.Topics)
+	patch(&p.Regions, pp.Regions)
+	patch(&p.Languages, pp.Languages)
+	patch(&p.MinPriority, pp.MinPriority)
+	patch(&p.Events, pp.Events)
+	patch(&p.Contact, pp.Contact)
+	patch(&p.State, pp.State)
+	patch(&p.DisabledReason, pp.DisabledReason)
 }
 
 // partnerCreateResponse adds the first signing secret, shown only once.

@@ -472,11 +472,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// attrsOf is the one conversion of an alert to what matching looks at.
-func attrsOf(a notifier.Alert) subscribers.Attrs {
-	return subscribers.Attrs{Topics: a.Topics, Regions: a.Regions, Language: a.Language, Priority: string(a.Priority)}
-}
-
 // newEventFrame encodes ev once for both transports.
 func newEventFrame(ev notifier.Event) (*frame, error) {
 	msg := eventMessage{Seq: ev.ID}
@@ -510,7 +505,7 @@ func newEventFrame(ev notifier.Event) (*frame, error) {
 		kind:     frameEvent,
 		seq:      ev.ID,
 		alertID:  a.ID,
-		attrs:    attrsOf(a),
+		attrs:    a.Attrs(),
 		appended: idTime(ev.ID),
 		json:     body,
 		pm:       pm,

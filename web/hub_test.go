@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,68 +22,8 @@ import (
 	"flashwire/subscribers"
 )
 
-// liveEnv is one Flashwire instance with a running hub, on loopback.
-type liveEnv struct {
-	*httptest.Server
-	hub    *Hub
-	alerts *notifier.Service
-	stats  *notifier.Stats
-	reg    *prometheus.Registry
-}
-
-// newLiveEnv starts an instance over rdb; configure, when set, adjusts the
-// hub's settings before it starts.
-func newLiveEnv(tb testing.TB, rdb redis.UniversalClient, configure func(*HubConfig, *Config)) *liveEnv {
-	tb.Helper()
-	store := subscribers.NewStore(rdb)
-	if err := store.Seed(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	alerts := notifier.NewService(notifier.NewLog(rdb), store)
-	stats := notifier.NewStats(rdb)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hcfg := HubConfig{Log: alerts.Log(), Stats: stats, Registry: reg, Logger: logger, MaxConnectionsPerIP: 5000}
-	cfg := Config{
-		Logger:      logger,
-		Redis:       rdb,
-		Alerts:      alerts,
-		Subscribers: store,
-		Tokens:      NewTokens(rdb, testAdminToken),
-		Registry:    reg,
-		Stats:       stats,
-	}
-	if configure != nil {
-		configure(&hcfg, &cfg)
-	}
-	hub := NewHub(hcfg)
-	cfg.Hub = hub
-	ctx, cancel := context.WithCancel(context.Background())
-	// Run ends when the tail's blocking read returns, at the latest when
-	// the test's Redis stops.
-	go func() { _ = hub.Run(ctx) }()
-	ts := httptest.NewUnstartedServer(NewServer(cfg))
-	// Like flashwire serve's ReadTimeout, shortened: live connections
-	// must outlive it.
-	ts.Config.ReadTimeout = time.Second
-	ts.Start()
-	tb.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
-		hub.Shutdown(sctx)
-		scancel()
-		ts.Close()
-		cancel()
-	})
-	select {
-	case <-hub.tailing:
-	case <-time.After(10 * time.Second):
-		tb.Fatal("hub did not start tailing the alert log")
-	}
-	return &liveEnv{Server: ts, hub: hub, alerts: alerts, stats: stats, reg: reg}
-}
-
 // publish publishes an alert through the instance's service.
-func (e *liveEnv) publish(tb testing.TB, a notifier.Alert) notifier.Alert {
+func (e *testEnv) publish(tb testing.TB, a notifier.Alert) notifier.Alert {
 	tb.Helper()
 	if a.URL == "" {
 		a.URL = "https://news.example.com/story"
@@ -99,7 +36,7 @@ func (e *liveEnv) publish(tb testing.TB, a notifier.Alert) notifier.Alert {
 }
 
 // wsURL is the instance's GET /ws address with query.
-func (e *liveEnv) wsURL(query string) string {
+func (e *testEnv) wsURL(query string) string {
 	u := "ws" + strings.TrimPrefix(e.URL, "http") + "/ws"
 	if query != "" {
 		u += "?" + query
@@ -434,7 +371,7 @@ func TestHubScaleOut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb := tc.redis(t)
-			envs := make([]*liveEnv, 3)
+			envs := make([]*testEnv, 3)
 			var clients []*liveClient
 			for i := range envs {
 				envs[i] = newLiveEnv(t, rdb, nil)

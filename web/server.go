@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -50,6 +52,10 @@ type Config struct {
 	// Webhooks delivers to partners and serves their delivery log, replay,
 	// test and secret routes; nil answers those routes with 503.
 	Webhooks *webhook.Sender
+	// TrustedProxies are the networks of the load balancers and reverse
+	// proxies in front of the service: from them the client address is
+	// read from X-Forwarded-For (see clientAddr). None trusts no header.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is Flashwire's HTTP handler.
@@ -77,6 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.cfg.Logger.With(slog.String("request_id", id))
 	ctx := context.WithValue(r.Context(), ctxRequestID, id)
 	ctx = context.WithValue(ctx, ctxLogger, log)
+	ctx = s.withClientIP(ctx, r)
 	r = r.WithContext(ctx)
 	rec := &recorder{ResponseWriter: w}
 	s.serveAudited(rec, r)
@@ -107,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", elapsed),
-		slog.String("remote", r.RemoteAddr))
+		slog.String("remote", clientIP(r)))
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -163,13 +170,16 @@ func (s *Server) requireRole(need Role, h http.Handler) http.Handler {
 	})
 }
 
-// recorder notes the status and size of a response. It passes Flush and
-// Hijack through, which SSE and WebSockets need.
+// recorder notes the status and size of a response, and keeps its first
+// peek bytes in body. It passes Flush and Hijack through, which SSE and
+// WebSockets need.
 type recorder struct {
 	http.ResponseWriter
 	status   int
 	bytes    int64
 	hijacked bool
+	peek     int
+	body     bytes.Buffer
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -182,6 +192,9 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+	}
+	if room := r.peek - r.body.Len(); room > 0 {
+		r.body.Write(b[:min(room, len(b))])
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)

@@ -1,83 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-
-	"flashwire/internal/redistest"
-	"flashwire/notifier"
-	"flashwire/subscribers"
 )
-
-const testAdminToken = "test-admin-token-0123456789"
-
-// testEnv is one Flashwire HTTP server on loopback over a real Redis.
-type testEnv struct {
-	*httptest.Server
-	redis *redistest.Server
-	rdb   redis.UniversalClient
-}
-
-func newTestEnv(tb testing.TB) *testEnv {
-	tb.Helper()
-	srv, rdb := redistest.Start(tb)
-	store := subscribers.NewStore(rdb)
-	if err := store.Seed(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	h := NewServer(Config{
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Redis:       rdb,
-		Alerts:      notifier.NewService(notifier.NewLog(rdb), store),
-		Subscribers: store,
-		Tokens:      NewTokens(rdb, testAdminToken),
-		Registry:    prometheus.NewRegistry(),
-	})
-	ts := httptest.NewServer(h)
-	tb.Cleanup(ts.Close)
-	return &testEnv{Server: ts, redis: srv, rdb: rdb}
-}
-
-// do sends a request with an optional bearer token and JSON body and
-// returns the status and the decoded JSON body (nil when not JSON).
-func (e *testEnv) do(tb testing.TB, method, path, token string, body any) (int, map[string]any) {
-	tb.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.Client().Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
-}
 
 // fieldsAtFault lists the "field" of each entry of a 400's "fields".
 func fieldsAtFault(body map[string]any) []string {
@@ -197,7 +126,9 @@ func TestTokens(t *testing.T) {
 			{"not json", `{"name":`, 400, []string{"body"}},
 			{"empty", ``, 400, []string{"body"}},
 			{"two objects", `{"name":"a","role":"editor"}{}`, 400, []string{"body"}},
-			{"too large", `{"name":"` + strings.Repeat("x", maxBody) + `"}`, 413, nil},
+			{"too large", `{"name":"` + strings.Repeat("x", maxBody) + `"}`, 400, []string{"body"}},
+			// Every unknown field is named, not just the first.
+			{"unknown fields", `{"name":"x","role":"editor","scope":"all","colour":"red"}`, 400, []string{"colour", "scope"}},
 		}
 		for _, tt := range tests {
 			code, body := env.do(t, "POST", "/api/v1/tokens", testAdminToken, tt.body)

@@ -34,25 +34,12 @@ func sseEvent(id, event string, data []byte) []byte {
 // Its handler goroutine is the connection's one writer.
 func handleEvents(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub := s.cfg.Hub
-		if hub == nil {
-			writeError(w, r, errHubClosed)
-			return
-		}
-		if !s.originAllowed(r) {
-			writeError(w, r, errCrossOrigin)
-			return
-		}
-		req, err := s.parseLive(r, r.Header.Get("Last-Event-ID"))
+		hub, req, err := s.admitLive(r, notifier.SSE, r.Header.Get("Last-Event-ID"))
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		ip := remoteIP(r)
-		if err := hub.reserve(notifier.SSE, ip); err != nil {
-			writeError(w, r, err)
-			return
-		}
+		ip := req.ip
 		defer hub.release(notifier.SSE, ip)
 
 		// The stream outlives any server-wide write timeout; each write

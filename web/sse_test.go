@@ -21,7 +21,7 @@ type sseEventRead struct {
 }
 
 // openSSE opens GET /events with query and optional Last-Event-ID.
-func openSSE(tb testing.TB, env *liveEnv, query, lastEventID string) (*bufio.Reader, func()) {
+func openSSE(tb testing.TB, env *testEnv, query, lastEventID string) (*bufio.Reader, func()) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+"/events?"+query, nil)

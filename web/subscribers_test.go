@@ -3,20 +3,15 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"flashwire/internal/redistest"
-	"flashwire/notifier"
 	"flashwire/subscribers"
 )
 
@@ -36,45 +31,14 @@ func (f *fakeSecrets) Create(_ context.Context, partnerID string) (string, error
 // allowed widget origin.
 func newSubscribersEnv(tb testing.TB, rdb redis.UniversalClient, secrets partnerSecrets) *testEnv {
 	tb.Helper()
-	store := subscribers.NewStore(rdb)
-	if err := store.Seed(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	cfg := Config{
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Redis:          rdb,
-		Alerts:         notifier.NewService(notifier.NewLog(rdb), store),
-		Subscribers:    store,
-		Tokens:         NewTokens(rdb, testAdminToken),
-		Registry:       prometheus.NewRegistry(),
-		AllowedOrigins: []string{"https://news.example"},
-	}
-	if secrets != nil {
-		cfg.PartnerSecrets = secrets
-	}
-	ts := httptest.NewServer(NewServer(cfg))
-	tb.Cleanup(ts.Close)
-	return &testEnv{Server: ts, rdb: rdb}
-}
-
-// editorToken creates an editor token through the API.
-func editorToken(tb testing.TB, env *testEnv) string {
-	tb.Helper()
-	code, body := env.do(tb, "POST", "/api/v1/tokens", testAdminToken, map[string]any{"name": "desk", "role": "editor"})
-	tok, _ := body["token"].(string)
-	if code != 201 || tok == "" {
-		tb.Fatalf("create editor token = %d %v", code, body)
-	}
-	return tok
+	return newEnv(tb, envOptions{rdb: rdb, configure: func(_ *testEnv, _ *HubConfig, c *Config) {
+		c.AllowedOrigins = []string{"https://news.example"}
+		c.PartnerSecrets = secrets
+	}})
 }
 
 func TestReadersAPI(t *testing.T) {
-	t.Run("single", func(t *testing.T) {
-		_, rdb := redistest.Start(t)
-		testReadersAPI(t, newSubscribersEnv(t, rdb, nil))
-	})
-	t.Run("cluster", func(t *testing.T) {
-		_, rdb := redistest.StartCluster(t)
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
 		testReadersAPI(t, newSubscribersEnv(t, rdb, nil))
 	})
 }
@@ -159,7 +123,7 @@ func testReadersAPI(t *testing.T, env *testEnv) {
 				"quiet_hours": map[string]any{"start": "1", "end": "2", "tz": "x"}},
 				400, []string{"topics", "min_priority", "quiet_hours.start", "quiet_hours.end", "quiet_hours.tz", "paused_until"}},
 			{"not json", path, `{"topics":`, 400, []string{"body"}},
-			{"too large", path, `{"topics":["` + strings.Repeat("x", maxBody) + `"]}`, 413, nil},
+			{"too large", path, `{"topics":["` + strings.Repeat("x", maxBody) + `"]}`, 400, []string{"body"}},
 			{"bad id", "/api/v1/readers/not-a-capability/preferences", map[string]any{}, 400, []string{"id"}},
 			{"guessable id", "/api/v1/readers/" + strings.Repeat("a", 32) + "/preferences", map[string]any{}, 400, []string{"id"}},
 		}
@@ -279,10 +243,11 @@ func TestLimitKey(t *testing.T) {
 	}
 }
 
-func TestPartnersAPI(t *testing.T) {
-	_, rdb := redistest.Start(t)
+func TestPartnersAPI(t *testing.T) { eachRedis(t, testPartnersAPI) }
+
+func testPartnersAPI(t *testing.T, rdb redis.UniversalClient) {
 	env := newSubscribersEnv(t, rdb, &fakeSecrets{})
-	editor := editorToken(t, env)
+	editor := env.newToken(t, "desk", "editor")
 	partner := map[string]any{
 		"name":         "Daily Planet",
 		"url":          "https://planet.example/flashwire",
@@ -425,10 +390,11 @@ func TestPartnersAPI(t *testing.T) {
 	})
 }
 
-func TestTopicsAPI(t *testing.T) {
-	_, rdb := redistest.Start(t)
+func TestTopicsAPI(t *testing.T) { eachRedis(t, testTopicsAPI) }
+
+func testTopicsAPI(t *testing.T, rdb redis.UniversalClient) {
 	env := newSubscribersEnv(t, rdb, nil)
-	editor := editorToken(t, env)
+	editor := env.newToken(t, "desk", "editor")
 
 	code, body := env.do(t, "GET", "/api/v1/topics", "", nil)
 	topics, _ := body["topics"].([]any)
@@ -492,10 +458,11 @@ func TestTopicsAPI(t *testing.T) {
 	})
 }
 
-func TestAudienceAPI(t *testing.T) {
-	_, rdb := redistest.Start(t)
+func TestAudienceAPI(t *testing.T) { eachRedis(t, testAudienceAPI) }
+
+func testAudienceAPI(t *testing.T, rdb redis.UniversalClient) {
 	env := newSubscribersEnv(t, rdb, nil)
-	editor := editorToken(t, env)
+	editor := env.newToken(t, "desk", "editor")
 	readers := []map[string]any{
 		{"topics": []string{"world"}, "regions": []string{"europe"}},
 		{"topics": []string{"world"}, "min_priority": "flash"},

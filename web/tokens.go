@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -104,12 +103,7 @@ func NewSecret() string {
 func (t *Tokens) Create(ctx context.Context, name string, role Role) (Token, string, error) {
 	name = strings.TrimSpace(name)
 	var bad invalid.Error
-	switch n := utf8.RuneCountInString(name); {
-	case n == 0:
-		bad.Add("name", "is required")
-	case n > maxTokenName:
-		bad.Add("name", "is %d characters; at most %d allowed", n, maxTokenName)
-	}
+	bad.RequiredText("name", name, maxTokenName)
 	if _, err := ParseRole(string(role)); err != nil {
 		bad.Add("role", "%q is not one of editor, admin", role)
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"flashwire/internal/redistest"
-	"flashwire/notifier"
 	"flashwire/notifier/webhook"
-	"flashwire/subscribers"
 )
 
 // partnerHits is a partner endpoint on loopback recording what it got.
@@ -68,33 +63,19 @@ func verifies(secret string, r *http.Request, body []byte) bool {
 }
 
 func TestWebhooksAPI(t *testing.T) {
-	_, rdb := redistest.Start(t)
 	ctx := context.Background()
-	store := subscribers.NewStore(rdb)
-	if err := store.Seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	secrets := webhook.NewSecrets(rdb)
-	sender := webhook.NewSender(rdb, webhook.NewStoreDirectory(store), secrets, webhook.Options{
-		Allow: allow, Poll: 10 * time.Millisecond, Logger: logger})
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sender.Run(sctx) }()
-	t.Cleanup(func() { stop(); <-done })
-	ts := httptest.NewServer(NewServer(Config{
-		Logger:         logger,
-		Redis:          rdb,
-		Alerts:         notifier.NewService(notifier.NewLog(rdb), store),
-		Subscribers:    store,
-		Tokens:         NewTokens(rdb, testAdminToken),
-		Registry:       prometheus.NewRegistry(),
-		PartnerSecrets: secrets,
-		Webhooks:       sender,
-	}))
-	t.Cleanup(ts.Close)
-	env := &testEnv{Server: ts, rdb: rdb}
+	env := newEnv(t, envOptions{configure: func(e *testEnv, _ *HubConfig, c *Config) {
+		allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
+		secrets := webhook.NewSecrets(e.rdb)
+		sender := webhook.NewSender(e.rdb, webhook.NewStoreDirectory(e.store), secrets, webhook.Options{
+			Allow: allow, Poll: 10 * time.Millisecond, Logger: c.Logger})
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = sender.Run(sctx) }()
+		t.Cleanup(func() { stop(); <-done })
+		c.PartnerSecrets = secrets
+		c.Webhooks = sender
+	}})
 
 	recv := newPartnerHits(t)
 	code, created := env.do(t, "POST", "/api/v1/partners", testAdminToken, map[string]any{
@@ -175,7 +156,7 @@ func TestWebhooksAPI(t *testing.T) {
 	})
 
 	t.Run("Errors", func(t *testing.T) {
-		editor := editorToken(t, env)
+		editor := env.newToken(t, "desk", "editor")
 		tests := []struct {
 			name, method, path, token string
 			body                      any

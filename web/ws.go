@@ -41,6 +41,32 @@ type liveRequest struct {
 	// lastID resumes after that log event id; empty starts with live
 	// events only.
 	lastID string
+	// ip is the address the connection counts against in the hub's
+	// per-address limit.
+	ip string
+}
+
+// admitLive checks a GET /ws or GET /events request (a hub running, an
+// allowed origin, valid filters) and reserves its place in the hub's
+// connection limits. On success the caller owns the reservation and must
+// release it with hub.release(transport, req.ip).
+func (s *Server) admitLive(r *http.Request, transport notifier.Channel, lastEventID string) (*Hub, liveRequest, error) {
+	hub := s.cfg.Hub
+	if hub == nil {
+		return nil, liveRequest{}, errHubClosed
+	}
+	if !s.originAllowed(r) {
+		return nil, liveRequest{}, errCrossOrigin
+	}
+	req, err := s.parseLive(r, lastEventID)
+	if err != nil {
+		return nil, liveRequest{}, err
+	}
+	req.ip = clientIP(r)
+	if err := hub.reserve(transport, req.ip); err != nil {
+		return nil, liveRequest{}, err
+	}
+	return hub, req, nil
 }
 
 // parseLive reads the filters and resume point shared by GET /ws and GET
@@ -137,15 +163,6 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// remoteIP is the address connection limits count by.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // hello is the first frame of every live connection. Its last_id is the
 // newest log event at connect.
 type hello struct {
@@ -228,25 +245,12 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string, send func(*fra
 // connection.
 func handleWebSocket(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub := s.cfg.Hub
-		if hub == nil {
-			writeError(w, r, errHubClosed)
-			return
-		}
-		if !s.originAllowed(r) {
-			writeError(w, r, errCrossOrigin)
-			return
-		}
-		req, err := s.parseLive(r, "")
+		hub, req, err := s.admitLive(r, notifier.WebSocket, "")
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		ip := remoteIP(r)
-		if err := hub.reserve(notifier.WebSocket, ip); err != nil {
-			writeError(w, r, err)
-			return
-		}
+		ip := req.ip
 		ws, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			hub.release(notifier.WebSocket, ip)

@@ -35,6 +35,7 @@ type options struct {
 	query       string
 	wait        time.Duration
 	settle      time.Duration
+	ping        bool
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -49,6 +50,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	dialWorkers := fs.Int("dial-workers", 64, "connections opened at once")
 	query := fs.String("query", "", "query string for /ws, such as topics=world")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for an alert to reach every connection")
+	ping := fs.Bool("ping", false, `send {"type":"ping"} on each connection once it is open, as the reader widget does when idle`)
 	settle := fs.Duration("settle", 5*time.Minute, "how long to wait for two server garbage collections before measuring its memory (an idle Go program collects every 2 minutes)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -68,7 +70,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return options{}, errors.New("-dial-workers must be at least 1")
 	}
 	return options{base: u, token: *token, conns: *conns, alerts: *alerts, interval: *interval,
-		sources: *sources, dialWorkers: *dialWorkers, query: *query, wait: *wait, settle: *settle}, nil
+		sources: *sources, dialWorkers: *dialWorkers, query: *query, wait: *wait, settle: *settle, ping: *ping}, nil
 }
 
 // receipt is one alert frame arriving on one connection.
@@ -208,6 +210,9 @@ func connect(ctx context.Context, opt options, receipts chan<- receipt, open *at
 					}
 					mu.Unlock()
 					continue
+				}
+				if opt.ping {
+					_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
 				}
 				conns[i] = c
 				open.Add(1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -38,6 +39,15 @@ type config struct {
 	// WebhookWorkers and WebhookTimeout bound webhook delivery.
 	WebhookWorkers int
 	WebhookTimeout time.Duration
+	// WebhookLease is how long a claimed delivery stays this instance's
+	// before any instance may retry it: the takeover time after a crash.
+	WebhookLease time.Duration
+	// InstanceID names this instance in the alert log's consumer groups;
+	// empty means host name and process id, new at every start.
+	InstanceID string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when deciding a client's address.
+	TrustedProxies []netip.Prefix
 }
 
 // usageError is a bad flag or setting: main exits with status 2.
@@ -170,6 +180,32 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a duration from 1s to 1m such as 10s", v)
 		}
 		c.WebhookTimeout = d
+		return nil
+	}},
+	{"webhook-lease", "FLASHWIRE_WEBHOOK_LEASE", "60s", "how long a webhook delivery claimed by an instance stays its own; after a crash another instance retries it this long after the claim (raised to the webhook timeout plus 1s when shorter)", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 2*time.Second || d > time.Hour {
+			return fmt.Errorf("%q is not a duration from 2s to 1h such as 60s", v)
+		}
+		c.WebhookLease = d
+		return nil
+	}},
+	{"instance-id", "FLASHWIRE_INSTANCE_ID", "", "stable name of this instance, unique among those running, so that after a restart it resumes the alert events it was handed at once instead of after 30s; empty uses host name and process id", func(c *config, v string) error {
+		if len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+			return fmt.Errorf("%q is not a name of at most 64 letters, digits, dots, dashes and underscores", v)
+		}
+		c.InstanceID = v
+		return nil
+	}},
+	{"trusted-proxies", "FLASHWIRE_TRUSTED_PROXIES", "", "comma-separated CIDRs of the load balancers and proxies in front of the service, whose X-Forwarded-For gives the client address; empty trusts none", func(c *config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range splitList(v) {
+			prefix, err := netip.ParsePrefix(p)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+		}
 		return nil
 	}},
 	{"redis-wait", "FLASHWIRE_REDIS_WAIT", "30s", "how long start-up retries an unreachable Redis", func(c *config, v string) error {

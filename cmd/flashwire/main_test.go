@@ -53,6 +53,33 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("origins = %v", c.AllowedOrigins)
 			}
 		}},
+		// Proxies' networks, IPv4 and IPv6; host bits are masked off.
+		{name: "OK trusted proxies", env: map[string]string{"FLASHWIRE_TRUSTED_PROXIES": "10.1.2.3/8, fd00::/8"}, check: func(t *testing.T, c config) {
+			if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "fd00::/8" {
+				t.Errorf("trusted proxies = %v", c.TrustedProxies)
+			}
+		}},
+		// A bare address or a name is not a CIDR.
+		{name: "trusted proxies not a CIDR", env: map[string]string{"FLASHWIRE_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, wantErr: "FLASHWIRE_TRUSTED_PROXIES"},
+		{name: "trusted proxies flag", args: []string{"-trusted-proxies", "10.0.0.1"}, wantErr: "-trusted-proxies"},
+		// Webhook takeover settings: a lease and a stable instance name.
+		{name: "OK webhook lease and instance id", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "5s", "FLASHWIRE_INSTANCE_ID": "web-1.eu_west"}, check: func(t *testing.T, c config) {
+			if c.WebhookLease != 5*time.Second || c.InstanceID != "web-1.eu_west" {
+				t.Errorf("lease %v, instance id %q", c.WebhookLease, c.InstanceID)
+			}
+		}},
+		// Unset, the lease is a minute and the name is left to the process.
+		{name: "OK webhook lease default", check: func(t *testing.T, c config) {
+			if c.WebhookLease != time.Minute || c.InstanceID != "" {
+				t.Errorf("lease %v, instance id %q", c.WebhookLease, c.InstanceID)
+			}
+		}},
+		// Shorter than a round trip to a partner could ever be.
+		{name: "webhook lease too short", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "500ms"}, wantErr: "FLASHWIRE_WEBHOOK_LEASE"},
+		{name: "webhook lease nonsense", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "soon"}, wantErr: "FLASHWIRE_WEBHOOK_LEASE"},
+		// A space would make a consumer name hard to read and to type.
+		{name: "instance id with space", env: map[string]string{"FLASHWIRE_INSTANCE_ID": "web 1"}, wantErr: "FLASHWIRE_INSTANCE_ID"},
+		{name: "instance id too long", env: map[string]string{"FLASHWIRE_INSTANCE_ID": strings.Repeat("a", 65)}, wantErr: "FLASHWIRE_INSTANCE_ID"},
 		{name: "addr nonsense", env: map[string]string{"FLASHWIRE_ADDR": "nonsense"}, wantErr: "FLASHWIRE_ADDR"},
 		{name: "addr port too big", env: map[string]string{"FLASHWIRE_ADDR": ":99999"}, wantErr: "FLASHWIRE_ADDR"},
 		// The flag's name is given when the flag was wrong.

@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(schedulerDone); alerts.RunScheduler(ctx, log) }()
 	// The feed watcher polls newsroom feeds on every instance; a lease per
 	// source makes one instance poll each. It stops first on shutdown too.
-	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log})
+	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg})
 	if err := watcher.Start(ctx); err != nil {
 		return fmt.Errorf("start feed watcher: %w", err)
 	}
@@ -91,11 +91,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Allow:    cfg.WebhookAllow,
 		Timeout:  cfg.WebhookTimeout,
 		Workers:  cfg.WebhookWorkers,
+		Lease:    cfg.WebhookLease,
 		Logger:   log,
 		Registry: reg,
 		Stats:    stats,
 	})
-	dispatcher := webhook.NewDispatcher(alerts.Log(), consumerName(), webhook.NewStoreDirectory(store), sender, stats, log)
+	dispatcher := webhook.NewDispatcher(alerts.Log(), consumerName(cfg.InstanceID), webhook.NewStoreDirectory(store), sender, stats, log)
 	if err := dispatcher.Group().Create(ctx); err != nil {
 		return err
 	}
@@ -126,6 +127,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Watcher:        watcher,
 		PartnerSecrets: partnerSecrets,
 		Webhooks:       sender,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -228,8 +230,12 @@ func shutdown(log *slog.Logger, steps []step) error {
 }
 
 // consumerName names this process in the alert log's consumer groups:
-// unique per process, readable in XINFO.
-func consumerName() string {
+// the configured instance id, which lets a restart resume its own pending
+// events at once, or else unique per process; readable in XINFO.
+func consumerName(instanceID string) string {
+	if instanceID != "" {
+		return instanceID
+	}
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }

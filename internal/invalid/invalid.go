@@ -8,6 +8,7 @@ package invalid
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Field is one problem with one field of the input.
@@ -24,6 +25,20 @@ type Error struct {
 // Add records that field has a problem, described with a format string.
 func (e *Error) Add(field, format string, args ...any) {
 	e.Fields = append(e.Fields, Field{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// RequiredText records that field, holding s, is empty, is longer than max
+// characters, or is not valid UTF-8.
+func (e *Error) RequiredText(field, s string, max int) {
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		e.Add(field, "is required")
+	case n > max:
+		e.Add(field, "is %d characters; at most %d allowed", n, max)
+	}
+	if !utf8.ValidString(s) {
+		e.Add(field, "is not valid UTF-8")
+	}
 }
 
 // Err returns e as an error, or nil when no problem was recorded.
