@@ -23,12 +23,18 @@
 // A story is claimed in Redis before it is published ("pending"), and
 // published under a once key derived from its KEY (notifier.PublishOptions.
 // Once), so that the alert log itself refuses to carry it twice. A claim
-// whose instance died is taken up again by the first poll after the claim's
-// lease (Config.LeaseTTL) that still lists the story: if the first attempt
-// did publish, the retry gets that alert back and records it; otherwise it
-// publishes. An editor's send ("sending") that never finished returns to
-// the held queue the same way, and sending it again is as safe. A publish
-// that fails marks its claim stale so the next poll retries it.
+// whose instance died is taken over by the first poll after the claim's
+// lease (Config.LeaseTTL) that still lists the story, whatever the feed now
+// says of it. That poll first reads in the alert log whether the once key
+// published an alert. If it did, the alert becomes the story's ("pushed")
+// and the feed's current version applies to it as to any pushed story: a
+// canceled story is retracted, a new headline sent as an update. If not, a
+// canceled story is marked so it is never pushed, a withheld one keeps its
+// claim until it is released, and a usable one is published. An editor's
+// send ("sending") that never finished is taken over the same way: its
+// alert, if it went out, becomes the story's; otherwise the story returns
+// to the held queue. A publish that fails marks its claim stale so the
+// next poll retries it.
 //
 // Stories go out behind the newsroom's guards (notifier.Service.PublishOnce),
 // as editors' alerts do. In auto mode a story that duplicates an alert sent

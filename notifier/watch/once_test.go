@@ -1,8 +1,10 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,41 +109,195 @@ func TestCrashAfterPublish(t *testing.T) {
 	})
 }
 
-func TestStaleSendIsHeldAgain(t *testing.T) {
-	e := newWatchEnv(t)
-	ctx := context.Background()
-	feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
-	w := e.watcher(t, "a", nil)
-	src := e.source(t, w, Source{URL: feed.URL, Mode: ModeHold})
-	runOnce(t, w, src.ID)
-	held, err := w.Held(ctx)
-	if err != nil || len(held) != 1 {
-		t.Fatalf("held = %+v, %v", held, err)
+// TestStaleClaimMeetsFeed: the instance that claimed a story died, before
+// or after its publish went through, and by the time the claim is stale the
+// feed's version of the story has changed.
+func TestStaleClaimMeetsFeed(t *testing.T) {
+	const headline = "Kremlin: joint statement on Syria"
+	created := fixtureNow.Add(-5 * time.Minute)
+	tests := []struct {
+		name      string
+		published bool   // the dead instance's publish went through
+		status    string // the feed's status once the claim is stale
+		headline  string // the feed's headline then
+		want      []notifier.EventType
+		wantState string
+		// released is what follows once the feed lists the story usable
+		// again, with its first headline.
+		released []notifier.EventType
+	}{
+		// Canceled after the alert went out: the alert is retracted, once.
+		{"PublishedCanceled", true, StatusCanceled, headline,
+			[]notifier.EventType{notifier.Retracted}, stateRetracted, nil},
+		// A new headline: the alert is updated, and the first headline
+		// coming back updates it again.
+		{"PublishedNewHeadline", true, StatusUsable, "Kremlin, White House: joint statement on Syria",
+			[]notifier.EventType{notifier.Updated}, statePushed, []notifier.EventType{notifier.Updated}},
+		// Withheld after the alert went out: it becomes the story's, left
+		// as it is.
+		{"PublishedWithheld", true, StatusWithheld, headline, nil, statePushed, nil},
+		// Canceled before anything went out: never pushed, even when the
+		// story shows up usable again.
+		{"UnpublishedCanceled", false, StatusCanceled, headline, nil, stateCanceled, nil},
+		// Withheld before anything went out: not pushed until released.
+		{"UnpublishedWithheld", false, StatusWithheld, headline, nil, statePending,
+			[]notifier.EventType{notifier.Published}},
 	}
-	// An editor's send whose instance died after publishing.
-	if _, moved, err := w.move(ctx, held[0].ID, stateHeld, stateSending, "", "", ""); err != nil || !moved {
-		t.Fatalf("move: %v, %v", moved, err)
+	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
+		ctx := context.Background()
+		log := notifier.NewLog(e.rdb)
+		w := e.watcher(t, "a", nil)
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				// Each case its own story, so one Redis serves them all.
+				id := fmt.Sprintf("syria-crash-%d", i)
+				doc := func(headline, status string) []byte {
+					return bytes.ReplaceAll(ninjsDoc(headline, status, 2, created, time.Time{}), []byte("syria-1"), []byte(id))
+				}
+				feed := newFeedServer(t, doc(headline, StatusUsable))
+				src := e.source(t, w, Source{URL: feed.URL})
+				hash := claimDead(t, e, src, strings.Replace(syriaURI, "syria-1", id, 1))
+				var pub notifier.Alert
+				if tt.published {
+					stories, err := Parse(doc(headline, StatusUsable), FormatNinjs)
+					if err != nil || len(stories) != 1 {
+						t.Fatalf("parse: %v, %v", stories, err)
+					}
+					if pub, _, err = e.svc.PublishOnce(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				start, err := log.LastID(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				since := func() []notifier.Event {
+					t.Helper()
+					evs, _, err := log.Since(ctx, start, 100)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return evs
+				}
+				feed.set(doc(tt.headline, tt.status))
+				e.clock.Add(3 * time.Second) // past LeaseTTL
+				runOnce(t, w, src.ID)
+				runOnce(t, w, src.ID)
+				evs := since()
+				if !sameTypes(evs, tt.want) {
+					t.Fatalf("events = %+v, want %v", evs, tt.want)
+				}
+				for _, ev := range evs {
+					if ev.Alert.ID != pub.ID {
+						t.Errorf("%s of %s, want of the dead instance's alert %s", ev.Type, ev.Alert.ID, pub.ID)
+					}
+					if ev.Type == notifier.Updated && ev.Alert.Headline != tt.headline {
+						t.Errorf("updated headline = %q, want %q", ev.Alert.Headline, tt.headline)
+					}
+				}
+				state, alertID := storyState(t, e, hash)
+				if state != tt.wantState || alertID != pub.ID {
+					t.Fatalf("record = %s %q, want %s %q", state, alertID, tt.wantState, pub.ID)
+				}
+				if len(evs) > 0 {
+					start = evs[len(evs)-1].ID
+				}
+				feed.set(doc(headline, StatusUsable))
+				e.clock.Add(3 * time.Second)
+				runOnce(t, w, src.ID)
+				runOnce(t, w, src.ID)
+				if evs := since(); !sameTypes(evs, tt.released) {
+					t.Fatalf("after release: events = %+v, want %v", evs, tt.released)
+				}
+			})
+		}
+	})
+}
+
+// sameTypes reports whether evs are of the types want, in order.
+func sameTypes(evs []notifier.Event, want []notifier.EventType) bool {
+	if len(evs) != len(want) {
+		return false
 	}
-	pub, _, err := e.svc.PublishOnce(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)})
-	if err != nil {
-		t.Fatal(err)
+	for i, ev := range evs {
+		if ev.Type != want[i] {
+			return false
+		}
 	}
-	runOnce(t, w, src.ID)
-	if again, _ := w.Held(ctx); len(again) != 0 {
-		t.Fatalf("held while the send is fresh = %+v", again)
+	return true
+}
+
+// TestStaleSend: an editor's send whose instance died.
+func TestStaleSend(t *testing.T) {
+	tests := []struct {
+		name      string
+		published bool
+	}{
+		// The send went out before the instance died.
+		{"Published", true},
+		// The instance died before sending.
+		{"Unpublished", false},
 	}
-	e.clock.Add(3 * time.Second)
-	runOnce(t, w, src.ID)
-	again, err := w.Held(ctx)
-	if err != nil || len(again) != 1 || again[0].ID != held[0].ID {
-		t.Fatalf("held after a stale send = %+v, %v", again, err)
-	}
-	got, err := w.Send(ctx, held[0].ID)
-	if err != nil || got.ID != pub.ID {
-		t.Fatalf("second send = %+v, %v; want %s again", got, err, pub.ID)
-	}
-	if n := len(e.events(t)); n != 1 {
-		t.Fatalf("got %d alerts, want 1", n)
+	for _, tt := range tests {
+		published := tt.published
+		t.Run(tt.name, func(t *testing.T) {
+			e := newWatchEnv(t)
+			ctx := context.Background()
+			feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+			w := e.watcher(t, "a", nil)
+			src := e.source(t, w, Source{URL: feed.URL, Mode: ModeHold})
+			runOnce(t, w, src.ID)
+			held, err := w.Held(ctx)
+			if err != nil || len(held) != 1 {
+				t.Fatalf("held = %+v, %v", held, err)
+			}
+			if _, moved, err := w.move(ctx, held[0].ID, stateHeld, stateSending, "", "", ""); err != nil || !moved {
+				t.Fatalf("move: %v, %v", moved, err)
+			}
+			var pub notifier.Alert
+			if published {
+				if pub, _, err = e.svc.PublishOnce(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runOnce(t, w, src.ID)
+			if again, _ := w.Held(ctx); len(again) != 0 {
+				t.Fatalf("held while the send is fresh = %+v", again)
+			}
+			e.clock.Add(3 * time.Second)
+			runOnce(t, w, src.ID)
+			again, err := w.Held(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if published {
+				// The alert that went out becomes the story's: nothing
+				// left to send, and the story's cancellation retracts it.
+				if len(again) != 0 {
+					t.Fatalf("held after a stale send that went out = %+v", again)
+				}
+				if state, id := storyState(t, e, held[0].ID); state != statePushed || id != pub.ID {
+					t.Fatalf("record = %s %s, want pushed %s", state, id, pub.ID)
+				}
+				feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusCanceled, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
+				runOnce(t, w, src.ID)
+				evs := e.events(t)
+				if len(evs) != 2 || evs[1].Type != notifier.Retracted || evs[1].Alert.ID != pub.ID {
+					t.Fatalf("events = %+v, want %s published and retracted", evs, pub.ID)
+				}
+				return
+			}
+			// Back in the queue for an editor, who sends it once.
+			if len(again) != 1 || again[0].ID != held[0].ID {
+				t.Fatalf("held after a stale send = %+v", again)
+			}
+			if _, err := w.Send(ctx, held[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(e.events(t)); n != 1 {
+				t.Fatalf("got %d alerts, want 1", n)
+			}
+		})
 	}
 }
 

@@ -27,11 +27,14 @@ var ErrLeased = errors.New("another instance is polling this source")
 
 // publisher is what the watcher needs of notifier.Service. Stories go out
 // through PublishOnce, so the newsroom's guards apply to them and a story
-// published under its once key is never published again.
+// published under its once key is never published again. Log is the alert
+// log it writes: a claim whose instance died is settled by reading there
+// what the story's once key published, without publishing anything.
 type publisher interface {
 	PublishOnce(ctx context.Context, a notifier.Alert, opts notifier.PublishOptions) (notifier.Alert, bool, error)
 	Update(ctx context.Context, id string, a notifier.Alert) (notifier.Alert, error)
 	Retract(ctx context.Context, id string) (notifier.Alert, error)
+	Log() *notifier.Log
 }
 
 // Config is what a Watcher needs. Zero durations take the defaults.
@@ -398,10 +401,10 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 
 // The states of a story record.
 const (
-	statePending    = "pending"    // claimed; being published (taken up again once stale)
+	statePending    = "pending"    // claimed; being published (taken over once stale)
 	statePushed     = "pushed"     // published; "alert" holds its id
 	stateHeld       = "held"       // waiting for an editor
-	stateSending    = "sending"    // an editor's send is being published (held again once stale)
+	stateSending    = "sending"    // an editor's send is being published (taken over once stale)
 	stateDismissed  = "dismissed"  // an editor dismissed it
 	stateOld        = "old"        // too old when first seen; never pushed
 	stateCanceled   = "canceled"   // canceled before it was pushed
@@ -456,23 +459,21 @@ if ARGV[2] == 'held' and ARGV[1] ~= 'held' then redis.call('ZADD', KEYS[2], ARGV
 return {st, 1}`)
 
 // reclaimScript takes over a story stuck in a claimed state (ARGV[1]) since
-// before ARGV[2] ms, moving it to ARGV[3] at ARGV[4] ms; held again, it
-// rejoins the held set. It returns 1 when this caller took it over.
-// KEYS: story record, held set. ARGV: state, stale before ms, new state,
-// now ms, story hash.
+// before ARGV[2] ms: the claim becomes the caller's, from ARGV[3] ms on. It
+// returns 1 when this caller took it over.
+// KEYS: story record. ARGV: state, stale before ms, now ms.
 var reclaimScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
 local changed = tonumber(redis.call('HGET', KEYS[1], 'changed') or '0') or 0
 if changed > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'changed', ARGV[4])
-if ARGV[3] == 'held' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+redis.call('HSET', KEYS[1], 'changed', ARGV[3])
 return 1`)
 
 // reclaim runs reclaimScript.
-func (w *Watcher) reclaim(ctx context.Context, hash, from, to string) (bool, error) {
+func (w *Watcher) reclaim(ctx context.Context, hash, state string) (bool, error) {
 	now := w.cfg.Now()
-	ok, err := reclaimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
-		from, millis(now.Add(-w.cfg.LeaseTTL)), to, millis(now), hash).Bool()
+	ok, err := reclaimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash},
+		state, millis(now.Add(-w.cfg.LeaseTTL)), millis(now)).Bool()
 	if err != nil {
 		return false, fmt.Errorf("story %s: %w", hash, err)
 	}
@@ -496,14 +497,6 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	now := w.cfg.Now()
 	hash := storyHash(src.ID, s.ID)
 	key := keyStory + hash
-	switch s.Status {
-	case StatusCanceled:
-		return w.cancelStory(ctx, src, s, hash)
-	case StatusWithheld:
-		// Not to be used until further notice: a later usable version may
-		// still be pushed.
-		return nil
-	}
 	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline").Result()
 	if err != nil {
 		return fmt.Errorf("story %s: %w", s.ID, err)
@@ -512,24 +505,18 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	alertID, _ := rec[1].(string)
 	headline, _ := rec[2].(string)
 	a := w.alert(src, s)
-	switch state {
-	case statePending:
-		// The instance that claimed it died before recording the outcome:
-		// publish again under the same once key, which sends it only if
-		// the first attempt did not.
-		took, err := w.reclaim(ctx, hash, statePending, statePending)
-		if err != nil || !took {
-			return err
-		}
-		return w.publish(ctx, src, s, hash, a)
-	case stateSending:
-		// An editor's send that never finished goes back to the queue; a
-		// second send finds the alert if the first went out.
-		took, err := w.reclaim(ctx, hash, stateSending, stateHeld)
-		if took {
-			w.metrics.held.WithLabelValues(heldStale).Inc()
-		}
-		return err
+	if state == statePending || state == stateSending {
+		// Before the feed's status: a claim may hide an alert that a
+		// cancellation must retract.
+		return w.takeOver(ctx, src, s, hash, state, a)
+	}
+	switch s.Status {
+	case StatusCanceled:
+		return w.cancelStory(ctx, src, s, hash)
+	case StatusWithheld:
+		// Not to be used until further notice: a later usable version may
+		// still be pushed.
+		return nil
 	}
 	if state != "" {
 		if a.Headline == headline || a.Headline == "" {
@@ -571,6 +558,82 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		return nil
 	}
 	return w.publish(ctx, src, s, hash, a)
+}
+
+// takeOver settles a story still claimed ("pending", or "sending" for an
+// editor's send) once the claim's lease has passed: the instance that
+// claimed it died, before or after publishing. Only the instance that takes
+// the claim over goes on. It then asks the alert log what the story's once
+// key published: an alert found becomes the story's (adopt), and the feed's
+// current version applies to it. With none found, a canceled story is
+// marked so it is never pushed, an editor's send goes back to the held
+// queue, a withheld story keeps its claim for a later usable version, and
+// a usable one is published again under the same once key.
+func (w *Watcher) takeOver(ctx context.Context, src Source, s Story, hash, state string, a notifier.Alert) error {
+	took, err := w.reclaim(ctx, hash, state)
+	if err != nil || !took {
+		return err
+	}
+	key := keyStory + hash
+	alertID, err := w.cfg.Alerts.Log().OnceID(ctx, onceKey(hash))
+	if err != nil {
+		// Stale again at once, so the next poll retries.
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "changed", "0")
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	if alertID != "" {
+		return w.adopt(ctx, src, s, hash, alertID, a)
+	}
+	switch {
+	case s.Status == StatusCanceled:
+		_, _, err := w.move(ctx, hash, state, stateCanceled, "", "", "")
+		return err
+	case state == stateSending:
+		_, moved, err := w.move(ctx, hash, stateSending, stateHeld, "", "", "")
+		if moved {
+			w.metrics.held.WithLabelValues(heldStale).Inc()
+		}
+		return err
+	case s.Status == StatusWithheld:
+		w.cfg.Redis.HSet(ctx, key, "changed", "0")
+		return nil
+	}
+	return w.publish(ctx, src, s, hash, a)
+}
+
+// adopt records the alert a dead instance published under the story's once
+// key as the story's, with the headline it carries now, then brings it in
+// line with the feed: a canceled story is retracted, a new headline sent as
+// an update. The alert counts as the dead instance's, not this one's.
+func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID string, a notifier.Alert) error {
+	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	switch {
+	case errors.Is(err, notifier.ErrNotFound):
+		// Its state expired: only the id is known, and nothing can reach it.
+		cur = notifier.Alert{ID: alertID, Headline: a.Headline}
+	case err != nil:
+		w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "changed", "0")
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	state := statePushed
+	if cur.Retracted {
+		state = stateRetracted
+	}
+	err = w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "state", state, "alert", alertID, "headline", cur.Headline, "changed", millis(w.cfg.Now())).Err()
+	if err != nil {
+		// The claim goes stale again and the next poll after it retries.
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	w.cfg.Logger.Info("watch: alert of a dead claim found", "source", src.ID, "story", s.ID, "alert_id", alertID)
+	switch {
+	case state == stateRetracted || s.Status == StatusWithheld:
+		return nil
+	case s.Status == StatusCanceled:
+		return w.cancelStory(ctx, src, s, hash)
+	case a.Headline == "" || a.Headline == cur.Headline:
+		return nil
+	}
+	return w.updateStory(ctx, hash, alertID, cur.Headline, a)
 }
 
 // publish sends a story this instance claimed in auto mode, behind the
