@@ -2,15 +2,20 @@
 // routes.go), API handlers, tokens and roles, health and metrics endpoints,
 // and the embedded pages under static/.
 //
-// The WebSocket and SSE hub (hub.go, ws.go, sse.go) keeps no Redis keys: it
-// tails the alert log and fans out to this instance's connections, and
-// never waits on a slow client. What web keeps in Redis itself:
+// The WebSocket and SSE hub (hub.go, ws.go, sse.go) tails the alert log and
+// fans out to this instance's connections, and never waits on a slow
+// client. For the editor's dry run it counts readers online on every
+// instance (online.go): each registers itself and answers questions on a
+// pub/sub channel. What web keeps in Redis itself:
 //
 //	flashwire:v1:{tokens}:all        hash: token id -> JSON (name, role, created, hash)
 //	flashwire:v1:{tokens}:by-hash    hash: hex SHA-256 of the secret -> token id
 //	flashwire:v1:{sessions}:SHA256   editor console session, expires with it
 //	flashwire:v1:{audit}:log         stream of audit entries (who did what, when)
 //	flashwire:v1:{idem}:SHA256       stored answer to an Idempotency-Key, 24 h
+//	flashwire:v1:{online}:instances  sorted set: instance id -> last seen (ms)
+//	flashwire:v1:{online}:ask        pub/sub channel: {id, targeting} of a count
+//	flashwire:v1:{online}:reply:ID   list: each instance's count, 10 s
 //
 // It must never hold a token's secret beyond the request that carries it,
 // and never send a 5xx error's detail to the client: that goes to the log.

@@ -80,10 +80,10 @@ type audienceCounter interface {
 	CountAudience(ctx context.Context, a subscribers.Attrs, now time.Time) (readers, partners int64, err error)
 }
 
-// onlineCounter counts this instance's live connections an alert would
-// reach; *Hub is one.
+// onlineCounter counts the live connections an alert would reach, on
+// every instance that answers; *Hub is one.
 type onlineCounter interface {
-	Online(a subscribers.Attrs) int
+	CountOnline(ctx context.Context, a subscribers.Attrs) OnlineCount
 }
 
 // audience is the answer of a dry run. A count is null when this instance
@@ -92,6 +92,10 @@ type audience struct {
 	Online   *int64 `json:"online"`
 	Readers  *int64 `json:"readers"`
 	Partners *int64 `json:"partners"`
+
+	// OnlineInstances says how many instances' connections Online sums:
+	// fewer answered than expected means it is partial.
+	OnlineInstances *OnlineInstances `json:"online_instances"`
 }
 
 // dryRunResponse is what POST /api/v1/alerts?dry_run=true returns.
@@ -126,8 +130,8 @@ func handleAlertCreate(d alertDeps) http.Handler {
 			resp := dryRunResponse{DryRun: true, Alert: a}
 			attrs := a.Attrs()
 			if d.online != nil {
-				n := int64(d.online.Online(attrs))
-				resp.Audience.Online = &n
+				c := d.online.CountOnline(ctx, attrs)
+				resp.Audience.Online, resp.Audience.OnlineInstances = &c.Online, &c.Instances
 			}
 			if d.audience != nil {
 				readers, partners, err := d.audience.CountAudience(ctx, attrs, d.alerts.Now())

@@ -74,6 +74,9 @@ type HubConfig struct {
 	Writers int
 	// Now is the clock for matching (quiet hours); nil means time.Now.
 	Now func() time.Time
+	// Online, when set, makes CountOnline count every instance's
+	// connections (see online.go); nil counts this instance's only.
+	Online *OnlineConfig
 }
 
 // Hub fans the alert log out to this instance's WebSocket and SSE
@@ -107,6 +110,9 @@ type Hub struct {
 	// that are delivered.
 	tailing     chan struct{}
 	tailingOnce sync.Once
+	// online counts readers online across instances; nil without
+	// HubConfig.Online.
+	online *online
 
 	// Readers, when set, loads a reader's stored preferences for
 	// "reader=ID" instead of Config.Subscribers.
@@ -143,6 +149,9 @@ func NewHub(cfg HubConfig) *Hub {
 		h.now = time.Now
 	}
 	h.ready = make(chan *client, 2*h.maxConns)
+	if cfg.Online != nil {
+		h.online = newOnline(h, *cfg.Online)
+	}
 	return h
 }
 
@@ -160,6 +169,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		go h.writeLoop(ctx)
 	}
 	go h.pingLoop(ctx)
+	if h.online != nil {
+		go h.online.run(ctx)
+	}
 	pause := 100 * time.Millisecond
 	for {
 		after, err := h.log.LastID(ctx)
@@ -370,8 +382,14 @@ func (h *Hub) remove(c *client) {
 // {"retry_ms":N}, SSE streams a "retry: N" line. http.Server.Shutdown does
 // not close hijacked connections, so the server calls this from
 // RegisterOnShutdown. It returns once all are gone or ctx ends, closing the
-// rest at once.
+// rest at once. With HubConfig.Online it first leaves the count of readers
+// online, while Redis is still open.
 func (h *Hub) Shutdown(ctx context.Context) {
+	if h.online != nil {
+		// A closing instance has no readers to count: dry runs stop
+		// expecting its answer.
+		h.online.leave(ctx)
+	}
 	h.mu.Lock()
 	h.closing = true
 	all := make([]*client, 0, len(h.clients))

@@ -76,6 +76,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:              log,
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		// Dry runs count readers online on every instance; the hub
+		// registers this one while it runs and leaves in step 2.
+		Online: &web.OnlineConfig{Redis: rdb, InstanceID: consumerName(cfg.InstanceID)},
 	})
 	// The hub outlives ctx: its writers send the goodbye frames during
 	// shutdown. It stops when serve returns.
@@ -213,7 +216,8 @@ type step struct {
 //  2. stop accepting connections and finish in-flight requests
 //     (http.Server.Shutdown); it does not close hijacked connections, so
 //     WebSockets are closed by the hub, with a reconnect hint, from a
-//     RegisterOnShutdown hook at the start of this step;
+//     RegisterOnShutdown hook at the start of this step, once the hub has
+//     left the instances that dry runs count readers online on;
 //  3. drain webhook deliveries in flight;
 //  4. close Redis (deferred by serve, after this returns).
 func shutdown(log *slog.Logger, steps []step) error {
