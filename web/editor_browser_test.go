@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"flashwire/notifier/watch"
+	"flashwire/notifier/webhook"
 )
 
 // Held stories the newsroom feed in TestEditorBrowser flags as breaking.
@@ -114,13 +116,18 @@ func tabUntil(tb testing.TB, bt *browserTab, sel, within string, max int, opts .
 // in, compose a flash alert with its preview and audience, confirm and
 // send it, see the banner reach the reader and the delivery figures, correct
 // it, retract it and see the banner go; send a story a feed source held and
-// see it reach the reader, dismiss another; then, as an admin, use the
-// token, topic, partner and audit pages and add a feed source, first with a
-// bad schedule. Sign-in, compose-and-send, correct, retract and the held
-// queue are driven by real key presses, checking at each step where focus
-// is and that it shows. Screenshots go to testdata/artifacts.
+// see it reach the reader, dismiss another; then, as an admin, create a
+// token (its secret shown once, selected, with a Copy button) and revoke it,
+// add a topic and a region and remove the topic, add a partner (first with
+// a bad URL, then seeing its signing secret once), pause and resume it, read
+// the audit log and add a feed source, first with a bad schedule. Only real
+// key presses drive the console, and each step checks where focus is and
+// that it shows. Screenshots go to testdata/artifacts.
 func TestEditorBrowser(t *testing.T) {
-	env := newWidgetEnv(t, envOptions{stats: true, configure: withWatcher(t)})
+	env := newWidgetEnv(t, envOptions{stats: true, configure: func(e *testEnv, h *HubConfig, c *Config) {
+		withWatcher(t)(e, h, c)
+		c.PartnerSecrets = webhook.NewSecrets(e.rdb)
+	}})
 	feed := newsroomFeed(t)
 	// A source in hold mode queues its breaking stories for an editor; a
 	// source whose feed is gone shows its error on the Sources page.
@@ -147,7 +154,7 @@ func TestEditorBrowser(t *testing.T) {
 	console.setReducedMotion(t, true)
 	console.do(t, chromedp.Navigate(env.URL+"/editor"))
 
-	// From here to the sent list, only real key presses drive the console.
+	// From here on, only real key presses drive the console.
 	console.waitFor(t, "the sign-in form", `!document.getElementById('signin-view').hidden && document.activeElement.id === 'token'`)
 	console.press(t, env.editor)
 	console.press(t, kb.Tab)
@@ -300,27 +307,144 @@ func TestEditorBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("admin pages", func(t *testing.T) {
-		console.do(t, chromedp.Focus(chromedp.CSS(`#signout`)), chromedp.KeyEvent(kb.Enter))
-		console.waitFor(t, "the sign-in form again", `!document.getElementById('signin-view').hidden`)
-		console.do(t, chromedp.SendKeys(chromedp.CSS(`#token`), testAdminToken), chromedp.KeyEvent(kb.Enter))
-		console.waitFor(t, "the admin pages", `!document.querySelector('[data-view=tokens]').hidden`)
-		console.do(t, chromedp.Focus(chromedp.CSS(`[data-view=tokens]`)), chromedp.KeyEvent(kb.Enter))
+	// The admin pages, like the rest, are driven by key presses alone.
+	t.Run("sign in as admin", func(t *testing.T) {
+		// From the held list's heading back past the section buttons.
+		tabUntil(t, console, `#signout`, `.tabs button`, 8, shiftTab)
+		console.press(t, kb.Enter)
+		console.waitFor(t, "the sign-in form again", `!document.getElementById('signin-view').hidden && document.activeElement.id === 'token'`)
+		console.press(t, testAdminToken+kb.Enter)
+		console.waitFor(t, "the admin pages", `!document.querySelector('[data-view=tokens]').hidden && document.activeElement.id === 'compose-title'`)
+		console.press(t, kb.Tab, shiftTab)
+		focusOn(t, console, `[data-view=tokens]`)
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		console.press(t, kb.Enter)
 		console.waitFor(t, "the token list", `document.querySelector('#tokens tr[data-id]')`)
-		console.do(t,
-			chromedp.Focus(chromedp.CSS(`#token-name`)), chromedp.SendKeys(chromedp.CSS(`#token-name`), "weekend desk"),
-			chromedp.Focus(chromedp.CSS(`#token-form button[type=submit]`)), chromedp.KeyEvent(kb.Enter))
-		console.waitFor(t, "the new token's secret", `document.querySelector('#token-form .secret').textContent.indexOf('fw_') > 0`)
-		console.do(t, chromedp.Focus(chromedp.CSS(`[data-view=topics]`)), chromedp.KeyEvent(kb.Enter))
+		focusOn(t, console, `#tokens-title`)
+		tabUntil(t, console, `#token-name`, `#tokens button`, 6)
+		console.press(t, "weekend desk")
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#token-role`)
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#token-form button[type=submit]`)
+		console.press(t, kb.Enter)
+		// The secret, shown once, gets focus already selected: Ctrl+C copies it.
+		console.waitFor(t, "the new token's secret", `document.activeElement.id === 'token-secret'`)
+		focusOn(t, console, `#token-secret[readonly]`)
+		secret := eval[string](t, console, `(function (i) { return i.selectionStart === 0 && i.selectionEnd === i.value.length ? i.value : ""; })(document.activeElement)`)
+		if !strings.HasPrefix(secret, "fw_") {
+			t.Fatalf("selected secret %q, want the whole fw_ token", secret)
+		}
+		if code, _ := env.do(t, "GET", "/api/v1/alerts", secret, nil); code != 200 {
+			t.Errorf("the shown token gets %d", code)
+		}
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#token-form .copy`)
+		console.press(t, kb.Enter)
+		console.waitFor(t, "the copy's outcome", `document.querySelector('#token-form .secret-box .status').textContent === 'Copied to the clipboard.'`)
+		eval[bool](t, console, `window.scrollTo(0, 0), true`)
+		console.screenshot(t, "editor-tokens")
+
+		revoke := `#tokens .revoke[aria-label="Revoke: weekend desk"]`
+		tabUntil(t, console, revoke, `#view-tokens button, #view-tokens input, #view-tokens select`, 8, shiftTab)
+		console.press(t, kb.Enter)
+		console.waitFor(t, "the revoke confirmation", `document.getElementById('confirm').open`)
+		focusOn(t, console, `#confirm-no`)
+		console.press(t, kb.Tab, shiftTab)
+		focusOn(t, console, `#confirm-yes`)
+		console.press(t, kb.Enter)
+		// Focus moves to the token now in its place, not the top of the page.
+		console.waitFor(t, "the revoked token to leave the list", `!document.querySelector('`+revoke+`') && document.activeElement.matches('#tokens .revoke')`)
+		focusOn(t, console, `#tokens .revoke`)
+		if code, _ := env.do(t, "GET", "/api/v1/alerts", secret, nil); code != 401 {
+			t.Errorf("the revoked token gets %d, want 401", code)
+		}
+	})
+
+	t.Run("topics", func(t *testing.T) {
+		tabUntil(t, console, `[data-view=topics]`, `#tokens button, .tabs button`, 8, shiftTab)
+		console.press(t, kb.Enter)
 		console.waitFor(t, "the topics", `document.querySelectorAll('#topic-list li').length >= 9`)
-		console.do(t, chromedp.Focus(chromedp.CSS(`[data-view=partners]`)), chromedp.KeyEvent(kb.Enter))
-		console.do(t,
-			chromedp.Focus(chromedp.CSS(`#partner-name`)), chromedp.SendKeys(chromedp.CSS(`#partner-name`), "Metro Daily"),
-			chromedp.Focus(chromedp.CSS(`#partner-url`)), chromedp.SendKeys(chromedp.CSS(`#partner-url`), "https://metro.example.com/hooks/flashwire"),
-			chromedp.Focus(chromedp.CSS(`#partner-form button[type=submit]`)), chromedp.KeyEvent(kb.Enter))
-		console.waitFor(t, "the new partner", `document.querySelector('#partners tr[data-id]')`)
-		console.do(t, chromedp.Focus(chromedp.CSS(`[data-view=audit]`)), chromedp.KeyEvent(kb.Enter))
+		focusOn(t, console, `#topics-title`)
+		tabUntil(t, console, `#new-topics`, `#topic-list button, #region-list button`, 40)
+		console.press(t, "weather")
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#new-regions`)
+		console.press(t, "north-sea"+kb.Enter)
+		remove := `#topic-list button[aria-label="Remove weather"]`
+		console.waitFor(t, "the new topic and region", `document.querySelector('`+remove+`') && document.querySelector('#region-list button[aria-label="Remove north-sea"]')`)
+		focusOn(t, console, `#new-regions`)
+		tabUntil(t, console, remove, `#topic-list button, #region-list button, #new-topics`, 40, shiftTab)
+		console.press(t, kb.Enter)
+		console.waitFor(t, "the remove confirmation", `document.getElementById('confirm').open`)
+		focusOn(t, console, `#confirm-no`)
+		console.press(t, kb.Tab, shiftTab)
+		focusOn(t, console, `#confirm-yes`)
+		console.press(t, " ")
+		console.waitFor(t, "the topic to go", `!document.querySelector('`+remove+`') && document.activeElement.matches('#topic-list button')`)
+		focusOn(t, console, `#topic-list button`)
+		var tax struct{ Topics, Regions []string }
+		env.call(t, "GET", "/api/v1/topics", "", nil, &tax)
+		if slices.Contains(tax.Topics, "weather") || !slices.Contains(tax.Regions, "north-sea") {
+			t.Errorf("taxonomy %+v, want north-sea and no weather", tax)
+		}
+		eval[bool](t, console, `window.scrollTo(0, 0), true`)
+		console.screenshot(t, "editor-topics")
+	})
+
+	t.Run("partners", func(t *testing.T) {
+		tabUntil(t, console, `[data-view=partners]`, `#topic-list button, .tabs button`, 30, shiftTab)
+		console.press(t, kb.Enter)
+		focusOn(t, console, `#partners-title`)
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#partner-name`)
+		console.press(t, "Metro Daily")
+		console.press(t, kb.Tab)
+		focusOn(t, console, `#partner-url`)
+		// The browser takes any scheme; the server wants http or https.
+		console.press(t, "ftp://metro.example.com/hooks/flashwire"+kb.Enter)
+		console.waitFor(t, "the URL's error", `document.querySelector('#partner-form .errors').textContent === 'url must be an http or https URL'`)
+		focusOn(t, console, `#partner-url[aria-invalid=true]`)
+		console.press(t, "https://metro.example.com/hooks/flashwire"+kb.Enter)
+		console.waitFor(t, "the partner's signing secret", `document.activeElement.id === 'partner-secret' && document.querySelector('#partners tr[data-id]')`)
+		focusOn(t, console, `#partner-secret[readonly]`)
+		if got := eval[string](t, console, `(function (i) { return i.selectionStart === 0 && i.selectionEnd === i.value.length ? i.value : ""; })(document.activeElement)`); !strings.HasPrefix(got, "whsec_") {
+			t.Errorf("selected secret %q, want the whole whsec_ secret", got)
+		}
+		if got := eval[string](t, console, `document.querySelector('#partner-form .errors').textContent`); got != "" {
+			t.Errorf("errors left after the fix: %q", got)
+		}
+		eval[bool](t, console, `window.scrollTo(0, 0), true`)
+		console.screenshot(t, "editor-partners")
+
+		id := eval[string](t, console, `document.querySelector('#partners tr[data-id]').getAttribute('data-id')`)
+		row := `#partners tr[data-id="` + id + `"]`
+		within := `#view-partners button, #view-partners input, #view-partners select`
+		tabUntil(t, console, row+` .state[aria-label="Pause: Metro Daily"]`, within, 10, shiftTab)
+		// Pausing and resuming rebuild the list; focus stays on the button.
+		for _, step := range []struct{ key, state, next string }{
+			{kb.Enter, "paused", "Resume"},
+			{" ", "active", "Pause"},
+		} {
+			console.press(t, step.key)
+			button := fmt.Sprintf(`%s .state[aria-label="%s: Metro Daily"]`, row, step.next)
+			console.waitFor(t, "the partner "+step.state, fmt.Sprintf(`document.querySelector('%s td.partner-state').textContent === %q && document.activeElement.matches(%q)`, row, step.state, button))
+			focusOn(t, console, button)
+			var p struct{ State string }
+			env.call(t, "GET", "/api/v1/partners/"+id, testAdminToken, nil, &p)
+			if p.State != step.state {
+				t.Errorf("partner state %q, want %q", p.State, step.state)
+			}
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		tabUntil(t, console, `[data-view=audit]`, `#partners button, .tabs button`, 6, shiftTab)
+		console.press(t, kb.Enter)
 		console.waitFor(t, "the audit log", `document.querySelectorAll('#audit tr').length >= 5`)
+		focusOn(t, console, `#audit-title`)
 		console.screenshot(t, "editor-audit")
 	})
 
@@ -373,7 +497,9 @@ func TestEditorBrowser(t *testing.T) {
 		}
 		entries = append(entries, fmt.Sprintf("%s %s %d", e.Action, target, e.Status))
 	}
-	want := []string{"POST /api/v1/sources  201", "POST /api/v1/sources  400", "POST /api/v1/partners  201", "POST /api/v1/tokens  201",
+	want := []string{"POST /api/v1/sources  201", "POST /api/v1/sources  400",
+		"PATCH /api/v1/partners/{id}  200", "PATCH /api/v1/partners/{id}  200", "POST /api/v1/partners  201", "POST /api/v1/partners  400",
+		"DELETE /api/v1/topics/{slug}  204", "POST /api/v1/topics  200", "DELETE /api/v1/tokens/{id}  204", "POST /api/v1/tokens  201",
 		"POST /editor/session  201", "DELETE /editor/session  204",
 		"POST /api/v1/held/{id}/dismiss  204", "POST /api/v1/held/{id}/send  201",
 		"POST /api/v1/alerts/{id}/retract " + id + " 200", "POST /api/v1/alerts/{id}/update " + id + " 200",

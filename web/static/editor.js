@@ -42,7 +42,9 @@
     var h = { "X-CSRF-Token": csrf };
     if (body !== undefined) h["Content-Type"] = "application/json";
     for (var k in headers || {}) h[k] = headers[k];
-    return fetch(path, { method: method, credentials: "same-origin", headers: h, body: body === undefined ? undefined : JSON.stringify(body) })
+    // no-cache: the public topic list may be cached for a minute, but the
+    // console must show a removal at once.
+    return fetch(path, { method: method, credentials: "same-origin", cache: "no-cache", headers: h, body: body === undefined ? undefined : JSON.stringify(body) })
       .then(function (r) {
         return r.text().then(function (t) {
           var j = null;
@@ -132,6 +134,8 @@
   function signedOut() {
     csrf = ""; me = null;
     stopPolling();
+    // A secret shown once must not outlive the session that made it.
+    document.querySelectorAll(".secret-box").forEach(function (b) { b.hidden = true; b.querySelector("input").value = ""; });
     $("app").hidden = true;
     $("who").hidden = true;
     $("signout").hidden = true;
@@ -260,6 +264,14 @@
     audienceTimer = setTimeout(audience, 400);
   }
 
+  // onlineText says how many readers are online now and, when some instances
+  // did not answer in time, that the figure is partial.
+  function onlineText(n, inst) {
+    var text = (n === 1 ? "1 reader" : n.toLocaleString("en") + " readers") + " online now";
+    if (inst && inst.answered < inst.expected) text += " (" + inst.answered + " of " + inst.expected + " instances answered)";
+    return text;
+  }
+
   function audience() {
     var a = draft(), seq = ++audienceSeq, out = $("audience");
     if (!a.headline || !a.url || !a.topics.length) {
@@ -270,7 +282,7 @@
     api("POST", "/api/v1/alerts?dry_run=true", a).then(function (r) {
       if (seq !== audienceSeq) return;
       var n = r.audience || {}, parts = [];
-      parts.push(n.online == null ? "readers online: unknown" : count(n.online, "reader", "readers") + " online now");
+      parts.push(n.online == null ? "readers online: unknown" : onlineText(n.online, n.online_instances));
       if (n.readers != null) parts.push(count(n.readers, "stored reader", "stored readers"));
       if (n.partners != null) parts.push(count(n.partners, "partner", "partners"));
       out.textContent = "Reaches " + parts.join(" · ");
@@ -511,31 +523,67 @@
     });
   }
 
+  // showSecret shows a secret the API returns only once in the form's
+  // read-only field and moves focus there with it selected, so that the
+  // keyboard copies it at once; the Copy button next to it does the same.
+  function showSecret(f, note, secret) {
+    var box = f.querySelector(".secret-box"), input = box.querySelector("input");
+    box.querySelector(".status").textContent = note;
+    input.value = secret;
+    box.hidden = false;
+    input.focus();
+    input.select();
+  }
+  document.querySelectorAll(".secret-box .copy").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var box = b.closest(".secret-box"), input = box.querySelector("input"), copied = false;
+      input.select();
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      box.querySelector(".status").textContent = copied ? "Copied to the clipboard." : "Press Ctrl+C to copy the selected secret.";
+      if (!copied) input.focus();
+    });
+  });
+
+  // partnerRows fills tb; a state or delete button that had focus keeps it
+  // across the refresh (see keepFocus).
+  function partnerRows(tb, partners) {
+    partners.forEach(function (p) {
+      var next = p.state === "active" ? "paused" : "active", verb = next === "active" ? "Resume" : "Pause";
+      tb.appendChild(el("tr", { "data-id": p.id },
+        el("td", { class: "name", text: p.name }), el("td", { text: p.url }),
+        el("td", { text: (p.topics || []).join(", ") || "all" }),
+        el("td", { class: "partner-state", text: p.state + (p.disabled_reason ? " (" + p.disabled_reason + ")" : "") }),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "state", "aria-label": verb + ": " + p.name, onclick: function () {
+            api("PATCH", "/api/v1/partners/" + encodeURIComponent(p.id), { state: next }).then(function () {
+              say((next === "active" ? "Resumed: " : "Paused: ") + p.name);
+              return loadPartners();
+            }, function (e) { say(e.message); });
+          } }, verb),
+          el("button", { type: "button", class: "delete danger", "aria-label": "Delete: " + p.name, onclick: function (ev) {
+            var index = Array.prototype.indexOf.call(tb.querySelectorAll("tr[data-id]"), ev.currentTarget.closest("tr"));
+            confirmDialog("Delete partner?", p.name + " stops receiving webhooks.", "Delete").then(function (ok) {
+              if (ok) api("DELETE", "/api/v1/partners/" + encodeURIComponent(p.id)).then(function () {
+                say("Deleted: " + p.name);
+                return loadPartners().then(function () { focusRow(tb, index, "delete", "partners-title"); });
+              }, function (e) { say(e.message); });
+            });
+          } }, "Delete"))));
+    });
+    if (!tb.children.length) tb.appendChild(el("tr", {}, el("td", { colspan: "5", text: "No partners yet." })));
+  }
+
   function loadPartners() {
     return api("GET", "/api/v1/partners").then(function (r) {
-      var tb = clear($("partners"));
-      (r.partners || []).forEach(function (p) {
-        var next = p.state === "active" ? "paused" : "active";
-        tb.appendChild(el("tr", { "data-id": p.id },
-          el("td", { text: p.name }), el("td", { text: p.url }),
-          el("td", { text: (p.topics || []).join(", ") || "all" }),
-          el("td", { text: p.state + (p.disabled_reason ? " (" + p.disabled_reason + ")" : "") }),
-          el("td", { class: "actions" },
-            el("button", { type: "button", onclick: function () {
-              api("PATCH", "/api/v1/partners/" + encodeURIComponent(p.id), { state: next }).then(loadPartners, function (e) { say(e.message); });
-            } }, next === "active" ? "Resume" : "Pause"),
-            el("button", { type: "button", class: "danger", onclick: function () {
-              confirmDialog("Delete partner?", p.name + " stops receiving webhooks.", "Delete").then(function (ok) {
-                if (ok) api("DELETE", "/api/v1/partners/" + encodeURIComponent(p.id)).then(loadPartners, function (e) { say(e.message); });
-              });
-            } }, "Delete"))));
-      });
+      var tb = $("partners");
+      keepFocus(tb, function () { partnerRows(clear(tb), r.partners || []); });
     }, function (e) { say(e.message); });
   }
   formSubmit("partner-form", function (f) {
     return ["POST", "/api/v1/partners", { name: f.name.value.trim(), url: f.url.value.trim(), topics: list(f.topics.value), min_priority: f.min_priority.value, contact: f.contact.value.trim() }];
   }, function (r, f) {
-    f.querySelector(".secret").textContent = r.secret ? "Signing secret for " + r.name + " (shown once): " + r.secret : "Partner added.";
+    if (r.secret) showSecret(f, "Partner " + r.name + " added: copy its signing secret now, it is not shown again.", r.secret);
+    else say("Partner added: " + r.name);
     loadPartners();
   });
 
@@ -582,10 +630,18 @@
     return api("GET", "/api/v1/topics").then(function (t) {
       [["topic-list", t.topics || [], "topics"], ["region-list", t.regions || [], "regions"]].forEach(function (x) {
         var ul = clear($(x[0]));
-        x[1].forEach(function (slug) {
+        x[1].forEach(function (slug, i) {
           ul.appendChild(el("li", {}, slug + " ", el("button", { type: "button", class: "quiet small", "aria-label": "Remove " + slug, onclick: function () {
             confirmDialog("Remove " + slug + "?", "Alerts can no longer use it; readers and partners following it keep their other choices.", "Remove").then(function (ok) {
-              if (ok) api("DELETE", "/api/v1/" + x[2] + "/" + encodeURIComponent(slug)).then(function () { loadTopics(); loadTaxonomy(); }, function (e) { say(e.message); });
+              if (ok) api("DELETE", "/api/v1/" + x[2] + "/" + encodeURIComponent(slug)).then(function () {
+                say("Removed: " + slug);
+                loadTaxonomy();
+                // Focus goes to the chip now in its place, else the heading.
+                return loadTopics().then(function () {
+                  var bs = $(x[0]).querySelectorAll("button"), b = bs[Math.min(i, bs.length - 1)];
+                  if (b) b.focus(); else $("topics-title").focus();
+                });
+              }, function (e) { say(e.message); });
             });
           } }, "\u00d7")));
         });
@@ -602,9 +658,13 @@
       (r.tokens || []).forEach(function (t) {
         tb.appendChild(el("tr", { "data-id": t.id },
           el("td", { text: t.name }), el("td", { text: t.role }), el("td", { text: time(t.created_at, true) }),
-          el("td", { class: "actions" }, el("button", { type: "button", class: "danger", onclick: function () {
+          el("td", { class: "actions" }, el("button", { type: "button", class: "revoke danger", "aria-label": "Revoke: " + t.name, onclick: function (ev) {
+            var index = Array.prototype.indexOf.call(tb.querySelectorAll("tr[data-id]"), ev.currentTarget.closest("tr"));
             confirmDialog("Revoke token?", "\u201c" + t.name + "\u201d stops working at once, and its console sessions end.", "Revoke").then(function (ok) {
-              if (ok) api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(loadTokens, function (e) { say(e.message); });
+              if (ok) api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(function () {
+                say("Revoked: " + t.name);
+                return loadTokens().then(function () { focusRow(tb, index, "revoke", "tokens-title"); });
+              }, function (e) { say(e.message); });
             });
           } }, "Revoke"))));
       });
@@ -613,7 +673,7 @@
   formSubmit("token-form", function (f) {
     return ["POST", "/api/v1/tokens", { name: f.name.value.trim(), role: f.role.value }];
   }, function (r, f) {
-    f.querySelector(".secret").textContent = "Token for " + r.name + " (shown once): " + r.token;
+    showSecret(f, "Token " + r.name + " created: copy it now, it is not shown again.", r.token);
     loadTokens();
   });
 
