@@ -12,7 +12,8 @@
 //	flashwire:v1:{watch}:state:ID       hash: fetch state of one source (etag, errors, counts)
 //	flashwire:v1:{watch}:lease:ID       instance id of the poller of one source, with expiry
 //	flashwire:v1:{watch}:story:KEY      hash: what became of one story (state, alert id, headline,
-//	                                    when its state changed, why it is held)
+//	                                    when its state changed, why it is held, retraction
+//	                                    attempts and the last retraction error)
 //	flashwire:v1:{watch}:held           sorted set of held story keys by time held (ms)
 //	flashwire:v1:{watch}:changed        pub/sub channel: sources changed, reload
 //
@@ -35,6 +36,19 @@
 // alert, if it went out, becomes the story's; otherwise the story returns
 // to the held queue. A publish that fails marks its claim stale so the
 // next poll retries it.
+//
+// A canceled story's alert is retracted the same way: the story is first
+// marked "retracting", then notifier.Service.Retract is called, then the
+// story is recorded "retracted". A mark whose instance died is taken over
+// by the first poll after the lease that still lists the story, whatever
+// the feed now says of it, and the retraction is tried again; an alert
+// found already retracted (notifier.ErrRetracted: the dead instance got
+// that far) only completes the record, so a retraction goes out once. A
+// retraction that fails leaves the mark stale so the next poll retries it,
+// up to a bounded number of attempts (an instance dying in it spends one);
+// then the story is marked "unretracted", no longer retried, and every
+// poll that lists it sets the source's last_error to say which alert is
+// still up and why, until the alert is retracted by other means.
 //
 // Stories go out behind the newsroom's guards (notifier.Service.PublishOnce),
 // as editors' alerts do. In auto mode a story that duplicates an alert sent

@@ -52,8 +52,9 @@ type Config struct {
 	// LeaseTTL is how long a poller's lease lasts unrenewed: how soon
 	// another instance takes over a source when its poller dies. It is
 	// renewed every third of it. It is also how long a story's claim lasts:
-	// a story still "pending" (or an editor's send still "sending") that
-	// long after its claim is taken up again. Default 30s.
+	// a story still "pending" (or an editor's send still "sending", or a
+	// retraction still "retracting") that long after its claim is taken up
+	// again. Default 30s.
 	LeaseTTL time.Duration
 	// Backoff is the wait after a source's first error; it doubles with
 	// each further error, up to 30 minutes. Default 30s.
@@ -408,9 +409,17 @@ const (
 	stateDismissed  = "dismissed"  // an editor dismissed it
 	stateOld        = "old"        // too old when first seen; never pushed
 	stateCanceled   = "canceled"   // canceled before it was pushed
-	stateRetracting = "retracting" // being retracted
+	stateRetracting = "retracting" // being retracted (taken over once stale)
 	stateRetracted  = "retracted"  // pushed, then retracted
+	// stateUnretracted: its retraction failed maxRetractAttempts times and
+	// is no longer tried; "error" says why, and every poll that lists the
+	// story reports it on the source until the alert is retracted.
+	stateUnretracted = "unretracted"
 )
+
+// maxRetractAttempts bounds the retries of a retraction that keeps failing,
+// so a broken one ends in a reported error rather than a silent loop.
+const maxRetractAttempts = 5
 
 // storyHash names a story's record. An identity that is not a URI is
 // scoped to its source.
@@ -429,8 +438,8 @@ func onceKey(hash string) string { return "watch:story:" + hash }
 
 // claimScript creates a story's record unless it exists: the one atomic
 // decision that gives a story to one instance at a time. "changed" is when
-// the state last changed: a "pending" or "sending" state older than the
-// claim's lease belongs to an instance that died.
+// the state last changed: a "pending", "sending" or "retracting" state
+// older than the claim's lease belongs to an instance that died.
 // KEYS: story record, held set. ARGV: state, source id, identity, headline,
 // draft alert JSON, now ms, TTL s, story hash.
 var claimScript = redis.NewScript(`
@@ -497,7 +506,7 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	now := w.cfg.Now()
 	hash := storyHash(src.ID, s.ID)
 	key := keyStory + hash
-	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline").Result()
+	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error").Result()
 	if err != nil {
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
@@ -505,10 +514,22 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	alertID, _ := rec[1].(string)
 	headline, _ := rec[2].(string)
 	a := w.alert(src, s)
-	if state == statePending || state == stateSending {
+	switch state {
+	case statePending, stateSending:
 		// Before the feed's status: a claim may hide an alert that a
 		// cancellation must retract.
 		return w.takeOver(ctx, src, s, hash, state, a)
+	case stateRetracting:
+		// The agency killed the story once: whatever the feed says now,
+		// a retraction begun is finished.
+		took, err := w.reclaim(ctx, hash, stateRetracting)
+		if err != nil || !took {
+			return err
+		}
+		return w.retract(ctx, src, s, hash)
+	case stateUnretracted:
+		problem, _ := rec[3].(string)
+		return w.unretracted(ctx, s, hash, alertID, problem)
 	}
 	switch s.Status {
 	case StatusCanceled:
@@ -719,16 +740,7 @@ func (w *Watcher) cancelStory(ctx context.Context, src Source, s Story, hash str
 	}
 	switch {
 	case moved:
-		alertID, err := w.cfg.Redis.HGet(ctx, keyStory+hash, "alert").Result()
-		if err != nil {
-			return fmt.Errorf("story %s: %w", s.ID, err)
-		}
-		if _, err := w.cfg.Alerts.Retract(ctx, alertID); err != nil && !errors.Is(err, notifier.ErrRetracted) {
-			_, _, _ = w.move(context.WithoutCancel(ctx), hash, stateRetracting, statePushed, "", "", "")
-			return fmt.Errorf("retract alert %s: %w", alertID, err)
-		}
-		w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "state", stateRetracted)
-		w.cfg.Logger.Info("watch: alert retracted", "source", src.ID, "story", s.ID, "alert_id", alertID)
+		return w.retract(ctx, src, s, hash)
 	case found == stateHeld:
 		_, _, err = w.move(ctx, hash, stateHeld, stateCanceled, "", "", "")
 	case found == "":
@@ -736,6 +748,67 @@ func (w *Watcher) cancelStory(ctx context.Context, src Source, s Story, hash str
 			stateCanceled, src.ID, s.ID, s.Headline, "", millis(w.cfg.Now()), int64(storyTTL/time.Second), hash).Result()
 	}
 	return err
+}
+
+// retract retracts the alert of a story that this instance moved to
+// "retracting" or took over there. An alert already retracted counts as
+// done: the instance before got that far and died before recording it. A
+// failure leaves the story "retracting" and stale at once, so the next poll
+// retries it; after maxRetractAttempts (a crash counts as one) the story
+// becomes "unretracted" and its error is reported on every poll.
+func (w *Watcher) retract(ctx context.Context, src Source, s Story, hash string) error {
+	key := keyStory + hash
+	bg := context.WithoutCancel(ctx)
+	alertID, err := w.cfg.Redis.HGet(ctx, key, "alert").Result()
+	var n int64
+	if err == nil {
+		// Counted before the call, so that an instance dying in it
+		// spends an attempt too.
+		n, err = w.cfg.Redis.HIncrBy(ctx, key, "attempts", 1).Result()
+	}
+	if err != nil {
+		w.cfg.Redis.HSet(bg, key, "changed", "0")
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	_, err = w.cfg.Alerts.Retract(ctx, alertID)
+	switch {
+	case err == nil || errors.Is(err, notifier.ErrRetracted):
+		if _, _, merr := w.move(bg, hash, stateRetracting, stateRetracted, "", "", ""); merr != nil {
+			// Still "retracting": the poll after the lease finds the
+			// alert retracted and records it.
+			return merr
+		}
+		w.cfg.Redis.HDel(bg, key, "error")
+		if err != nil {
+			w.cfg.Logger.Info("watch: alert found already retracted", "source", src.ID, "story", s.ID, "alert_id", alertID)
+			return nil
+		}
+		w.cfg.Logger.Info("watch: alert retracted", "source", src.ID, "story", s.ID, "alert_id", alertID)
+		return nil
+	case n >= maxRetractAttempts:
+		problem := clip(fmt.Sprintf("alert %s of story %s not retracted, gave up after %d attempts: %v", alertID, s.ID, n, err), 500)
+		w.cfg.Redis.HSet(bg, key, "error", problem)
+		_, _, _ = w.move(bg, hash, stateRetracting, stateUnretracted, "", "", "")
+		w.cfg.Logger.Error("watch: retraction given up", "source", src.ID, "story", s.ID, "alert_id", alertID, "attempts", n, "error", err.Error())
+		return errors.New(problem)
+	}
+	w.cfg.Redis.HSet(bg, key, "changed", "0", "error", clip(err.Error(), 500))
+	return fmt.Errorf("retract alert %s (attempt %d of %d): %w", alertID, n, maxRetractAttempts, err)
+}
+
+// unretracted reports a story whose retraction was given up, unless its
+// alert has been retracted since (by an editor): then the story is
+// recorded retracted and the source's error clears.
+func (w *Watcher) unretracted(ctx context.Context, s Story, hash, alertID, problem string) error {
+	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	if err == nil && cur.Retracted {
+		_, _, err = w.move(ctx, hash, stateUnretracted, stateRetracted, "", "", "")
+		return err
+	}
+	if problem == "" {
+		problem = fmt.Sprintf("alert %s of story %s not retracted", alertID, s.ID)
+	}
+	return errors.New(problem)
 }
 
 var alertLanguage = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
