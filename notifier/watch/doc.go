@@ -11,9 +11,10 @@
 //	flashwire:v1:{watch}:sources        hash: source id -> source JSON
 //	flashwire:v1:{watch}:state:ID       hash: fetch state of one source (etag, errors, counts)
 //	flashwire:v1:{watch}:lease:ID       instance id of the poller of one source, with expiry
-//	flashwire:v1:{watch}:story:KEY      hash: what became of one story (state, alert id, headline,
-//	                                    when its state changed, why it is held, retraction
-//	                                    attempts and the last retraction error)
+//	flashwire:v1:{watch}:story:KEY      hash: what became of one story (state, alert id, last
+//	                                    headline sent, draft of the version to send, when its
+//	                                    state changed, why it is held, retraction and update
+//	                                    attempts, the last error and a headline given up on)
 //	flashwire:v1:{watch}:held           sorted set of held story keys by time held (ms)
 //	flashwire:v1:{watch}:changed        pub/sub channel: sources changed, reload
 //
@@ -49,6 +50,24 @@
 // then the story is marked "unretracted", no longer retried, and every
 // poll that lists it sets the source's last_error to say which alert is
 // still up and why, until the alert is retracted by other means.
+//
+// A new headline of a pushed story goes out the same way: the story is
+// first marked "updating" with the new version as its draft, keeping the
+// last headline sent, then notifier.Service.Update is called, then the new
+// headline is recorded as sent ("pushed" again). A mark whose instance died
+// is taken over by the first poll after the lease that still lists the
+// story: a canceled story is retracted instead; otherwise the feed's
+// current version is sent, or the recorded draft when the feed's cannot be
+// (withheld now, or without a headline). Before each update the alert's
+// current headline is read from the alert log: an alert already carrying
+// it (the dead instance got that far) only completes the record, so an
+// update goes out once. An update that fails leaves the mark stale so the
+// next poll retries it, up to a bounded number of attempts (an instance
+// dying in it spends one); then the story is "pushed" again with the last
+// headline sent, and every poll that lists it with the headline given up on
+// sets the source's last_error to say which alert did not get which
+// headline and why, until the feed's headline changes or the alert carries
+// it by other means. The story can still be retracted meanwhile.
 //
 // Stories go out behind the newsroom's guards (notifier.Service.PublishOnce),
 // as editors' alerts do. In auto mode a story that duplicates an alert sent

@@ -155,22 +155,7 @@ func TestRetractionGivesUp(t *testing.T) {
 	hash := storyHash(src.ID, syriaURI)
 	_, alertID := storyState(t, e, hash)
 	feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusCanceled, 2, created, time.Time{}))
-	for i := 1; i <= maxRetractAttempts+3; i++ {
-		err := w.RunOnce(ctx, src.ID)
-		if err == nil {
-			t.Fatalf("poll %d: no error while the retraction fails", i)
-		}
-		got, serr := w.Source(ctx, src.ID)
-		if serr != nil {
-			t.Fatal(serr)
-		}
-		if !strings.Contains(got.State.LastError, alertID) || !strings.Contains(got.State.LastError, "alert log unavailable") {
-			t.Fatalf("poll %d: last_error = %q, want the alert and the cause", i, got.State.LastError)
-		}
-		if i >= maxRetractAttempts && !strings.Contains(got.State.LastError, "gave up after") {
-			t.Fatalf("poll %d: last_error = %q, want it to say the retraction was given up", i, got.State.LastError)
-		}
-	}
+	pollsGiveUp(t, w, src.ID, alertID, maxRetractAttempts)
 	if n := alerts.calls.Load(); n != maxRetractAttempts {
 		t.Fatalf("Retract called %d times, want %d", n, maxRetractAttempts)
 	}
@@ -187,6 +172,30 @@ func TestRetractionGivesUp(t *testing.T) {
 	}
 	if got, err := w.Source(ctx, src.ID); err != nil || got.State.LastError != "" {
 		t.Fatalf("last_error = %q, %v; want none", got.State.LastError, err)
+	}
+}
+
+// pollsGiveUp polls a source whose story's alert keeps failing
+// ("alert log unavailable") a few more times than attempts: every poll
+// must fail and report the alert and the cause on the source, and from poll
+// attempts on say that it gave up.
+func pollsGiveUp(tb testing.TB, w *Watcher, sourceID, alertID string, attempts int) {
+	tb.Helper()
+	ctx := context.Background()
+	for i := 1; i <= attempts+3; i++ {
+		if err := w.RunOnce(ctx, sourceID); err == nil {
+			tb.Fatalf("poll %d: no error while the alert service fails", i)
+		}
+		got, err := w.Source(ctx, sourceID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !strings.Contains(got.State.LastError, alertID) || !strings.Contains(got.State.LastError, "alert log unavailable") {
+			tb.Fatalf("poll %d: last_error = %q, want the alert and the cause", i, got.State.LastError)
+		}
+		if i >= attempts && !strings.Contains(got.State.LastError, "gave up after") {
+			tb.Fatalf("poll %d: last_error = %q, want it to say it gave up", i, got.State.LastError)
+		}
 	}
 }
 

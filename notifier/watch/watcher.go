@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,9 +53,9 @@ type Config struct {
 	// LeaseTTL is how long a poller's lease lasts unrenewed: how soon
 	// another instance takes over a source when its poller dies. It is
 	// renewed every third of it. It is also how long a story's claim lasts:
-	// a story still "pending" (or an editor's send still "sending", or a
-	// retraction still "retracting") that long after its claim is taken up
-	// again. Default 30s.
+	// a story still "pending" (or an editor's send still "sending", a
+	// retraction still "retracting", an update still "updating") that long
+	// after its claim is taken up again. Default 30s.
 	LeaseTTL time.Duration
 	// Backoff is the wait after a source's first error; it doubles with
 	// each further error, up to 30 minutes. Default 30s.
@@ -411,6 +412,9 @@ const (
 	stateCanceled   = "canceled"   // canceled before it was pushed
 	stateRetracting = "retracting" // being retracted (taken over once stale)
 	stateRetracted  = "retracted"  // pushed, then retracted
+	// stateUpdating: a new version ("draft") is being sent as an update;
+	// "headline" is still the last one sent (taken over once stale).
+	stateUpdating = "updating"
 	// stateUnretracted: its retraction failed maxRetractAttempts times and
 	// is no longer tried; "error" says why, and every poll that lists the
 	// story reports it on the source until the alert is retracted.
@@ -420,6 +424,10 @@ const (
 // maxRetractAttempts bounds the retries of a retraction that keeps failing,
 // so a broken one ends in a reported error rather than a silent loop.
 const maxRetractAttempts = 5
+
+// maxUpdateAttempts bounds the retries of an update that keeps failing, for
+// the same reason.
+const maxUpdateAttempts = 5
 
 // storyHash names a story's record. An identity that is not a URI is
 // scoped to its source.
@@ -438,8 +446,9 @@ func onceKey(hash string) string { return "watch:story:" + hash }
 
 // claimScript creates a story's record unless it exists: the one atomic
 // decision that gives a story to one instance at a time. "changed" is when
-// the state last changed: a "pending", "sending" or "retracting" state
-// older than the claim's lease belongs to an instance that died.
+// the state last changed: a "pending", "sending", "retracting" or
+// "updating" state older than the claim's lease belongs to an instance that
+// died.
 // KEYS: story record, held set. ARGV: state, source id, identity, headline,
 // draft alert JSON, now ms, TTL s, story hash.
 var claimScript = redis.NewScript(`
@@ -506,7 +515,7 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	now := w.cfg.Now()
 	hash := storyHash(src.ID, s.ID)
 	key := keyStory + hash
-	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error").Result()
+	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error", "unsent").Result()
 	if err != nil {
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
@@ -527,6 +536,12 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 			return err
 		}
 		return w.retract(ctx, src, s, hash)
+	case stateUpdating:
+		took, err := w.reclaim(ctx, hash, stateUpdating)
+		if err != nil || !took {
+			return err
+		}
+		return w.resumeUpdate(ctx, src, s, hash, alertID, a)
 	case stateUnretracted:
 		problem, _ := rec[3].(string)
 		return w.unretracted(ctx, s, hash, alertID, problem)
@@ -545,7 +560,11 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		}
 		switch state {
 		case statePushed:
-			return w.updateStory(ctx, hash, alertID, headline, a)
+			problem, _ := rec[3].(string)
+			if unsent, _ := rec[4].(string); problem != "" && a.Headline == unsent {
+				return w.unupdated(ctx, hash, alertID, a.Headline, problem)
+			}
+			return w.updateStory(ctx, s, hash, alertID, headline, a)
 		case stateHeld:
 			_, _, err := w.move(ctx, hash, stateHeld, stateHeld, headline, a.Headline, draftJSON(a))
 			return err
@@ -654,7 +673,7 @@ func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID 
 	case a.Headline == "" || a.Headline == cur.Headline:
 		return nil
 	}
-	return w.updateStory(ctx, hash, alertID, cur.Headline, a)
+	return w.updateStory(ctx, s, hash, alertID, cur.Headline, a)
 }
 
 // publish sends a story this instance claimed in auto mode, behind the
@@ -711,24 +730,123 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 	return nil
 }
 
-// updateStory sends a changed headline of a pushed story as an update;
-// only the instance that swaps the headline in the record sends it.
-func (w *Watcher) updateStory(ctx context.Context, hash, alertID, oldHeadline string, a notifier.Alert) error {
-	_, moved, err := w.move(ctx, hash, statePushed, statePushed, oldHeadline, a.Headline, "")
+// updateStory sends a changed headline of a pushed story as an update.
+// Only the instance that moves the record from "pushed" (with the headline
+// it read) to "updating" sends it; the record keeps the last headline sent
+// until the update went through, so an instance dying in between leaves a
+// stale "updating" record that a later poll takes over.
+func (w *Watcher) updateStory(ctx context.Context, s Story, hash, alertID, oldHeadline string, a notifier.Alert) error {
+	_, moved, err := w.move(ctx, hash, statePushed, stateUpdating, oldHeadline, "", draftJSON(a))
 	if err != nil || !moved {
 		return err
 	}
-	if _, err := w.cfg.Alerts.Update(ctx, alertID, a); err != nil {
-		if errors.Is(err, notifier.ErrRetracted) {
-			w.cfg.Redis.HSet(ctx, keyStory+hash, "state", stateRetracted)
-			return nil
+	return w.sendUpdate(ctx, s, hash, alertID, a)
+}
+
+// resumeUpdate finishes an update whose instance died, once this instance
+// has taken the stale "updating" record over. A canceled story is
+// retracted instead; otherwise the feed's current version is sent, or the
+// recorded one when the feed's cannot be (withheld now, or no headline): an
+// update begun is finished.
+func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, alertID string, a notifier.Alert) error {
+	if s.Status == StatusCanceled {
+		_, moved, err := w.move(ctx, hash, stateUpdating, stateRetracting, "", "", "")
+		if err != nil || !moved {
+			return err
 		}
-		// Put the old headline back so the next poll tries again.
-		_, _, _ = w.move(context.WithoutCancel(ctx), hash, statePushed, statePushed, a.Headline, oldHeadline, "")
-		return fmt.Errorf("update alert %s: %w", alertID, err)
+		return w.retract(ctx, src, s, hash)
 	}
-	w.cfg.Logger.Info("watch: alert updated", "alert_id", alertID, "headline", a.Headline)
-	return nil
+	if s.Status == StatusWithheld || a.Headline == "" {
+		draft, err := w.cfg.Redis.HGet(ctx, keyStory+hash, "draft").Result()
+		if err == nil {
+			err = json.Unmarshal([]byte(draft), &a)
+		}
+		if err != nil {
+			w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "changed", "0")
+			return fmt.Errorf("story %s: %w", s.ID, err)
+		}
+	}
+	return w.sendUpdate(ctx, s, hash, alertID, a)
+}
+
+// sendUpdate sends a as the update of the story's alert, the record being
+// "updating" and this instance's. It first reads the alert's current
+// headline: one that is already a's means the instance before got that far
+// and died before recording it, so an update goes out once. Once it went
+// through the record is "pushed" with a's headline. A failure leaves the
+// record "updating" and stale at once, so the next poll retries; after
+// maxUpdateAttempts (a crash counts as one) the record goes back to
+// "pushed" with the last headline sent, "unsent" and "error" say which
+// headline did not go out and why, and every poll that lists the story with
+// that headline reports it on the source, until the feed's headline changes
+// or the alert carries it.
+func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string, a notifier.Alert) error {
+	key := keyStory + hash
+	bg := context.WithoutCancel(ctx)
+	// Counted before the call, so that an instance dying in it spends an
+	// attempt too.
+	n, err := w.cfg.Redis.HIncrBy(ctx, key, "update_attempts", 1).Result()
+	if err != nil {
+		w.cfg.Redis.HSet(bg, key, "changed", "0")
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	switch {
+	case errors.Is(err, notifier.ErrNotFound):
+		// Its state expired: nothing can reach it any more.
+		return w.updated(bg, hash, a.Headline)
+	case err == nil && cur.Retracted:
+		_, _, err = w.move(bg, hash, stateUpdating, stateRetracted, "", "", "")
+		return err
+	case err == nil && cur.Headline == a.Headline:
+		w.cfg.Logger.Info("watch: alert found already updated", "story", s.ID, "alert_id", alertID, "headline", a.Headline)
+		return w.updated(bg, hash, a.Headline)
+	case err == nil:
+		_, err = w.cfg.Alerts.Update(ctx, alertID, a)
+		if errors.Is(err, notifier.ErrRetracted) {
+			_, _, err = w.move(bg, hash, stateUpdating, stateRetracted, "", "", "")
+			return err
+		}
+		if err == nil {
+			w.cfg.Logger.Info("watch: alert updated", "story", s.ID, "alert_id", alertID, "headline", a.Headline)
+			return w.updated(bg, hash, a.Headline)
+		}
+	}
+	if n >= maxUpdateAttempts {
+		problem := clip(fmt.Sprintf("alert %s of story %s not updated to %q, gave up after %d attempts: %v", alertID, s.ID, a.Headline, n, err), 500)
+		w.cfg.Redis.HSet(bg, key, "error", problem, "unsent", a.Headline)
+		w.cfg.Redis.HDel(bg, key, "update_attempts")
+		_, _, _ = w.move(bg, hash, stateUpdating, statePushed, "", "", "")
+		w.cfg.Logger.Error("watch: update given up", "story", s.ID, "alert_id", alertID, "attempts", n, "error", err.Error())
+		return errors.New(problem)
+	}
+	w.cfg.Redis.HSet(bg, key, "changed", "0", "error", clip(err.Error(), 500))
+	return fmt.Errorf("update alert %s (attempt %d of %d): %w", alertID, n, maxUpdateAttempts, err)
+}
+
+// updated records headline as sent to the story's alert.
+func (w *Watcher) updated(ctx context.Context, hash, headline string) error {
+	_, moved, err := w.move(ctx, hash, stateUpdating, statePushed, "", headline, "")
+	if err != nil || !moved {
+		// Still "updating" after an error: the poll after the lease finds
+		// the alert carrying the headline and records it.
+		return err
+	}
+	return w.cfg.Redis.HDel(ctx, keyStory+hash, "update_attempts", "error", "unsent").Err()
+}
+
+// unupdated reports a story whose update to headline was given up, unless
+// its alert carries that headline since (an editor's correction): then the
+// record catches up and the source's error clears.
+func (w *Watcher) unupdated(ctx context.Context, hash, alertID, headline, problem string) error {
+	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	if err == nil && cur.Headline == headline {
+		if err := w.cfg.Redis.HSet(ctx, keyStory+hash, "headline", headline).Err(); err != nil {
+			return fmt.Errorf("story %s: %w", hash, err)
+		}
+		return w.cfg.Redis.HDel(ctx, keyStory+hash, "error", "unsent").Err()
+	}
+	return errors.New(problem)
 }
 
 // cancelStory retracts a pushed story, takes a held one off the queue, and
