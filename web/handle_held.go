@@ -37,10 +37,6 @@ import (
 
 func handleHeldList(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		held, err := wt.Held(r.Context())
 		if err != nil {
 			writeError(w, r, err)
@@ -52,10 +48,6 @@ func handleHeldList(wt *watch.Watcher) http.Handler {
 
 func handleHeldSend(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		a, err := wt.Send(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, err)
@@ -68,10 +60,6 @@ func handleHeldSend(wt *watch.Watcher) http.Handler {
 
 func handleHeldDismiss(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		if err := wt.Dismiss(r.Context(), r.PathValue("id")); err != nil {
 			writeError(w, r, err)
 			return

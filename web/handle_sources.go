@@ -10,6 +10,17 @@ import (
 // errNoWatcher answers the feed-watcher routes on a server built without one.
 var errNoWatcher = errors.New("the feed watcher is not running on this instance")
 
+// requireWatcher serves h when the server has a feed watcher and answers
+// errNoWatcher otherwise, so the handlers themselves never check.
+func requireWatcher(wt *watch.Watcher, h http.Handler) http.Handler {
+	if wt != nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errNoWatcher)
+	})
+}
+
 // The source routes take and return a source as JSON:
 //
 //	{"url": "https://news.example.com/world.rss", "format": "auto|rss|atom|jsonfeed|ninjs",
@@ -24,10 +35,6 @@ var errNoWatcher = errors.New("the feed watcher is not running on this instance"
 
 func handleSourceList(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		list, err := wt.Sources(r.Context())
 		if err != nil {
 			writeError(w, r, err)
@@ -39,10 +46,6 @@ func handleSourceList(wt *watch.Watcher) http.Handler {
 
 func handleSourceCreate(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		var req watch.SourcePatch
 		if err := decode(w, r, &req); err != nil {
 			writeError(w, r, err)
@@ -62,10 +65,6 @@ func handleSourceCreate(wt *watch.Watcher) http.Handler {
 
 func handleSourceGet(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		src, err := wt.Source(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, err)
@@ -77,10 +76,6 @@ func handleSourceGet(wt *watch.Watcher) http.Handler {
 
 func handleSourcePatch(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		var patch watch.SourcePatch
 		if err := decode(w, r, &patch); err != nil {
 			writeError(w, r, err)
@@ -98,10 +93,6 @@ func handleSourcePatch(wt *watch.Watcher) http.Handler {
 
 func handleSourceDelete(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wt == nil {
-			writeError(w, r, errNoWatcher)
-			return
-		}
 		id := r.PathValue("id")
 		if err := wt.DeleteSource(r.Context(), id); err != nil {
 			writeError(w, r, err)

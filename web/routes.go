@@ -63,14 +63,14 @@ func addRoutes(mux *http.ServeMux, s *Server) {
 
 	// Feed sources the watcher polls: admins only. Held stories from
 	// sources in hold mode: editors and admins.
-	mux.Handle("GET /api/v1/sources", s.requireRole(RoleAdmin, handleSourceList(s.cfg.Watcher)))
-	mux.Handle("POST /api/v1/sources", s.requireRole(RoleAdmin, handleSourceCreate(s.cfg.Watcher)))
-	mux.Handle("GET /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourceGet(s.cfg.Watcher)))
-	mux.Handle("PATCH /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourcePatch(s.cfg.Watcher)))
-	mux.Handle("DELETE /api/v1/sources/{id}", s.requireRole(RoleAdmin, handleSourceDelete(s.cfg.Watcher)))
-	mux.Handle("GET /api/v1/held", s.requireRole(RoleEditor, handleHeldList(s.cfg.Watcher)))
-	mux.Handle("POST /api/v1/held/{id}/send", s.requireRole(RoleEditor, handleHeldSend(s.cfg.Watcher)))
-	mux.Handle("POST /api/v1/held/{id}/dismiss", s.requireRole(RoleEditor, handleHeldDismiss(s.cfg.Watcher)))
+	mux.Handle("GET /api/v1/sources", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceList(s.cfg.Watcher))))
+	mux.Handle("POST /api/v1/sources", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceCreate(s.cfg.Watcher))))
+	mux.Handle("GET /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceGet(s.cfg.Watcher))))
+	mux.Handle("PATCH /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourcePatch(s.cfg.Watcher))))
+	mux.Handle("DELETE /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceDelete(s.cfg.Watcher))))
+	mux.Handle("GET /api/v1/held", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldList(s.cfg.Watcher))))
+	mux.Handle("POST /api/v1/held/{id}/send", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldSend(s.cfg.Watcher))))
+	mux.Handle("POST /api/v1/held/{id}/dismiss", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldDismiss(s.cfg.Watcher))))
 
 	// Audience of an alert before it is pushed: editors and admins.
 	mux.Handle("GET /api/v1/audience", s.requireRole(RoleEditor, handleAudience(s.cfg.Subscribers)))

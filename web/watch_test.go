@@ -220,3 +220,26 @@ func TestHeldGuardsAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestWatcherRoutesWithoutWatcher: a server built without a feed watcher
+// answers every watcher route 503, after authentication as usual.
+func TestWatcherRoutesWithoutWatcher(t *testing.T) {
+	env := newTestEnv(t)
+	for _, rt := range []struct{ method, path string }{
+		{"GET", "/api/v1/sources"},
+		{"POST", "/api/v1/sources"},
+		{"GET", "/api/v1/sources/x"},
+		{"PATCH", "/api/v1/sources/x"},
+		{"DELETE", "/api/v1/sources/x"},
+		{"GET", "/api/v1/held"},
+		{"POST", "/api/v1/held/x/send"},
+		{"POST", "/api/v1/held/x/dismiss"},
+	} {
+		if code, _ := env.do(t, rt.method, rt.path, testAdminToken, map[string]any{}); code != 503 {
+			t.Errorf("%s %s = %d, want 503", rt.method, rt.path, code)
+		}
+		if code, _ := env.do(t, rt.method, rt.path, "", nil); code != 401 {
+			t.Errorf("%s %s without a token = %d, want 401", rt.method, rt.path, code)
+		}
+	}
+}
