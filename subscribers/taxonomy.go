@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // DefaultTopics and DefaultRegions are what a new installation starts with.
@@ -101,8 +101,8 @@ func (s *Store) Taxonomy(ctx context.Context) (topics, regions []string, err err
 // AddSlugs adds topics and regions to the taxonomy, in one transaction,
 // after checking every slug; adding a known slug is not an error.
 func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
-	topics, regions = NormalizeSlugs(topics), NormalizeSlugs(regions)
-	var bad invalid.Error
+	topics, regions = flashwire.NormalizeSlugs(topics), flashwire.NormalizeSlugs(regions)
+	var bad flashwire.InvalidError
 	for _, f := range []struct {
 		field string
 		slugs []string
@@ -112,7 +112,7 @@ func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
 			continue
 		}
 		for _, slug := range f.slugs {
-			if !ValidSlug(slug) {
+			if !flashwire.ValidSlug(slug) {
 				bad.Add(f.field, "%q is not a slug (lower-case letters, digits and hyphens, at most 64)", slug)
 				break
 			}
@@ -157,7 +157,7 @@ func (s *Store) removeSlug(ctx context.Context, key, kind, slug string) error {
 		return fmt.Errorf("remove %s %q: %w", kind, slug, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("remove %s %q: %w", kind, slug, ErrNotFound)
+		return fmt.Errorf("remove %s %q: %w", kind, slug, flashwire.ErrNotFound)
 	}
 	return nil
 }

@@ -3,13 +3,10 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"flashwire"
 	"flashwire/notifier"
 	"flashwire/subscribers"
 )
@@ -47,10 +45,10 @@ const (
 )
 
 var (
-	errHubFull       = errors.New("this instance has as many live connections as it allows; retry later")
-	errTooManyFromIP = errors.New("too many live connections from this address")
-	errCrossOrigin   = errors.New("this origin may not open live connections; see FLASHWIRE_ALLOWED_ORIGINS")
-	errHubClosed     = errors.New("live alerts are not available on this instance")
+	errHubFull       = flashwire.NewError(flashwire.ErrUnavailable, "this instance has as many live connections as it allows; retry later")
+	errTooManyFromIP = flashwire.NewError(flashwire.ErrTooMany, "too many live connections from this address")
+	errCrossOrigin   = flashwire.NewError(flashwire.ErrForbidden, "this origin may not open live connections; see FLASHWIRE_ALLOWED_ORIGINS")
+	errHubClosed     = flashwire.NewError(flashwire.ErrUnavailable, "live alerts are not available on this instance")
 )
 
 // HubConfig is what a Hub needs.
@@ -228,7 +226,7 @@ func (h *Hub) pingLoop(ctx context.Context) {
 
 // Online returns how many connections on this instance would receive an
 // alert with attributes a now.
-func (h *Hub) Online(a subscribers.Attrs) int {
+func (h *Hub) Online(a flashwire.Attrs) int {
 	now := h.now()
 	n := 0
 	h.mu.RLock()
@@ -242,7 +240,7 @@ func (h *Hub) Online(a subscribers.Attrs) int {
 }
 
 // broadcast is the log tail's callback: it fans out each event in order.
-func (h *Hub) broadcast(events []notifier.Event) {
+func (h *Hub) broadcast(events []flashwire.Event) {
 	for _, ev := range events {
 		f, err := newEventFrame(ev)
 		if err != nil {
@@ -257,8 +255,8 @@ func (h *Hub) broadcast(events []notifier.Event) {
 // targeting remembers the targeting of recent alerts, so a correction
 // that changes it still reaches those who got the alert.
 type targeting struct {
-	byID  map[string][]subscribers.Attrs // distinct targetings, oldest first
-	order []string                       // oldest first; at most keepTargeting
+	byID  map[string][]flashwire.Attrs // distinct targetings, oldest first
+	order []string                     // oldest first; at most keepTargeting
 }
 
 // keepTargeting is how many alerts targeting remembers: as many as the
@@ -269,7 +267,7 @@ const keepTargeting = notifier.KeepCount
 // targeting. Only one goroutine may use a targeting.
 func (t *targeting) note(f *frame) {
 	if t.byID == nil {
-		t.byID = map[string][]subscribers.Attrs{}
+		t.byID = map[string][]flashwire.Attrs{}
 	}
 	known, ok := t.byID[f.alertID]
 	if !ok {
@@ -292,7 +290,7 @@ func (t *targeting) note(f *frame) {
 	}
 }
 
-func sameAttrs(a, b subscribers.Attrs) bool {
+func sameAttrs(a, b flashwire.Attrs) bool {
 	return a.Language == b.Language && a.Priority == b.Priority &&
 		slices.Equal(a.Topics, b.Topics) && slices.Equal(a.Regions, b.Regions)
 }
@@ -445,11 +443,11 @@ type frame struct {
 	kind    frameKind
 	seq     string // log event id of an event frame
 	alertID string
-	attrs   subscribers.Attrs
+	attrs   flashwire.Attrs
 	// before holds the alert's earlier targetings that differ from attrs,
 	// when an update changed it: readers who got the alert under an old
 	// targeting get its corrections and retraction too.
-	before []subscribers.Attrs
+	before []flashwire.Attrs
 	// appended is when the event entered the log, read from its id.
 	appended time.Time
 	json     []byte
@@ -491,15 +489,15 @@ func nonNil(s []string) []string {
 }
 
 // newEventFrame encodes ev once for both transports.
-func newEventFrame(ev notifier.Event) (*frame, error) {
+func newEventFrame(ev flashwire.Event) (*frame, error) {
 	msg := eventMessage{Seq: ev.ID}
 	a := ev.Alert
 	switch ev.Type {
-	case notifier.Published:
+	case flashwire.Published:
 		msg.Type = "alert"
-	case notifier.Updated:
+	case flashwire.Updated:
 		msg.Type = "update"
-	case notifier.Retracted:
+	case flashwire.Retracted:
 		msg.Type, msg.ID = "retract", a.ID
 	default:
 		return nil, fmt.Errorf("event %s has unknown type %q", ev.ID, ev.Type)
@@ -524,21 +522,11 @@ func newEventFrame(ev notifier.Event) (*frame, error) {
 		seq:      ev.ID,
 		alertID:  a.ID,
 		attrs:    a.Attrs(),
-		appended: idTime(ev.ID),
+		appended: flashwire.EventTime(ev.ID),
 		json:     body,
 		pm:       pm,
 		sse:      sseEvent(ev.ID, msg.Type, body),
 	}, nil
-}
-
-// idTime reads the append time from a log id ("MS-SEQ").
-func idTime(id string) time.Time {
-	ms, _, _ := strings.Cut(id, "-")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(n)
 }
 
 // fanout gathers one event's delivery figures on this instance until every
@@ -635,7 +623,7 @@ func (h *Hub) newClient(transport notifier.Channel, ip string, prefs subscribers
 	return c
 }
 
-func (c *client) wants(a subscribers.Attrs, now time.Time) bool {
+func (c *client) wants(a flashwire.Attrs, now time.Time) bool {
 	return c.prefs.Load().Matches(a, now)
 }
 
@@ -699,7 +687,7 @@ func (c *client) close() {
 // duplicate reports whether event frame f was already sent or predates the
 // connection.
 func (c *client) duplicate(f *frame) bool {
-	return c.skipUpTo != "" && notifier.CompareIDs(f.seq, c.skipUpTo) <= 0
+	return c.skipUpTo != "" && flashwire.CompareEventIDs(f.seq, c.skipUpTo) <= 0
 }
 
 // written notes an event frame's delivery in the metrics and its fan-out.

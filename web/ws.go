@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/notifier"
 	"flashwire/subscribers"
 )
@@ -74,7 +74,7 @@ func (s *Server) admitLive(r *http.Request, transport notifier.Channel, lastEven
 func (s *Server) parseLive(r *http.Request, lastEventID string) (liveRequest, error) {
 	q := r.URL.Query()
 	var req liveRequest
-	var bad invalid.Error
+	var bad flashwire.InvalidError
 	if id := q.Get("reader"); id != "" {
 		prefs, err := s.readerPreferences(r.Context(), id)
 		if err != nil {
@@ -100,16 +100,16 @@ func (s *Server) parseLive(r *http.Request, lastEventID string) (liveRequest, er
 		*f.dst = list
 	}
 	if q.Has("min_priority") {
-		req.prefs.MinPriority = q.Get("min_priority")
+		req.prefs.MinPriority = flashwire.Priority(q.Get("min_priority"))
 	}
-	if p := req.prefs.MinPriority; p != "" && subscribers.PriorityRank(p) == 0 {
+	if p := req.prefs.MinPriority; p != "" && p.Rank() == 0 {
 		bad.Add("min_priority", "must be flash, urgent or normal, not %q", p)
 	}
 	field, last := "Last-Event-ID", lastEventID
 	if last == "" {
 		field, last = "last_id", q.Get("last_id")
 	}
-	if last != "" && !notifier.ValidID(last) {
+	if last != "" && !flashwire.ValidEventID(last) {
 		bad.Add(field, "must be an alert id such as 1732650000000-0")
 	}
 	req.lastID = last
@@ -125,14 +125,9 @@ func (s *Server) readerPreferences(ctx context.Context, id string) (subscribers.
 	return rd.Preferences, err
 }
 
+// splitComma reads a comma-separated query parameter as a normalised list.
 func splitComma(v string) []string {
-	out := []string{}
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return flashwire.NormalizeSlugs(strings.Split(v, ","))
 }
 
 // originAllowed refuses cross-site WebSocket hijacking: a browser page may
@@ -186,7 +181,7 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string, send func(*fra
 		return err
 	}
 	recovered := true
-	var page []notifier.Event
+	var page []flashwire.Event
 	if lastID != "" {
 		page, recovered, err = h.log.Since(ctx, lastID, replayPage)
 		if err != nil {
@@ -205,14 +200,14 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string, send func(*fra
 		return err
 	}
 	skip := newest
-	if lastID != "" && notifier.CompareIDs(lastID, skip) > 0 {
+	if lastID != "" && flashwire.CompareEventIDs(lastID, skip) > 0 {
 		skip = lastID
 	}
 	var seen targeting
 	for len(page) > 0 {
 		now := h.now()
 		for _, ev := range page {
-			if notifier.CompareIDs(ev.ID, skip) > 0 {
+			if flashwire.CompareEventIDs(ev.ID, skip) > 0 {
 				skip = ev.ID
 			}
 			f, err := newEventFrame(ev)
@@ -315,20 +310,20 @@ var (
 
 // clientMessage is any frame a browser sends.
 type clientMessage struct {
-	Type        string   `json:"type"`
-	Topics      []string `json:"topics"`
-	Regions     []string `json:"regions"`
-	Lang        []string `json:"lang"`
-	MinPriority string   `json:"min_priority"`
+	Type        string             `json:"type"`
+	Topics      []string           `json:"topics"`
+	Regions     []string           `json:"regions"`
+	Lang        []string           `json:"lang"`
+	MinPriority flashwire.Priority `json:"min_priority"`
 }
 
 // subscribed confirms a subscribe frame with the filters now in force.
 type subscribed struct {
-	Type        string   `json:"type"`
-	Topics      []string `json:"topics"`
-	Regions     []string `json:"regions"`
-	Lang        []string `json:"lang"`
-	MinPriority string   `json:"min_priority"`
+	Type        string             `json:"type"`
+	Topics      []string           `json:"topics"`
+	Regions     []string           `json:"regions"`
+	Lang        []string           `json:"lang"`
+	MinPriority flashwire.Priority `json:"min_priority"`
 }
 
 // handleMessage answers one client frame; nil means no reply.
@@ -346,28 +341,18 @@ func (c *client) handleMessage(data []byte) *frame {
 				return errorFrame(fmt.Sprintf("a filter has more than %d values", maxFilterValues))
 			}
 		}
-		if m.MinPriority != "" && subscribers.PriorityRank(m.MinPriority) == 0 {
+		if m.MinPriority != "" && m.MinPriority.Rank() == 0 {
 			return errorFrame("min_priority must be flash, urgent or normal")
 		}
 		// Quiet hours and pauses of a stored reader stay in force.
 		p := *c.prefs.Load()
-		p.Topics, p.Regions, p.Languages = lower(m.Topics), lower(m.Regions), lower(m.Lang)
+		p.Topics, p.Regions, p.Languages = flashwire.NormalizeSlugs(m.Topics), flashwire.NormalizeSlugs(m.Regions), flashwire.NormalizeSlugs(m.Lang)
 		p.MinPriority = m.MinPriority
 		c.prefs.Store(&p)
 		body, _ := json.Marshal(subscribed{Type: "subscribed", Topics: p.Topics, Regions: p.Regions, Lang: p.Languages, MinPriority: p.MinPriority})
 		return &frame{kind: frameText, data: body}
 	}
 	return errorFrame(fmt.Sprintf("unknown frame type %q", m.Type))
-}
-
-func lower(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, s := range in {
-		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func errorFrame(text string) *frame {
