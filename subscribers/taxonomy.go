@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -22,21 +21,6 @@ const (
 	keyRegions = "flashwire:v1:{taxonomy}:regions"
 	keySeeded  = "flashwire:v1:{taxonomy}:seeded"
 )
-
-// Store keeps readers' and partners' preferences and the taxonomy in Redis.
-type Store struct {
-	rdb redis.UniversalClient
-	// Now is the clock for created, updated and last-seen times; tests
-	// replace it before first use.
-	Now func() time.Time
-	// partners is this instance's copy of the partner list.
-	partners partnerCache
-}
-
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, Now: time.Now}
-}
 
 // Seed writes the default taxonomy once per installation; an admin's later
 // changes are never overwritten.

@@ -1,7 +1,6 @@
 package subscribers
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -56,26 +55,6 @@ func (p *Preferences) Validate(bad *flashwire.InvalidError, topics, regions map[
 			bad.Add("quiet_hours.tz", "%q is not an IANA time zone such as Europe/London", q.TZ)
 		}
 	}
-}
-
-// checked is what the store checks against the taxonomy: preferences and
-// partners.
-type checked interface {
-	Normalize()
-	Validate(bad *flashwire.InvalidError, topics, regions map[string]bool)
-}
-
-// check normalizes v and returns an *flashwire.InvalidError naming every field at
-// fault, or nil.
-func (s *Store) check(ctx context.Context, v checked) error {
-	v.Normalize()
-	topics, regions, err := s.KnownSlugs(ctx)
-	if err != nil {
-		return err
-	}
-	var bad flashwire.InvalidError
-	v.Validate(&bad, topics, regions)
-	return bad.Err()
 }
 
 func checkSlugs(bad *flashwire.InvalidError, field string, slugs []string, known map[string]bool, kind string) {
