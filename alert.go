@@ -3,7 +3,6 @@ package flashwire
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Priority says how urgent an alert is: flash beats urgent beats normal.
@@ -91,9 +90,7 @@ func (a *Alert) Normalize() {
 // when not nil, are the known slugs.
 func (a *Alert) Validate(bad *InvalidError, topics, regions map[string]bool) {
 	bad.RequiredText("headline", a.Headline, MaxHeadline)
-	if n := utf8.RuneCountInString(a.Summary); n > MaxSummary {
-		bad.Add("summary", "is %d characters; at most %d allowed", n, MaxSummary)
-	}
+	bad.Lines("summary", a.Summary, MaxSummary)
 	if a.URL == "" {
 		bad.Add("url", "is required")
 	} else if problem := CheckWebURL(a.URL); problem != "" {

@@ -54,6 +54,17 @@ func TestAlertValidate(t *testing.T) {
 		{"unknown region", func(a *Alert) { a.Regions = []string{"mars"} }, []string{"regions"}},
 		{"bad language", func(a *Alert) { a.Language = "english!" }, []string{"language"}},
 		{"bad priority", func(a *Alert) { a.Priority = "critical" }, []string{"priority"}},
+		// Text readers see must be what it looks like.
+		{"headline NUL", func(a *Alert) { a.Headline = "Quake\x00" }, []string{"headline"}},
+		{"headline newline", func(a *Alert) { a.Headline = "Quake\nhits" }, []string{"headline"}},
+		{"headline override", func(a *Alert) { a.Headline = "Minister \u202Esenger" }, []string{"headline"}},
+		{"headline isolate", func(a *Alert) { a.Headline = "\u2067Quake" }, []string{"headline"}},
+		{"headline invalid UTF-8", func(a *Alert) { a.Headline = "Quake \xff" }, []string{"headline"}},
+		// A summary may run over lines, never hold other controls.
+		{"OK summary lines", func(a *Alert) { a.Summary = "First line.\nSecond line.\tTabbed." }, nil},
+		{"summary bell", func(a *Alert) { a.Summary = "ding\a" }, []string{"summary"}},
+		{"summary override", func(a *Alert) { a.Summary = "a \u202Db" }, []string{"summary"}},
+		{"url override", func(a *Alert) { a.URL = "https://news.example/\u202Efdp.exe" }, []string{"url"}},
 		// Every fault is named at once, in field order.
 		{"several", func(a *Alert) { a.Headline, a.URL, a.Priority = "", "x", "p" }, []string{"headline", "url", "priority"}},
 	}

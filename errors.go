@@ -108,16 +108,33 @@ func (e *InvalidError) Add(field, format string, args ...any) {
 }
 
 // RequiredText records that field, holding s, is empty, is longer than max
-// characters, or is not valid UTF-8.
+// characters, or is not a line of text (see CheckText).
 func (e *InvalidError) RequiredText(field, s string, max int) {
-	switch n := utf8.RuneCountInString(s); {
-	case n == 0:
+	if s == "" {
 		e.Add(field, "is required")
-	case n > max:
+		return
+	}
+	e.Text(field, s, max)
+}
+
+// Text records that field, holding s, is longer than max characters or is
+// not a line of text (see CheckText). Empty passes.
+func (e *InvalidError) Text(field, s string, max int) {
+	e.text(field, s, max, CheckText(s))
+}
+
+// Lines records that field, holding s, is longer than max characters or is
+// not text of one or more lines (see CheckLines). Empty passes.
+func (e *InvalidError) Lines(field, s string, max int) {
+	e.text(field, s, max, CheckLines(s))
+}
+
+func (e *InvalidError) text(field, s string, max int, problem string) {
+	if n := utf8.RuneCountInString(s); n > max {
 		e.Add(field, "is %d characters; at most %d allowed", n, max)
 	}
-	if !utf8.ValidString(s) {
-		e.Add(field, "is not valid UTF-8")
+	if problem != "" {
+		e.Add(field, "%s", problem)
 	}
 }
 

@@ -1,8 +1,11 @@
 package flashwire
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxSlug is the longest topic or region slug.
@@ -126,6 +129,9 @@ func CheckWebURL(raw string) string {
 	if len(raw) > MaxURL {
 		return "is longer than 2048 bytes"
 	}
+	if problem := CheckText(raw); problem != "" {
+		return problem
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
@@ -140,3 +146,34 @@ func CheckWebURL(raw string) string {
 
 // IsWebURL reports whether raw passes CheckWebURL.
 func IsWebURL(raw string) bool { return CheckWebURL(raw) == "" }
+
+// CheckText returns what is wrong with s as a line of text that people
+// read (a headline, a name), or "" when nothing is: it must be valid UTF-8
+// and hold no control character (tab and newline included) and no
+// bidirectional override or isolate (U+202A to U+202E, U+2066 to U+2069),
+// which would let a headline display as something other than what it
+// says.
+func CheckText(s string) string { return checkText(s, false) }
+
+// CheckLines is CheckText for text that may run over several lines (a
+// summary): newlines and tabs are allowed, every other control character
+// is not.
+func CheckLines(s string) string { return checkText(s, true) }
+
+func checkText(s string, lines bool) string {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			return "is not valid UTF-8"
+		case lines && (r == '\n' || r == '\t'):
+		case unicode.IsControl(r):
+			if lines {
+				return fmt.Sprintf("holds the control character U+%04X; only newlines and tabs are allowed", r)
+			}
+			return fmt.Sprintf("holds the control character U+%04X; none is allowed", r)
+		case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+			return fmt.Sprintf("holds the bidirectional formatting character U+%04X, which can make text display as something else", r)
+		}
+	}
+	return ""
+}

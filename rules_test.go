@@ -126,3 +126,54 @@ func TestCheckWebURL(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckText(t *testing.T) {
+	tests := []struct {
+		in          string
+		line, lines string // substring of each rule's problem; "" means accepted
+	}{
+		{"Quake hits the coast", "", ""},                        // plain text
+		{"Séisme: 7,1 à Tōkyō — 東京", "", ""},                    // any script
+		{"Replacement \uFFFD char", "", ""},                     // a real U+FFFD is text
+		{"", "", ""},                                            // empty passes: required is another rule
+		{"right-to-left \u200F mark", "", ""},                   // marks are fine; only overrides and isolates are not
+		{"two\nlines", "U+000A", ""},                            // a newline: not in a line
+		{"tab\there", "U+0009", ""},                             // a tab: not in a line
+		{"nul\x00", "U+0000", "U+0000"},                         // NUL: never
+		{"bell\a", "U+0007", "U+0007"},                          // C0 controls: never
+		{"del\x7f", "U+007F", "U+007F"},                         // DEL
+		{"c1\u0085", "U+0085", "U+0085"},                        // C1 controls
+		{"cr\r\n", "U+000D", "U+000D"},                          // a carriage return: newlines are \n alone
+		{"evil\u202Etxt.exe", "U+202E", "U+202E"},               // right-to-left override
+		{"\u202Aembedding", "U+202A", "U+202A"},                 // left-to-right embedding
+		{"\u2066isolate\u2069", "U+2066", "U+2066"},             // isolates
+		{"first strong \u2068isolate", "U+2068", "U+2068"},      // first strong isolate
+		{"bad \xff byte", "not valid UTF-8", "not valid UTF-8"}, // invalid UTF-8
+		{"cut \xe2\x82", "not valid UTF-8", "not valid UTF-8"},  // a rune cut short
+	}
+	for _, tt := range tests {
+		for _, c := range []struct {
+			rule string
+			fn   func(string) string
+			want string
+		}{{"CheckText", CheckText, tt.line}, {"CheckLines", CheckLines, tt.lines}} {
+			got := c.fn(tt.in)
+			if (got == "") != (c.want == "") || !strings.Contains(got, c.want) {
+				t.Errorf("%s(%q) = %q, want %q", c.rule, tt.in, got, c.want)
+			}
+		}
+	}
+}
+
+func TestCheckWebURLRefusesHiddenText(t *testing.T) {
+	for _, raw := range []string{
+		"https://news.example/\u202Egpj.exe",  // an override in the path
+		"https://news.example/a\u0085b",       // a C1 control
+		"https://news.example/\xff",           // invalid UTF-8
+		"https://news.example/\u2066x\u2069/", // isolates
+	} {
+		if CheckWebURL(raw) == "" {
+			t.Errorf("CheckWebURL(%q) accepted it", raw)
+		}
+	}
+}

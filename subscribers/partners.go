@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -106,17 +105,13 @@ func (p *Partner) Validate(bad *flashwire.InvalidError, topics, regions map[stri
 			break
 		}
 	}
-	if n := utf8.RuneCountInString(p.Contact); n > MaxContact || !utf8.ValidString(p.Contact) {
-		bad.Add("contact", "must be valid text of at most %d characters", MaxContact)
-	}
+	bad.Text("contact", p.Contact, MaxContact)
 	switch p.State {
 	case PartnerActive, PartnerPaused, PartnerDisabled:
 	default:
 		bad.Add("state", "%q is not one of active, paused, disabled", p.State)
 	}
-	if n := utf8.RuneCountInString(p.DisabledReason); n > MaxReason || !utf8.ValidString(p.DisabledReason) {
-		bad.Add("disabled_reason", "must be valid text of at most %d characters", MaxReason)
-	}
+	bad.Text("disabled_reason", p.DisabledReason, MaxReason)
 }
 
 // normalizeEvents trims and lower-cases event types and drops empty

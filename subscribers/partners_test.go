@@ -99,6 +99,12 @@ func testPartners(t *testing.T, rdb redis.UniversalClient) {
 			{"credentials", Partner{Name: "a", URL: "https://u:p@a.example/"}, "url"},
 			{"unknown event", Partner{Name: "a", URL: "https://a.example/", Events: []flashwire.EventType{"alert.deleted"}}, "events"},
 			{"unknown topic", Partner{Name: "a", URL: "https://a.example/", Topics: []string{"gossip"}}, "topics"},
+			// Names and contacts are read by admins: no hidden characters.
+			{"name NUL", Partner{Name: "Daily\x00Planet", URL: "https://a.example/"}, "name"},
+			{"name override", Partner{Name: "Daily \u202Etenalp", URL: "https://a.example/"}, "name"},
+			{"name invalid UTF-8", Partner{Name: "Daily \xfe", URL: "https://a.example/"}, "name"},
+			{"contact control", Partner{Name: "a", URL: "https://a.example/", Contact: "ops\x1b[31m@a.example"}, "contact"},
+			{"contact isolate", Partner{Name: "a", URL: "https://a.example/", Contact: "\u2066ops@a.example"}, "contact"},
 			{"all", Partner{Name: strings.Repeat("n", MaxPartnerName+1), URL: "x", Regions: []string{"mars"}, Languages: []string{"-"}, MinPriority: "low", Contact: strings.Repeat("c", MaxContact+1)},
 				"name,url,regions,languages,min_priority,contact"},
 		}

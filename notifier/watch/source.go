@@ -210,7 +210,9 @@ func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]b
 	}
 	sort.Strings(cats)
 	for _, c := range cats {
-		if t := s.CategoryTopics[c]; !topics[t] {
+		if problem := flashwire.CheckText(c); problem != "" {
+			bad.Add("category_topics", "a category %s", problem)
+		} else if t := s.CategoryTopics[c]; !topics[t] {
 			bad.Add("category_topics", "%q maps to %q, which is not a known topic", c, t)
 		}
 	}
@@ -220,11 +222,15 @@ func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]b
 	for _, l := range s.Breaking.Labels {
 		if strings.TrimSpace(l) == "" {
 			bad.Add("breaking.labels", "must not hold empty labels")
+		} else if problem := flashwire.CheckText(l); problem != "" {
+			bad.Add("breaking.labels", "a label %s", problem)
 		}
 	}
 	for _, p := range s.Breaking.TitlePrefixes {
 		if strings.TrimSpace(p) == "" {
 			bad.Add("breaking.title_prefixes", "must not hold empty prefixes")
+		} else if problem := flashwire.CheckText(p); problem != "" {
+			bad.Add("breaking.title_prefixes", "a prefix %s", problem)
 		}
 	}
 	if d, err := time.ParseDuration(s.MaxAge); err != nil || d <= 0 {

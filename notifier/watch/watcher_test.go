@@ -595,6 +595,10 @@ func TestCreateSourceInvalid(t *testing.T) {
 		{"MaxAge", Source{URL: "https://x.example/f", Topics: []string{"world"}, MaxAge: "two hours"}, "max_age"},
 		// Not a language tag.
 		{"Language", Source{URL: "https://x.example/f", Topics: []string{"world"}, Language: "English!"}, "language"},
+		// Rule text with hidden characters would never match what it shows.
+		{"LabelControl", Source{URL: "https://x.example/f", Topics: []string{"world"}, Breaking: Rule{Labels: []string{"Breaking\x00"}}}, "breaking.labels"},
+		{"PrefixOverride", Source{URL: "https://x.example/f", Topics: []string{"world"}, Breaking: Rule{TitlePrefixes: []string{"\u202EBREAKING:"}}}, "breaking.title_prefixes"},
+		{"CategoryControl", Source{URL: "https://x.example/f", Topics: []string{"world"}, CategoryTopics: map[string]string{"Sp\tort": "world"}}, "category_topics"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
