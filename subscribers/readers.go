@@ -274,10 +274,28 @@ end
 return #stale
 `)
 
+// errNoReader answers every look-up of an unknown reader id in the same
+// plain words: the id is the caller's own capability, and there is nothing
+// more to say about one that does not exist.
+var errNoReader = flashwire.NewError(flashwire.ErrNotFound, "no reader has this id")
+
+// MaxPause is how far ahead a reader may pause alerts: a pause is for a
+// holiday; stopping for good is deleting the preferences.
+const MaxPause = 366 * 24 * time.Hour
+
 // CheckPreferences normalizes p and returns an *flashwire.InvalidError naming every
 // field at fault, or nil.
 func (s *Store) CheckPreferences(ctx context.Context, p *Preferences) error {
-	return s.check(ctx, p)
+	err := s.check(ctx, p)
+	if p.PausedUntil == nil || !p.PausedUntil.After(s.Now().Add(MaxPause)) {
+		return err
+	}
+	bad := &flashwire.InvalidError{}
+	if err != nil && !errors.As(err, &bad) {
+		return err
+	}
+	bad.Add("paused_until", "is more than a year ahead; a pause lasts at most %d days", int(MaxPause.Hours()/24))
+	return bad
 }
 
 // PutReader stores p as the preferences of the reader id, creating the
@@ -323,7 +341,7 @@ func (s *Store) Reader(ctx context.Context, id string) (Reader, error) {
 	}
 	v, err := s.rdb.Get(ctx, readerKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
-		return Reader{}, fmt.Errorf("load reader: %w", flashwire.ErrNotFound)
+		return Reader{}, errNoReader
 	}
 	if err != nil {
 		return Reader{}, fmt.Errorf("load reader: %w", err)
@@ -386,7 +404,7 @@ func (s *Store) TouchReader(ctx context.Context, id string) error {
 		return fmt.Errorf("touch reader: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("touch reader: %w", flashwire.ErrNotFound)
+		return errNoReader
 	}
 	return nil
 }
@@ -403,7 +421,7 @@ func (s *Store) DeleteReader(ctx context.Context, id string) error {
 		return fmt.Errorf("delete reader: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("delete reader: %w", flashwire.ErrNotFound)
+		return errNoReader
 	}
 	return nil
 }

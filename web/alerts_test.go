@@ -132,6 +132,13 @@ func TestAlertFieldRules(t *testing.T) {
 		{"priority", with(story(2), "priority", "breaking"), 400, []string{"priority"}},
 		// send_at must lie ahead.
 		{"send_at past", with(story(2), "send_at", time.Now().Add(-time.Hour).Format(time.RFC3339)), 400, []string{"send_at"}},
+		// A malformed send_at is named, in words.
+		{"send_at malformed", with(story(2), "send_at", "tomorrow 9am"), 400, []string{"send_at"}},
+		{"send_at number", with(story(2), "send_at", 1767000000), 400, []string{"send_at"}},
+		// Text that hides what it says is refused, whatever the field.
+		{"headline NUL", with(story(2), "headline", "Quake\u0000"), 400, []string{"headline"}},
+		{"headline override", with(story(2), "headline", "Quake \u202Eenoz"), 400, []string{"headline"}},
+		{"summary control", with(story(2), "summary", "ding\u0007"), 400, []string{"summary"}},
 		// Wrong JSON types and unknown fields are named.
 		{"wrong type", with(story(2), "topics", "world"), 400, []string{"topics"}},
 		{"unknown field", with(story(2), "body", "x"), 400, []string{"body"}},

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"flashwire"
 )
@@ -27,8 +30,8 @@ func encode(w http.ResponseWriter, status int, v any) {
 
 // decode reads one JSON object from r's body into v, refusing unknown
 // fields, trailing data and bodies over maxBody. Its errors are
-// *flashwire.InvalidError naming every unknown top-level field at once, or the
-// field at fault.
+// *flashwire.InvalidError naming every field at fault by its path
+// ("quiet_hours.start"), or "body" when the body as a whole is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var raw json.RawMessage
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
@@ -42,7 +45,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return flashwire.Invalid("body", "must hold a single JSON object")
 	}
-	if err := unknownFields(raw, v); err != nil {
+	return decodeJSON(raw, v)
+}
+
+// decodeJSON decodes the JSON object raw into v, a pointer to a struct.
+// Before anything is decoded it names, by path, every string that is not
+// valid UTF-8 (encoding/json would silently replace it), every key v has no
+// field for, and every time that is not RFC 3339, so one answer lists
+// them all.
+func decodeJSON(raw []byte, v any) error {
+	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return flashwire.Invalid("body", "must be a JSON object")
+	}
+	var bad flashwire.InvalidError
+	checkText(&bad, raw)
+	checkShape(&bad, "", raw, reflect.TypeOf(v))
+	if err := bad.Err(); err != nil {
 		return err
 	}
 	strict := json.NewDecoder(bytes.NewReader(raw))
@@ -53,52 +71,161 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// unknownFields names every top-level key of the object raw that v's
-// struct does not have, so one 400 lists them all rather than the first.
-func unknownFields(raw json.RawMessage, v any) error {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
-		return nil // not an object: the strict decode says what is wrong
+// checkText names every string of raw that encoding/json would change
+// without a word: invalid UTF-8 bytes and escaped lone surrogates
+// ("\ud800") both become U+FFFD. It walks the tokens, keeping the path to
+// each, and compares each token's bytes in raw with what they decode to.
+func checkText(bad *flashwire.InvalidError, raw []byte) {
+	type level struct {
+		path    string
+		object  bool
+		key     string
+		wantKey bool
 	}
-	known := jsonFieldNames(reflect.TypeOf(v))
-	if known == nil {
-		return nil
+	var stack []level
+	valuePath := func() string {
+		if len(stack) == 0 {
+			return "body"
+		}
+		top := stack[len(stack)-1]
+		if top.object {
+			return joinPath(top.path, top.key)
+		}
+		return top.path
 	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		if !known[strings.ToLower(k)] {
-			names = append(names, k)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return // the end, or bad JSON that decoding names
+		}
+		seg := raw[prev:dec.InputOffset()]
+		prev = dec.InputOffset()
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				path := valuePath()
+				if len(stack) == 0 {
+					path = ""
+				}
+				stack = append(stack, level{path: path, object: t == '{', wantKey: t == '{'})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if len(stack) > 0 && stack[len(stack)-1].wantKey {
+				top := &stack[len(stack)-1]
+				top.key, top.wantKey = t, false
+				if replaced(seg, t) {
+					bad.Add(joinPath(top.path, t), "is a name that is not valid UTF-8")
+				}
+				continue
+			}
+			if replaced(seg, t) {
+				bad.Add(valuePath(), "is not valid UTF-8 text")
+			}
+		}
+		// A value ended: an object now wants its next key.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].wantKey = true
 		}
 	}
-	sort.Strings(names)
-	var bad flashwire.InvalidError
-	for _, k := range names {
-		bad.Add(k, "is not a known field")
-	}
-	return bad.Err()
 }
 
-// jsonFieldNames returns the lower-cased JSON names of a struct's fields,
-// embedded structs included, as encoding/json matches them; nil when t is
-// not a struct.
-func jsonFieldNames(t reflect.Type) map[string]bool {
+// replaced reports whether the JSON string token seg decoded to s with
+// a U+FFFD that seg does not spell: a replaced invalid byte or surrogate.
+func replaced(seg []byte, s string) bool {
+	if !utf8.Valid(seg) {
+		return true
+	}
+	n := strings.Count(s, "\uFFFD")
+	if n == 0 {
+		return false
+	}
+	spelled := bytes.Count(seg, []byte("\uFFFD")) + strings.Count(strings.ToLower(string(seg)), `\ufffd`)
+	return n > spelled
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// checkShape walks the JSON value raw along the Go type t and names, by
+// path, every object key t has no field for and every time (a time.Time
+// field) that is not RFC 3339. Values of the wrong JSON kind are left to
+// the decoder, which names them by path too.
+func checkShape(bad *flashwire.InvalidError, path string, raw json.RawMessage, t reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
-		return nil
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return
 	}
-	out := map[string]bool{}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == timeType {
+			var tm time.Time
+			if json.Unmarshal(raw, &tm) != nil {
+				bad.Add(path, "must be an RFC 3339 time such as 2026-11-27T08:00:00Z")
+			}
+			return
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return
+		}
+		fields := jsonFields(t)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			ft, ok := fields[strings.ToLower(k)]
+			if !ok {
+				bad.Add(joinPath(path, k), "is not a known field")
+				continue
+			}
+			checkShape(bad, joinPath(path, k), obj[k], ft)
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return
+		}
+		for _, item := range items {
+			checkShape(bad, path, item, t.Elem())
+		}
+	case reflect.Map:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			checkShape(bad, joinPath(path, k), obj[k], t.Elem())
+		}
+	}
+}
+
+// jsonFields returns the types of a struct's fields by their lower-cased
+// JSON names, embedded structs included, as encoding/json matches them.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" {
 			continue
 		}
-		if f.Anonymous && name == "" {
-			for n := range jsonFieldNames(f.Type) {
-				out[n] = true
-			}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			maps.Copy(out, jsonFields(ft))
 			continue
 		}
 		if !f.IsExported() {
@@ -107,7 +234,7 @@ func jsonFieldNames(t reflect.Type) map[string]bool {
 		if name == "" {
 			name = f.Name
 		}
-		out[strings.ToLower(name)] = true
+		out[strings.ToLower(name)] = f.Type
 	}
 	return out
 }

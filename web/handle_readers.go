@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,7 +21,11 @@ const (
 	readerRate  = 0.5
 )
 
-var errRateLimited = flashwire.NewError(flashwire.ErrTooMany, "too many requests from this address; wait and try again")
+// rateLimited is the refusal of a request over its address's limit, with
+// the wait until the address may try again.
+func rateLimited(wait time.Duration) error {
+	return &flashwire.Error{Kind: flashwire.ErrTooMany, Message: "too many requests from this address; wait and try again", Retry: wait}
+}
 
 // ipLimiter is a token bucket per client address. A bucket that has filled
 // up again carries no state and is dropped, so the map holds only the
@@ -47,6 +50,22 @@ func newIPLimiter(burst, rate float64) *ipLimiter {
 
 // allow takes a token for ip, or says how long until one is there.
 func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
+	return l.spend(ip, true)
+}
+
+// check says whether ip has a token left without taking it, or how long
+// until it has one: limits that count only failures check first and take
+// when the request failed (see take).
+func (l *ipLimiter) check(ip string) (bool, time.Duration) {
+	return l.spend(ip, false)
+}
+
+// take takes a token for ip, if one is left.
+func (l *ipLimiter) take(ip string) {
+	l.spend(ip, true)
+}
+
+func (l *ipLimiter) spend(ip string, take bool) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -68,7 +87,9 @@ func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
 	if b.tokens < 1 {
 		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 	}
-	b.tokens--
+	if take {
+		b.tokens--
+	}
 	return true, 0
 }
 
@@ -76,8 +97,7 @@ func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
 func limitByIP(l *ipLimiter, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := l.allow(limitKey(clientIP(r))); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeError(w, r, errRateLimited)
+			writeError(w, r, rateLimited(wait))
 			return
 		}
 		h.ServeHTTP(w, r)

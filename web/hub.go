@@ -26,11 +26,14 @@ const (
 	defaultWriters             = 64
 )
 
+// The refusals of a live connection. A retry within the waits given is
+// likely to be refused again: a connection slot frees up when a reader
+// leaves, and a shutdown's close frame carries its own reconnect hint.
 var (
-	errHubFull       = flashwire.NewError(flashwire.ErrUnavailable, "this instance has as many live connections as it allows; retry later")
-	errTooManyFromIP = flashwire.NewError(flashwire.ErrTooMany, "too many live connections from this address")
+	errHubFull       = &flashwire.Error{Kind: flashwire.ErrUnavailable, Message: "this instance has as many live connections as it allows; retry later", Retry: 5 * time.Second}
+	errTooManyFromIP = &flashwire.Error{Kind: flashwire.ErrTooMany, Message: "too many live connections from this address", Retry: 10 * time.Second}
 	errCrossOrigin   = flashwire.NewError(flashwire.ErrForbidden, "this origin may not open live connections; see FLASHWIRE_ALLOWED_ORIGINS")
-	errHubClosed     = flashwire.NewError(flashwire.ErrUnavailable, "live alerts are not available on this instance")
+	errHubClosed     = &flashwire.Error{Kind: flashwire.ErrUnavailable, Message: "live alerts are not available on this instance", Retry: 5 * time.Second}
 )
 
 // HubConfig is what a Hub needs.

@@ -1,8 +1,7 @@
 package web
 
 import (
-	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,25 +50,23 @@ func (s *Server) admitLive(r *http.Request, transport notifier.Channel, lastEven
 
 // parseLive reads the filters and resume point shared by GET /ws and GET
 // /events. lastEventID (SSE's Last-Event-ID header) wins over last_id.
+// Topics and regions given in the query must be known ones: a typo in a
+// site's widget would otherwise mean alerts never arrive.
 func (s *Server) parseLive(r *http.Request, lastEventID string) (liveRequest, error) {
 	q := r.URL.Query()
 	var req liveRequest
 	var bad flashwire.InvalidError
 	if id := q.Get("reader"); id != "" {
-		prefs, err := s.readerPreferences(r.Context(), id)
+		prefs, err := s.readerFilters(r, id)
 		if err != nil {
-			return liveRequest{}, fmt.Errorf("live connection for reader %s: %w", id, err)
+			return liveRequest{}, err
 		}
 		req.prefs = prefs
-		// A reader with a page open is active: keep the record alive.
-		if err := s.cfg.Subscribers.TouchReader(r.Context(), id); err != nil {
-			logger(r.Context()).Warn("cannot touch reader", "reader", id, "error", err.Error())
-		}
 	}
 	for _, f := range []struct {
-		name string
-		dst  *[]string
-	}{{"topics", &req.prefs.Topics}, {"regions", &req.prefs.Regions}, {"lang", &req.prefs.Languages}} {
+		name, kind string
+		dst        *[]string
+	}{{"topics", "topic", &req.prefs.Topics}, {"regions", "region", &req.prefs.Regions}, {"lang", "", &req.prefs.Languages}} {
 		if !q.Has(f.name) {
 			continue
 		}
@@ -78,6 +75,9 @@ func (s *Server) parseLive(r *http.Request, lastEventID string) (liveRequest, er
 			bad.Add(f.name, "has more than %d values", maxFilterValues)
 		}
 		*f.dst = list
+	}
+	if err := s.checkLiveSlugs(r, &bad, req.prefs); err != nil {
+		return liveRequest{}, err
 	}
 	if q.Has("min_priority") {
 		req.prefs.MinPriority = flashwire.Priority(q.Get("min_priority"))
@@ -96,10 +96,56 @@ func (s *Server) parseLive(r *http.Request, lastEventID string) (liveRequest, er
 	return req, bad.Err()
 }
 
-// readerPreferences loads the stored preferences of reader id.
-func (s *Server) readerPreferences(ctx context.Context, id string) (subscribers.Preferences, error) {
+// checkLiveSlugs names in bad the topics and regions of the query that are
+// not known. A reader's stored ones are not checked again: an admin may
+// have removed one since, and the reader must still get the others.
+func (s *Server) checkLiveSlugs(r *http.Request, bad *flashwire.InvalidError, p subscribers.Preferences) error {
+	q := r.URL.Query()
+	if (!q.Has("topics") || len(p.Topics) == 0) && (!q.Has("regions") || len(p.Regions) == 0) {
+		return nil
+	}
+	topics, regions, err := s.cfg.Subscribers.KnownSlugs(r.Context())
+	if err != nil {
+		return err
+	}
+	if q.Has("topics") {
+		flashwire.CheckSlugs(bad, "topics", "topic", p.Topics, topics)
+	}
+	if q.Has("regions") {
+		flashwire.CheckSlugs(bad, "regions", "region", p.Regions, regions)
+	}
+	return nil
+}
+
+// readerFilters loads the stored preferences of reader id for a live
+// connection and keeps the record alive. An id that is malformed or
+// unknown is what guessing ids looks like, so such look-ups are limited
+// per client address as the preferences API limits every request:
+// readerBurst at once, then one every 1/readerRate seconds. Known ids are
+// never limited: a newsroom's readers behind one office address all
+// reconnect at once after a restart.
+func (s *Server) readerFilters(r *http.Request, id string) (subscribers.Preferences, error) {
+	key := limitKey(clientIP(r))
+	if ok, wait := s.probes.check(key); !ok {
+		return subscribers.Preferences{}, rateLimited(wait)
+	}
+	if _, err := subscribers.ParseReaderID(id); err != nil {
+		s.probes.take(key)
+		return subscribers.Preferences{}, flashwire.Invalid("reader", "must be a reader id: 32 hex digits or a UUID")
+	}
+	ctx := r.Context()
 	rd, err := s.cfg.Subscribers.Reader(ctx, id)
-	return rd.Preferences, err
+	if errors.Is(err, flashwire.ErrNotFound) {
+		s.probes.take(key)
+	}
+	if err != nil {
+		return subscribers.Preferences{}, err
+	}
+	// A reader with a page open is active: keep the record alive.
+	if err := s.cfg.Subscribers.TouchReader(ctx, id); err != nil {
+		logger(ctx).Warn("cannot touch reader", "reader", id, "error", err.Error())
+	}
+	return rd.Preferences, nil
 }
 
 // splitComma reads a comma-separated query parameter as a normalised list.

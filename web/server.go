@@ -63,11 +63,15 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	// probes limits look-ups of unknown reader ids by live connections,
+	// per client address (see readerFilters).
+	probes *ipLimiter
 }
 
 // NewServer builds the handler with every route of routes.go.
 func NewServer(cfg Config) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newHTTPMetrics(cfg.Registry)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newHTTPMetrics(cfg.Registry),
+		probes: newIPLimiter(readerBurst, readerRate)}
 	addRoutes(s.mux, s)
 	return s
 }

@@ -107,7 +107,7 @@ func testReadersAPI(t *testing.T, env *testEnv) {
 		}{
 			// Unknown fields are refused, even inside quiet_hours.
 			{"unknown field", path, `{"topics":[],"colour":"red"}`, 400, []string{"colour"}},
-			{"unknown nested field", path, `{"quiet_hours":{"start":"22:00","end":"07:00","tz":"UTC","snooze":true}}`, 400, []string{"snooze"}},
+			{"unknown nested field", path, `{"quiet_hours":{"start":"22:00","end":"07:00","tz":"UTC","snooze":true}}`, 400, []string{"quiet_hours.snooze"}},
 			{"bad slug", path, map[string]any{"topics": []string{"World News!"}}, 400, []string{"topics"}},
 			{"unknown topic", path, map[string]any{"topics": []string{"gossip"}}, 400, []string{"topics"}},
 			{"unknown region", path, map[string]any{"regions": []string{"atlantis"}}, 400, []string{"regions"}},
@@ -166,6 +166,48 @@ func testReadersAPI(t *testing.T, env *testEnv) {
 			}
 		}
 	})
+}
+
+// TestReadersRefuseMalformed sends bodies that must create or change
+// nobody: each is a 400 naming the field at fault.
+func TestReadersRefuseMalformed(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newSubscribersEnv(t, rdb, nil)
+	path := "/api/v1/readers/" + subscribers.NewReaderID() + "/preferences"
+	tests := []struct {
+		name   string
+		body   string
+		fields []string
+	}{
+		// A body that is not an object creates nobody.
+		{"null", `null`, []string{"body"}},
+		{"array", `[]`, []string{"body"}},
+		{"string", `"topics"`, []string{"body"}},
+		// Invalid UTF-8 and lone surrogates would be replaced silently.
+		{"invalid UTF-8", "{\"quiet_hours\":{\"start\":\"22:00\",\"end\":\"07:00\",\"tz\":\"Europe/Par\xffis\"}}", []string{"quiet_hours.tz"}},
+		{"lone surrogate", `{"topics":["world","\ud800"]}`, []string{"topics"}},
+		{"invalid key", "{\"top\xc3ics\":[]}", []string{"top\uFFFDics", "top\uFFFDics"}},
+		// Unknown fields are named by their path.
+		{"unknown nested", `{"quiet_hours":{"start":"22:00","end":"07:00","tz":"UTC","o":1}}`, []string{"quiet_hours.o"}},
+		// A pause is for a holiday, not forever.
+		{"pause too far", `{"paused_until":"` + time.Now().AddDate(1, 0, 2).UTC().Format(time.RFC3339) + `"}`, []string{"paused_until"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := env.do(t, "PUT", path, "", tt.body)
+			if code != 400 || !slices.Equal(fieldsAtFault(body), tt.fields) {
+				t.Errorf("%d %v, want 400 naming %v", code, body, tt.fields)
+			}
+		})
+	}
+	if code, _ := env.do(t, "GET", path, "", nil); code != 404 {
+		t.Fatalf("GET after refused writes = %d, want 404: nothing created", code)
+	}
+	// Within a year is a pause.
+	within := `{"paused_until":"` + time.Now().AddDate(0, 11, 0).UTC().Format(time.RFC3339) + `"}`
+	if code, body := env.do(t, "PUT", path, "", within); code != 201 {
+		t.Fatalf("pause of 11 months = %d %v", code, body)
+	}
 }
 
 func TestReadersRateLimit(t *testing.T) {
