@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"flashwire"
 	"flashwire/notifier"
@@ -16,6 +17,10 @@ var (
 	errUnauthorized = flashwire.NewError(flashwire.ErrUnauthorized, "a valid token is required: send Authorization: Bearer TOKEN")
 	errForbidden    = flashwire.NewError(flashwire.ErrForbidden, "this token's role may not do that")
 )
+
+// defaultRetryAfter is the Retry-After of a 429 whose error names no wait
+// of its own: every 429 says when to come back.
+const defaultRetryAfter = time.Second
 
 // errorBody is every error response.
 type errorBody struct {
@@ -59,6 +64,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorStatus(err)
 	body := errorBody{Error: err.Error()}
 	var bad *flashwire.InvalidError
+	var kind *flashwire.Error
 	switch {
 	case status == http.StatusInternalServerError:
 		logger(r.Context()).Error("request failed", slog.String("error", err.Error()))
@@ -68,9 +74,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Fields = bad.Fields
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flashwire"`)
+	case status == http.StatusServiceUnavailable && errors.As(err, &kind):
+		// What is unavailable, in the kind's own words; how it failed
+		// (addresses, the chain of calls) is for the log.
+		logger(r.Context()).Warn("request unavailable", slog.String("error", err.Error()))
+		body.Error = kind.Message
 	}
-	if wait, ok := flashwire.RetryAfter(err); ok {
-		secs := int64(math.Ceil(wait.Seconds()))
+	wait, ok := flashwire.RetryAfter(err)
+	if !ok && status == http.StatusTooManyRequests {
+		wait, ok = defaultRetryAfter, true
+	}
+	if ok {
+		secs := max(int64(math.Ceil(wait.Seconds())), 1)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		body.RetryAfter = secs
 	}

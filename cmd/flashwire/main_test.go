@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -262,6 +263,35 @@ func TestSmoke(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		if len(lines) != 1 || !strings.Contains(lines[0], "FLASHWIRE_ADDR") {
 			t.Fatalf("output = %q, want one line naming FLASHWIRE_ADDR", out)
+		}
+	})
+
+	// A busy port stops start-up after the embedded Redis and every
+	// background loop have started: what they log on the way down is JSON
+	// like the rest, and only the last line, the error, is not.
+	t.Run("busy port logs JSON only", func(t *testing.T) {
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "FLASHWIRE_REDIS_URL=", "FLASHWIRE_ADMIN_TOKEN=", "FLASHWIRE_ADDR="+busy.Addr().String())
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err = cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("exit = %v, want status 1\n%s", err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, "flashwire: FLASHWIRE_ADDR") {
+			t.Errorf("last line %q, want the error naming FLASHWIRE_ADDR", last)
+		}
+		for _, line := range lines[:len(lines)-1] {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("a log line that is not JSON: %q", line)
+			}
 		}
 	})
 

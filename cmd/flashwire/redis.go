@@ -8,6 +8,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"flashwire/internal/redisfault"
 )
 
 // openRedis connects to the configured Redis: one URL is a single node,
@@ -23,6 +25,7 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (redis.Univers
 		log.Warn("FLASHWIRE_REDIS_URL is not set: using an embedded in-memory Redis; alerts, subscribers and tokens are lost when the process stops, and instances cannot share it",
 			"embedded_redis", mr.Addr())
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		redisfault.Install(rdb)
 		return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
 	}
 
@@ -30,6 +33,9 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (redis.Univers
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every command that cannot reach Redis fails as ErrUnavailable, which
+	// the API answers 503 with Retry-After.
+	redisfault.Install(rdb)
 	if err := waitForRedis(ctx, rdb, cfg.RedisWait, log); err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("redis at %s: %w", redactURL(cfg.RedisURLs[0]), err)
@@ -57,6 +63,21 @@ func newRedisClient(urls []string) (redis.UniversalClient, error) {
 		copt.Addrs = append(copt.Addrs, opt.Addr)
 	}
 	return redis.NewClusterClient(&copt), nil
+}
+
+// routeRedisLogs sends go-redis's own log lines (a pool that cannot dial,
+// a connection dropped with unread data) through log instead of its own
+// "redis: " lines on stderr, so the service writes JSON lines only, from
+// start-up on. go-redis gives its lines no level; they all report
+// connections failing, so they are warnings.
+func routeRedisLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log: log})
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // waitForRedis pings with exponential backoff until Redis answers or wait

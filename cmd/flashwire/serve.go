@@ -31,6 +31,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
 
 	rdb, closeRedis, err := openRedis(ctx, cfg, log)

@@ -37,6 +37,7 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return &usageError{msg: "FLASHWIRE_REDIS_URL: token commands need the Redis the service uses; an embedded Redis lives only inside a running server (use its printed admin token and /api/v1/tokens)"}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	routeRedisLogs(log)
 	rdb, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire/internal/redisfault"
 )
 
 // Server is one running redis-server.
@@ -57,6 +59,7 @@ func Start(tb testing.TB) (*Server, *redis.Client) {
 	tb.Helper()
 	srv := start(tb, nil)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	redisfault.Install(rdb)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	return srv, rdb
 }
@@ -127,6 +130,7 @@ func StartCluster(tb testing.TB) (*Cluster, *redis.ClusterClient) {
 		_ = node.Close()
 	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	redisfault.Install(rdb)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	// Every node must see every slot before the client is handed out.
 	for {
