@@ -45,6 +45,9 @@ type AuditEntry struct {
 	Target    string `json:"target,omitempty"`
 	Status    int    `json:"status"`
 	RequestID string `json:"request_id"`
+	// Client is the address a refused token came from; entries of
+	// actions, which a token names, leave it out.
+	Client string `json:"client,omitempty"`
 }
 
 // auditSlot is filled while a request is served: requireRole puts the
@@ -120,6 +123,27 @@ func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request) {
 	if e.Target == "" && e.Status < 300 {
 		e.Target = createdID(peek.body.Bytes())
 	}
+	s.audit(r, e)
+}
+
+// auditFailedSignIn records that r presented a token that is not one: its
+// route, address and time, never the token, which may be a real token
+// mistyped.
+func (s *Server) auditFailedSignIn(r *http.Request) {
+	logger(r.Context()).Warn("wrong token", slog.String("route", r.Pattern), slog.String("remote", clientIP(r)))
+	s.audit(r, AuditEntry{
+		At:        time.Now().UTC().Truncate(time.Millisecond),
+		Action:    r.Pattern,
+		Path:      r.URL.Path,
+		Status:    http.StatusUnauthorized,
+		RequestID: requestID(r.Context()),
+		Client:    clientIP(r),
+	})
+}
+
+// audit appends e to the audit log, even when the request's own context
+// has ended, and logs an entry it could not keep.
+func (s *Server) audit(r *http.Request, e AuditEntry) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 	defer cancel()
 	if err := s.appendAudit(ctx, e); err != nil {

@@ -66,12 +66,14 @@ type Server struct {
 	// probes limits look-ups of unknown reader ids by live connections,
 	// per client address (see readerFilters).
 	probes *ipLimiter
+	// signIns limits wrong tokens per client address (see signIn).
+	signIns *ipLimiter
 }
 
 // NewServer builds the handler with every route of routes.go.
 func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newHTTPMetrics(cfg.Registry),
-		probes: newIPLimiter(readerBurst, readerRate)}
+		probes: newIPLimiter(readerBurst, readerRate), signIns: newIPLimiter(signInBurst, signInRate)}
 	addRoutes(s.mux, s)
 	return s
 }

@@ -69,11 +69,7 @@ func sessionKey(id string) string {
 // state).
 func (s *Server) authenticate(r *http.Request) (Token, error) {
 	if auth := r.Header.Get("Authorization"); auth != "" {
-		secret, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			return Token{}, errUnauthorized
-		}
-		return s.cfg.Tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+		return s.signIn(r, bearerSecret(auth))
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
@@ -92,6 +88,43 @@ func (s *Server) authenticate(r *http.Request) (Token, error) {
 		}
 	}
 	return tok, nil
+}
+
+// bearerSecret returns the token of an Authorization header of the Bearer
+// scheme, whose name is compared without regard to case (RFC 9110, section
+// 11.1), or "" for any other.
+func bearerSecret(auth string) string {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(auth), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(secret)
+}
+
+// Wrong tokens are limited per client address: signInBurst at once, then
+// signInBurst a minute. Tokens are far too long to guess; the limit keeps
+// a script from filling the logs and the audit log, and an address over
+// it is refused before its token is even looked at.
+const (
+	signInBurst = 10
+	signInRate  = signInBurst / 60.0
+)
+
+// signIn checks a presented token: an API call's bearer token or the
+// token a console signs in with. Each wrong one counts against the
+// client's address and is recorded in the audit log (route, address,
+// time; never the token).
+func (s *Server) signIn(r *http.Request, secret string) (Token, error) {
+	key := limitKey(clientIP(r))
+	if ok, wait := s.signIns.check(key); !ok {
+		return Token{}, rateLimited(wait)
+	}
+	tok, err := s.cfg.Tokens.Authenticate(r.Context(), secret)
+	if errors.Is(err, flashwire.ErrUnauthorized) {
+		s.signIns.take(key)
+		s.auditFailedSignIn(r)
+	}
+	return tok, err
 }
 
 // sameOrigin accepts a request without Origin (browsers send one on every
@@ -185,7 +218,7 @@ func (s *Server) handleSessionCreate() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		tok, err := s.cfg.Tokens.Authenticate(ctx, secret)
+		tok, err := s.signIn(r, secret)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -120,4 +122,71 @@ func TestEditorSession(t *testing.T) {
 			t.Fatalf("session of a revoked token = %d, want 401", resp.StatusCode)
 		}
 	})
+}
+
+// TestWrongTokens presents wrong tokens, as an API call's bearer token and
+// as a console sign-in, from one address behind a trusted proxy: each is a
+// 401 recorded in the audit log without the token, and past signInBurst
+// the address gets 429 with Retry-After, even with a right token, while
+// another address is not affected.
+func TestWrongTokens(t *testing.T) {
+	env := newEnv(t, envOptions{configure: func(_ *testEnv, _ *HubConfig, c *Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}})
+	editor := env.newToken(t, "night desk", "editor")
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	// The scheme's name is compared without regard to case.
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		code, _, _ := env.send(t, "GET", "/api/v1/alerts", "", nil, map[string]string{"Authorization": scheme + " " + editor})
+		if code != 200 {
+			t.Errorf("%s scheme = %d, want 200", scheme, code)
+		}
+	}
+	const wrong = "fw_this-is-not-a-token-but-might-be-a-typo-of-one"
+	for i := range signInBurst {
+		var code int
+		if i%2 == 0 {
+			code, _, _ = env.send(t, "GET", "/api/v1/alerts", wrong, nil, from("203.0.113.7"))
+		} else {
+			code, _, _ = env.send(t, "POST", "/editor/session", "", map[string]any{"token": wrong}, from("203.0.113.7"))
+		}
+		if code != 401 {
+			t.Fatalf("wrong token %d = %d, want 401", i, code)
+		}
+	}
+	for _, token := range []string{wrong, editor} {
+		code, body, h := env.send(t, "GET", "/api/v1/alerts", token, nil, from("203.0.113.7"))
+		if code != 429 || h.Get("Retry-After") == "" {
+			t.Errorf("past the limit = %d %v, Retry-After %q; want 429 with a wait", code, body, h.Get("Retry-After"))
+		}
+	}
+	if code, _, _ := env.send(t, "GET", "/api/v1/alerts", editor, nil, from("198.51.100.1")); code != 200 {
+		t.Errorf("another address = %d, want 200", code)
+	}
+	// A request with no credential at all is no failed sign-in.
+	if code, _, _ := env.send(t, "GET", "/api/v1/alerts", "", nil, from("198.51.100.1")); code != 401 {
+		t.Errorf("no token = %d, want 401", code)
+	}
+
+	raw := ""
+	for _, m := range env.rdb.XRange(context.Background(), "flashwire:v1:{audit}:log", "-", "+").Val() {
+		raw += fmt.Sprint(m.Values)
+	}
+	if strings.Contains(raw, wrong) || strings.Contains(raw, editor) {
+		t.Fatal("the audit log holds a presented token")
+	}
+	_, body := env.do(t, "GET", "/api/v1/audit?limit=100", editor, nil)
+	failed := map[string]int{}
+	for _, e := range body["entries"].([]any) {
+		m := e.(map[string]any)
+		if m["status"] == float64(401) {
+			if m["client"] != "203.0.113.7" || m["token_name"] != "" {
+				t.Errorf("failed sign-in entry %v, want the address and no token", m)
+			}
+			failed[m["action"].(string)]++
+		}
+	}
+	if failed["GET /api/v1/alerts"] != signInBurst/2 || failed["POST /editor/session"] != signInBurst/2 {
+		t.Errorf("failed sign-ins in the audit log by route: %v, want %d each", failed, signInBurst/2)
+	}
 }

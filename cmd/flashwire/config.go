@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,6 +50,10 @@ type config struct {
 	TrustedProxies []netip.Prefix
 }
 
+// minAdminToken is the shortest bootstrap admin token accepted: it is
+// every admin's master key, so it is as long as the tokens Flashwire makes.
+const minAdminToken = 32
+
 // usageError is a bad flag or setting: main exits with status 2.
 type usageError struct{ msg string }
 
@@ -88,9 +91,9 @@ var settings = []setting{
 		}
 		return nil
 	}},
-	{"admin-token", "FLASHWIRE_ADMIN_TOKEN", "", "bootstrap admin token (at least 16 characters); generated and printed in embedded mode when empty", func(c *config, v string) error {
-		if v != "" && len(v) < 16 {
-			return errors.New("is shorter than 16 characters; use a long random value")
+	{"admin-token", "FLASHWIRE_ADMIN_TOKEN", "", "bootstrap admin token (at least 32 characters); generated and printed in embedded mode when empty", func(c *config, v string) error {
+		if v != "" && len(v) < minAdminToken {
+			return fmt.Errorf("is %d characters; use a random value of at least %d (such as the output of openssl rand -base64 32)", len(v), minAdminToken)
 		}
 		c.AdminToken = v
 		return nil

@@ -89,6 +89,13 @@ func TestParseConfig(t *testing.T) {
 		// A password in a bad URL is not printed.
 		{name: "redis password hidden", env: map[string]string{"FLASHWIRE_REDIS_URL": "redis://u:hunter2@/"}, wantErr: "FLASHWIRE_REDIS_URL"},
 		{name: "admin token short", env: map[string]string{"FLASHWIRE_ADMIN_TOKEN": "short"}, wantErr: "FLASHWIRE_ADMIN_TOKEN"},
+		// The master key is as long as the tokens Flashwire makes.
+		{name: "admin token 31", env: map[string]string{"FLASHWIRE_ADMIN_TOKEN": strings.Repeat("k", 31)}, wantErr: "FLASHWIRE_ADMIN_TOKEN"},
+		{name: "OK admin token 32", env: map[string]string{"FLASHWIRE_ADMIN_TOKEN": strings.Repeat("k", 32)}, check: func(t *testing.T, c config) {
+			if len(c.AdminToken) != 32 {
+				t.Errorf("admin token %q", c.AdminToken)
+			}
+		}},
 		{name: "origin with path", env: map[string]string{"FLASHWIRE_ALLOWED_ORIGINS": "https://x.example/news"}, wantErr: "FLASHWIRE_ALLOWED_ORIGINS"},
 		{name: "public url relative", env: map[string]string{"FLASHWIRE_PUBLIC_URL": "/flashwire"}, wantErr: "FLASHWIRE_PUBLIC_URL"},
 		{name: "log level", env: map[string]string{"FLASHWIRE_LOG_LEVEL": "loud"}, wantErr: "FLASHWIRE_LOG_LEVEL"},
