@@ -154,8 +154,8 @@ func splitComma(v string) []string {
 }
 
 // originAllowed refuses cross-site WebSocket hijacking: a browser page may
-// open a live connection only from the service's own origin (its Host or
-// PublicURL) or one of AllowedOrigins ("*" allows any). Requests without
+// open a live connection only from the service's own origin (see
+// ownOrigin) or one of AllowedOrigins ("*" allows any). Requests without
 // Origin come from no browser and carry no reader's cookies.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
@@ -166,17 +166,36 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if s.ownOrigin(r, u) {
 		return true
 	}
 	o := strings.ToLower(u.Scheme + "://" + u.Host)
-	if pu, err := url.Parse(s.cfg.PublicURL); err == nil && pu.Host != "" && o == strings.ToLower(pu.Scheme+"://"+pu.Host) {
-		return true
-	}
 	for _, a := range s.cfg.AllowedOrigins {
 		if a == "*" || strings.EqualFold(a, o) {
 			return true
 		}
 	}
 	return false
+}
+
+// ownOrigin reports whether the origin u is the service's own: the scheme
+// and host r came to, or those of PublicURL. The scheme counts: a page on
+// https://host is another origin than the service on http://host.
+func (s *Server) ownOrigin(r *http.Request, u *url.URL) bool {
+	if strings.EqualFold(u.Scheme, requestScheme(r)) && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	pu, err := url.Parse(s.cfg.PublicURL)
+	return err == nil && s.cfg.PublicURL != "" && pu.Host != "" &&
+		strings.EqualFold(u.Scheme, pu.Scheme) && strings.EqualFold(u.Host, pu.Host)
+}
+
+// requestScheme is the scheme r came to the service over: https when it
+// arrived over TLS or a proxy in front says so. A browser cannot set
+// X-Forwarded-Proto, so believing it cannot let a page pass for another.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return "https"
+	}
+	return "http"
 }

@@ -6,8 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// addRoutes is the whole HTTP surface of Flashwire, top to bottom.
-func addRoutes(mux *http.ServeMux, s *Server) {
+// addRoutes is the whole HTTP surface of Flashwire, top to bottom. A
+// request no route takes gets a JSON 404, or a JSON 405 with Allow when
+// its path has routes for other methods (see routeTable).
+func addRoutes(mux *routeTable, s *Server) {
 	// Operations.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(s.cfg.Redis))
@@ -92,5 +94,4 @@ func addRoutes(mux *http.ServeMux, s *Server) {
 	mux.Handle("POST /editor/session", s.handleSessionCreate())
 	mux.Handle("GET /editor/session", s.handleSessionGet())
 	mux.Handle("DELETE /editor/session", s.handleSessionDelete())
-	mux.Handle("/", handleNotFound())
 }

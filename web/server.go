@@ -61,7 +61,7 @@ type Config struct {
 // Server is Flashwire's HTTP handler.
 type Server struct {
 	cfg     Config
-	mux     *http.ServeMux
+	mux     *routeTable
 	metrics *httpMetrics
 	// probes limits look-ups of unknown reader ids by live connections,
 	// per client address (see readerFilters).
@@ -72,7 +72,7 @@ type Server struct {
 
 // NewServer builds the handler with every route of routes.go.
 func NewServer(cfg Config) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newHTTPMetrics(cfg.Registry),
+	s := &Server{cfg: cfg, mux: &routeTable{ServeMux: http.NewServeMux()}, metrics: newHTTPMetrics(cfg.Registry),
 		probes: newIPLimiter(readerBurst, readerRate), signIns: newIPLimiter(signInBurst, signInRate)}
 	addRoutes(s.mux, s)
 	return s
@@ -121,6 +121,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", elapsed),
 		slog.String("remote", clientIP(r)))
+}
+
+// routeTable is the server's ServeMux. It keeps the list of its patterns,
+// which tests walk so that every route is tried, and answers requests no
+// route takes in JSON.
+type routeTable struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern, as ServeMux.Handle does.
+func (t *routeTable) Handle(pattern string, h http.Handler) {
+	t.patterns = append(t.patterns, pattern)
+	t.ServeMux.Handle(pattern, h)
+}
+
+// ServeHTTP serves r by its route, or with serveNoRoute.
+func (t *routeTable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := t.Handler(r); pattern == "" {
+		serveNoRoute(w, r, h)
+		return
+	}
+	t.ServeMux.ServeHTTP(w, r)
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

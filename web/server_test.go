@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -212,5 +213,34 @@ func TestPages(t *testing.T) {
 	}
 	if code, _ := env.do(t, "GET", "/no/such/page", "", nil); code != 404 {
 		t.Fatalf("unknown path = %d", code)
+	}
+}
+
+// TestNoRoute checks what a request no route takes gets: 405 with Allow
+// when its path has routes for other methods, 404 otherwise, both JSON.
+func TestNoRoute(t *testing.T) {
+	env := newTestEnv(t)
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"DELETE", "/api/v1/alerts", 405, "GET, HEAD, POST"},                               // a wrong method on a collection
+		{"PUT", "/api/v1/alerts/1-0", 405, "GET, HEAD"},                                    // on an item
+		{"POST", "/healthz", 405, "GET, HEAD"},                                             // on an operations route
+		{"PATCH", "/api/v1/readers/x/preferences", 405, "DELETE, GET, HEAD, OPTIONS, PUT"}, // the anonymous routes too
+		{"POST", "/", 405, "GET, HEAD"},                                                    // the demo page
+		{"GET", "/no/such/page", 404, ""},                                                  // no route at all
+		{"POST", "/api/v2/alerts", 404, ""},                                                // whatever the method
+	}
+	for _, tt := range tests {
+		resp, raw := env.request(t, tt.method, tt.path, "", nil, nil)
+		var body errorBody
+		if err := json.Unmarshal(raw, &body); err != nil || body.Error == "" {
+			t.Errorf("%s %s: body %q is not a JSON error", tt.method, tt.path, raw)
+		}
+		if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %d, Allow %q; want %d, Allow %q", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.status, tt.allow)
+		}
 	}
 }

@@ -135,16 +135,7 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	if pub, err := url.Parse(s.cfg.PublicURL); err == nil && s.cfg.PublicURL != "" {
-		return strings.EqualFold(u.Scheme+"://"+u.Host, pub.Scheme+"://"+pub.Host)
-	}
-	return false
+	return err == nil && s.ownOrigin(r, u)
 }
 
 // sessionToken loads a session and its token, which must still exist.
@@ -193,7 +184,7 @@ func (t *Tokens) byID(ctx context.Context, id string) (Token, error) {
 }
 
 func (s *Server) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://") || r.Header.Get("X-Forwarded-Proto") == "https"
+	return requestScheme(r) == "https" || strings.HasPrefix(s.cfg.PublicURL, "https://")
 }
 
 // handleSessionCreate signs in to the console: the body {"token": SECRET}

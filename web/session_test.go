@@ -84,6 +84,8 @@ func TestEditorSession(t *testing.T) {
 			{"wrong header", map[string]string{csrfHeader: "x"}, 403},
 			// The right one from another origin: refused.
 			{"cross origin", map[string]string{csrfHeader: csrf, "Origin": "https://evil.example"}, 403},
+			// The service's host over another scheme is another origin.
+			{"other scheme", map[string]string{csrfHeader: csrf, "Origin": strings.Replace(env.URL, "http://", "https://", 1)}, 403},
 			// The right one, same origin: accepted.
 			{"OK", map[string]string{csrfHeader: csrf, "Origin": env.URL}, 201},
 		}

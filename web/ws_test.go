@@ -40,6 +40,9 @@ func TestWebSocketOrigin(t *testing.T) {
 		{"ErrCrossOrigin", "https://evil.example.net", http.StatusForbidden},
 		// Same host name, other port: another origin.
 		{"ErrOtherPort", "http://127.0.0.1:1", http.StatusForbidden},
+		// Same host and port, other scheme: another origin too.
+		{"ErrOtherScheme", "https://" + host, http.StatusForbidden},
+		{"ErrPublicURLOtherScheme", "http://alerts.example.com", http.StatusForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -185,7 +185,7 @@ var settings = []setting{
 		c.WebhookTimeout = d
 		return nil
 	}},
-	{"webhook-lease", "FLASHWIRE_WEBHOOK_LEASE", "60s", "how long a webhook delivery claimed by an instance stays its own; after a crash another instance retries it this long after the claim (raised to the webhook timeout plus 1s when shorter)", func(c *config, v string) error {
+	{"webhook-lease", "FLASHWIRE_WEBHOOK_LEASE", "60s", "how long a webhook delivery claimed by an instance stays its own; after a crash another instance retries it this long after the claim; at least the webhook timeout plus 1s", func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 2*time.Second || d > time.Hour {
 			return fmt.Errorf("%q is not a duration from 2s to 1h such as 60s", v)
@@ -240,20 +240,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	var c config
+	origin := map[string]string{} // flag -> where its value came from
 	for i, s := range settings {
-		v, from := s.def, ""
+		v, from := s.def, s.env
 		if ev := getenv(s.env); ev != "" {
-			v, from = ev, s.env
+			v = ev
 		}
 		if set[s.flag] {
 			v, from = *values[i], "-"+s.flag
 		}
+		origin[s.flag] = from
 		if err := s.apply(&c, strings.TrimSpace(v)); err != nil {
-			if from == "" {
-				from = s.env
-			}
 			return config{}, &usageError{msg: fmt.Sprintf("%s: %v", from, err)}
 		}
+	}
+	// A lease shorter than a request could run would let another instance
+	// send a delivery again while its first request is still waiting.
+	if c.WebhookLease < c.WebhookTimeout+time.Second {
+		return config{}, &usageError{msg: fmt.Sprintf("%s: %s is shorter than the webhook timeout (%s) plus 1s; raise it or lower FLASHWIRE_WEBHOOK_TIMEOUT",
+			origin["webhook-lease"], c.WebhookLease, c.WebhookTimeout)}
 	}
 	return c, nil
 }

@@ -64,7 +64,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "trusted proxies not a CIDR", env: map[string]string{"FLASHWIRE_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, wantErr: "FLASHWIRE_TRUSTED_PROXIES"},
 		{name: "trusted proxies flag", args: []string{"-trusted-proxies", "10.0.0.1"}, wantErr: "-trusted-proxies"},
 		// Webhook takeover settings: a lease and a stable instance name.
-		{name: "OK webhook lease and instance id", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "5s", "FLASHWIRE_INSTANCE_ID": "web-1.eu_west"}, check: func(t *testing.T, c config) {
+		{name: "OK webhook lease and instance id", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "5s", "FLASHWIRE_WEBHOOK_TIMEOUT": "4s", "FLASHWIRE_INSTANCE_ID": "web-1.eu_west"}, check: func(t *testing.T, c config) {
 			if c.WebhookLease != 5*time.Second || c.InstanceID != "web-1.eu_west" {
 				t.Errorf("lease %v, instance id %q", c.WebhookLease, c.InstanceID)
 			}
@@ -77,6 +77,10 @@ func TestParseConfig(t *testing.T) {
 		}},
 		// Shorter than a round trip to a partner could ever be.
 		{name: "webhook lease too short", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "500ms"}, wantErr: "FLASHWIRE_WEBHOOK_LEASE"},
+		// Shorter than the timeout plus 1 s stops start-up; it is never
+		// raised without a word.
+		{name: "webhook lease under the timeout", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "5s"}, wantErr: "FLASHWIRE_WEBHOOK_LEASE: 5s is shorter than the webhook timeout (10s)"},
+		{name: "webhook lease flag under the timeout", args: []string{"-webhook-lease", "10s"}, wantErr: "-webhook-lease"},
 		{name: "webhook lease nonsense", env: map[string]string{"FLASHWIRE_WEBHOOK_LEASE": "soon"}, wantErr: "FLASHWIRE_WEBHOOK_LEASE"},
 		// A space would make a consumer name hard to read and to type.
 		{name: "instance id with space", env: map[string]string{"FLASHWIRE_INSTANCE_ID": "web 1"}, wantErr: "FLASHWIRE_INSTANCE_ID"},

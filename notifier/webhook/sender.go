@@ -116,10 +116,18 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 	if opts.PerPartner <= 0 {
 		opts.PerPartner = DefaultPerPartner
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	if opts.Lease <= 0 {
 		opts.Lease = 60 * time.Second
 	}
-	opts.Lease = max(opts.Lease, opts.Timeout+time.Second)
+	if minLease := opts.Timeout + time.Second; opts.Lease < minLease {
+		// cmd refuses such a setting; a caller that gives one anyway is
+		// told, never silently overruled.
+		opts.Logger.Warn("webhook lease raised to the timeout plus 1s", "lease", opts.Lease.String(), "raised_to", minLease.String())
+		opts.Lease = minLease
+	}
 	if opts.Poll <= 0 {
 		opts.Poll = 100 * time.Millisecond
 	}
@@ -128,9 +136,6 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 	}
 	if opts.Version == "" {
 		opts.Version = buildVersion()
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
 	}
 	return &Sender{
 		queue:    NewQueue(rdb),
