@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"flashwire/internal/redistest"
 )
 
@@ -228,6 +230,25 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("healthz: %v", err)
 		}
 		resp.Body.Close()
+		// Another local user finds the embedded Redis's port, but not its
+		// password.
+		var started struct {
+			Addr string `json:"embedded_redis"`
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, `"embedded_redis":"127.0.0.1:`) {
+				_ = json.Unmarshal([]byte(line), &started)
+			}
+		}
+		if started.Addr == "" {
+			t.Fatalf("no log line gives the embedded Redis's address:\n%s", out.String())
+		}
+		intruder := redis.NewClient(&redis.Options{Addr: started.Addr, MaxRetries: -1})
+		err = intruder.Get(context.Background(), "flashwire:v1:{tokens}:all").Err()
+		intruder.Close()
+		if err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+			t.Errorf("the embedded Redis answered a client without its password: %v", err)
+		}
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}

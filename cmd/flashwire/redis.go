@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -18,13 +20,18 @@ import (
 // The returned close function closes the client and any embedded server.
 func openRedis(ctx context.Context, cfg config, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	if len(cfg.RedisURLs) == 0 {
+		// The embedded server listens on loopback, where any local user
+		// can connect: a password made now, known only to this process,
+		// keeps them out of the tokens and subscribers it holds.
+		password := randomPassword()
 		mr := miniredis.NewMiniRedis()
+		mr.RequireAuth(password)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		log.Warn("FLASHWIRE_REDIS_URL is not set: using an embedded in-memory Redis; alerts, subscribers and tokens are lost when the process stops, and instances cannot share it",
 			"embedded_redis", mr.Addr())
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), Password: password})
 		redisfault.Install(rdb)
 		return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
 	}
@@ -41,6 +48,13 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (redis.Univers
 		return nil, nil, fmt.Errorf("redis at %s: %w", redactURL(cfg.RedisURLs[0]), err)
 	}
 	return rdb, func() { _ = rdb.Close() }, nil
+}
+
+// randomPassword returns 32 random bytes in hex.
+func randomPassword() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
 }
 
 func newRedisClient(urls []string) (redis.UniversalClient, error) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,18 +21,61 @@ import (
 // Server is one running redis-server.
 type Server struct {
 	Addr string
-	cmd  *exec.Cmd
+	opts Options
+	bin  string
+	args []string
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
 }
 
-// URL returns the server's redis:// URL.
-func (s *Server) URL() string { return "redis://" + s.Addr }
+// Options are the settings of a single server that Start leaves at their
+// defaults.
+type Options struct {
+	// Password, when set, is required of every client (requirepass).
+	Password string
+	// AppendOnly keeps every write in an append-only file that a Restart
+	// reads back, as a production Redis with appendonly yes does.
+	AppendOnly bool
+}
 
-// Stop kills the server at once, as a crash would.
+// URL returns the server's redis:// URL, with its password if it has one.
+func (s *Server) URL() string {
+	if s.opts.Password != "" {
+		return "redis://:" + s.opts.Password + "@" + s.Addr
+	}
+	return "redis://" + s.Addr
+}
+
+// Stop kills the server at once, as a crash would. With AppendOnly, what
+// it had written to its file (every write, fsynced each second) survives
+// for Restart.
 func (s *Server) Stop() {
-	if s.cmd.Process != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
+		s.cmd = nil
 	}
+}
+
+// Restart starts the stopped server again on the same address, with the
+// same files, and waits until it answers.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		tb.Fatal("redistest: Restart of a running server")
+	}
+	cmd, output := launch(tb, s.bin, s.args)
+	if err := waitReady(s.Addr, s.opts.Password, 10*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		tb.Fatalf("restart redis-server on %s: %v\n%s", s.Addr, err, <-output)
+	}
+	s.cmd = cmd
 }
 
 // Binary returns the path of redis-server, skipping or failing tb when it
@@ -57,8 +101,15 @@ func Missing(tb testing.TB, what string) {
 // Start runs a single redis-server for tb and returns it with a client.
 func Start(tb testing.TB) (*Server, *redis.Client) {
 	tb.Helper()
-	srv := start(tb, nil)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	return StartWith(tb, Options{})
+}
+
+// StartWith runs a single redis-server with opts for tb and returns it
+// with a client.
+func StartWith(tb testing.TB, opts Options) (*Server, *redis.Client) {
+	tb.Helper()
+	srv := start(tb, opts, nil)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: opts.Password})
 	redisfault.Install(rdb)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	return srv, rdb
@@ -94,7 +145,7 @@ func StartCluster(tb testing.TB) (*Cluster, *redis.ClusterClient) {
 	tb.Helper()
 	c := &Cluster{}
 	for range 3 {
-		c.Nodes = append(c.Nodes, start(tb, []string{"--cluster-enabled", "yes", "--cluster-node-timeout", "5000"}))
+		c.Nodes = append(c.Nodes, start(tb, Options{}, []string{"--cluster-enabled", "yes", "--cluster-node-timeout", "5000"}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -146,12 +197,16 @@ func StartCluster(tb testing.TB) (*Cluster, *redis.ClusterClient) {
 	return c, rdb
 }
 
-// start runs redis-server with extra arguments on a free port, retrying
-// when another process takes the port first.
-func start(tb testing.TB, extra []string) *Server {
+// start runs redis-server with opts and extra arguments on a free port,
+// retrying when another process takes the port first.
+func start(tb testing.TB, opts Options, extra []string) *Server {
 	tb.Helper()
 	bin := Binary(tb)
 	dir := tb.TempDir()
+	appendOnly := "no"
+	if opts.AppendOnly {
+		appendOnly = "yes"
+	}
 	var lastErr error
 	for range 5 {
 		port, err := freePort(len(extra) > 0)
@@ -161,30 +216,19 @@ func start(tb testing.TB, extra []string) *Server {
 		}
 		args := append([]string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--save", "", "--appendonly", appendOnly, "--appendfsync", "everysec", "--dir", dir,
+			"--appendfilename", "appendonly-" + strconv.Itoa(port) + ".aof",
+			"--appenddirname", "aof-" + strconv.Itoa(port),
 			"--dbfilename", "dump-" + strconv.Itoa(port) + ".rdb",
 			"--cluster-config-file", "nodes-" + strconv.Itoa(port) + ".conf",
 			"--protected-mode", "no", "--loglevel", "warning",
 		}, extra...)
-		cmd := exec.Command(bin, args...)
-		stdout, _ := cmd.StdoutPipe()
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start redis-server: %v", err)
+		if opts.Password != "" {
+			args = append(args, "--requirepass", opts.Password)
 		}
-		srv := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
-		output := make(chan string, 1)
-		go func() {
-			var b strings.Builder
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if b.Len() < 4096 {
-					b.WriteString(sc.Text() + "\n")
-				}
-			}
-			output <- b.String()
-		}()
-		if err := waitReady(srv.Addr, 5*time.Second); err != nil {
+		cmd, output := launch(tb, bin, args)
+		srv := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), opts: opts, bin: bin, args: args, cmd: cmd}
+		if err := waitReady(srv.Addr, opts.Password, 5*time.Second); err != nil {
 			srv.Stop()
 			lastErr = fmt.Errorf("redis-server on %s: %v\n%s", srv.Addr, err, <-output)
 			continue
@@ -196,9 +240,33 @@ func start(tb testing.TB, extra []string) *Server {
 	return nil
 }
 
-func waitReady(addr string, within time.Duration) error {
+// launch starts redis-server with args; output delivers the start of what
+// it printed once it exits.
+func launch(tb testing.TB, bin string, args []string) (*exec.Cmd, <-chan string) {
+	tb.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start redis-server: %v", err)
+	}
+	output := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if b.Len() < 4096 {
+				b.WriteString(sc.Text() + "\n")
+			}
+		}
+		output <- b.String()
+	}()
+	return cmd, output
+}
+
+func waitReady(addr, password string, within time.Duration) error {
 	deadline := time.Now().Add(within)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer rdb.Close()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

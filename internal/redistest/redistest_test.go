@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -21,6 +22,35 @@ func TestStart(t *testing.T) {
 	srv.Stop()
 	if err := rdb.Ping(ctx).Err(); err == nil {
 		t.Fatal("ping after Stop succeeded; the server should be gone")
+	}
+}
+
+// TestRestart writes to an append-only server with a password, kills it
+// and starts it again: the write is back, on the same address, and a
+// client without the password is refused.
+func TestRestart(t *testing.T) {
+	srv, rdb := StartWith(t, Options{Password: "s3cret-for-tests", AppendOnly: true})
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Redis writes the append-only file before it answers, so a kill
+	// (not a power cut) loses no acknowledged write.
+	srv.Stop()
+	if err := rdb.Ping(ctx).Err(); err == nil {
+		t.Fatal("ping after Stop succeeded")
+	}
+	srv.Restart(t)
+	if got := rdb.Get(ctx, "k").Val(); got != "v" {
+		t.Fatalf("after restart get = %q, want v from the append-only file", got)
+	}
+	anon := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer anon.Close()
+	if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("ping without the password = %v, want NOAUTH", err)
+	}
+	if !strings.Contains(srv.URL(), ":s3cret-for-tests@") {
+		t.Fatalf("URL %q lacks the password", srv.URL())
 	}
 }
 
