@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,14 +194,27 @@ func freeAddr(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-// startBinary runs bin with env and waits for /readyz.
-func startBinary(tb testing.TB, bin string, env ...string) (*exec.Cmd, string, *bytes.Buffer) {
+// startBinary runs bin with env and waits for /readyz. out is everything
+// the process prints; its log lines (stderr) are also kept for the scan
+// for secrets that ends the test run (see TestMain).
+func startBinary(tb testing.TB, bin string, env ...string) (*exec.Cmd, string, *output) {
 	tb.Helper()
 	addr := freeAddr(tb)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), append(env, "FLASHWIRE_ADDR="+addr)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	for _, kv := range env {
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "FLASHWIRE_ADMIN_TOKEN":
+			noteSecret(v)
+		case "FLASHWIRE_REDIS_URL":
+			if u, err := url.Parse(v); err == nil {
+				pw, _ := u.User.Password()
+				noteSecret(pw)
+			}
+		}
+	}
+	out := &output{}
+	cmd.Stdout, cmd.Stderr = out, io.MultiWriter(out, keepLogs(tb.Name()))
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -210,7 +225,7 @@ func startBinary(tb testing.TB, bin string, env ...string) (*exec.Cmd, string, *
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return cmd, addr, &out
+				return cmd, addr, out
 			}
 		}
 		if time.Now().After(deadline) {
@@ -218,6 +233,25 @@ func startBinary(tb testing.TB, bin string, env ...string) (*exec.Cmd, string, *
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// output collects what a process prints; the test reads it while the
+// process runs.
+type output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 func TestSmoke(t *testing.T) {
