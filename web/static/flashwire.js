@@ -353,7 +353,11 @@
     more.hidden = !small.matches || bs.length < 2;
     more.textContent = expanded ? t("fewer") : t("more", (bs.length - 1).toLocaleString(lang));
     more.setAttribute("aria-expanded", String(expanded));
-    if (top) stack.insertBefore(more, fold ? top.nextSibling : null);
+    var at = fold && top ? top.nextSibling : null, had = document.activeElement === more;
+    if (top && (more.parentNode !== stack || more.nextSibling !== at && at !== more)) {
+      stack.insertBefore(more, at);
+      if (had) more.focus(); // moving it took focus away
+    }
     skip.hidden = !bs.length;
     place();
   }
@@ -592,7 +596,8 @@
     box = add(rootEl(""), panel, toggle, said);
     box.setAttribute("data-position", position);
     box.setAttribute("data-settings", toggle.hidden ? "off" : "on");
-    var holder = host ? add(host, rootEl(" fw-inline")) : box;
+    var holder = box;
+    if (host) add(host, holder = rootEl(" fw-inline"));
     holder.insertBefore(stack, holder.firstChild);
     box.hidden = holder.hidden = true; // until styled, so nothing shows unstyled
     css.onload = css.onerror = function () { box.hidden = holder.hidden = false; place(); };
