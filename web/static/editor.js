@@ -254,6 +254,9 @@
     // A secret shown once must not outlive the session that made it.
     document.querySelectorAll(".secret-box").forEach(function (b) { b.hidden = true; b.querySelector("input").value = ""; });
     closePartner(false);
+    // What one token could read is not for the next one to see.
+    [headlines, sourceNames, names.partner, names.token].forEach(function (m) { for (var k in m) delete m[k]; });
+    sourcesForbidden = false;
     $("app").hidden = true;
     $("who").hidden = true;
     $("signout").hidden = true;
