@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -54,7 +54,7 @@ func newStore(tb testing.TB, rdb redis.UniversalClient, now *time.Time) *Store {
 }
 
 func fields(err error) string {
-	var bad *invalid.Error
+	var bad *flashwire.InvalidError
 	if !errors.As(err, &bad) {
 		return ""
 	}
@@ -142,13 +142,13 @@ func testReaders(t *testing.T, rdb redis.UniversalClient) {
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		other := NewReaderID()
-		if _, err := s.Reader(ctx, other); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Reader(ctx, other); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Errorf("Reader = %v", err)
 		}
-		if err := s.TouchReader(ctx, other); !errors.Is(err, ErrNotFound) {
+		if err := s.TouchReader(ctx, other); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Errorf("TouchReader = %v", err)
 		}
-		if err := s.DeleteReader(ctx, other); !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteReader(ctx, other); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Errorf("DeleteReader = %v", err)
 		}
 	})
@@ -211,7 +211,7 @@ func testReaders(t *testing.T, rdb redis.UniversalClient) {
 		if err := s.DeleteReader(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Reader(ctx, id); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Reader(ctx, id); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("Reader after delete = %v", err)
 		}
 		if n := rdb.BitCount(ctx, readersPrefix+"topic:climate", nil).Val(); n != 0 {
@@ -270,7 +270,7 @@ func testSweep(t *testing.T, rdb redis.UniversalClient) {
 	if rdb.ZCard(ctx, readersPrefix+"paused").Val() != 0 || rdb.BitCount(ctx, keyPausing, nil).Val() != 0 {
 		t.Fatal("a pause that is over remains indexed")
 	}
-	if n, _, _ := s.CountAudience(ctx, Attrs{Topics: []string{"sport"}}, now); n != 1 {
+	if n, _, _ := s.CountAudience(ctx, flashwire.Attrs{Topics: []string{"sport"}}, now); n != 1 {
 		t.Fatalf("audience after the sweep = %d, want the kept reader", n)
 	}
 	if n, _ := s.Sweep(ctx, start.Add(ReaderTTL+time.Hour)); n != 0 {
@@ -288,7 +288,7 @@ func testPartners(t *testing.T, rdb redis.UniversalClient) {
 		t.Fatal(err)
 	}
 	t.Run("OK", func(t *testing.T) {
-		if p.ID == "" || p.Name != "Daily Planet" || p.State != PartnerActive || !slices.Equal(p.Events, EventTypes) || !p.CreatedAt.Equal(now) {
+		if p.ID == "" || p.Name != "Daily Planet" || p.State != PartnerActive || !slices.Equal(p.Events, flashwire.EventTypes) || !p.CreatedAt.Equal(now) {
 			t.Fatalf("created %+v", p)
 		}
 		got, err := other.Partner(ctx, p.ID)
@@ -307,27 +307,27 @@ func testPartners(t *testing.T, rdb redis.UniversalClient) {
 		if got.State != PartnerDisabled || got.DisabledReason != "410 Gone for a day" {
 			t.Fatalf("other instance still sees %+v", got)
 		}
-		alert := Attrs{Topics: []string{"world"}, Priority: "flash"}
-		if m, _ := other.MatchPartners(ctx, EventPublished, alert, now); len(m) != 0 {
+		alert := flashwire.Attrs{Topics: []string{"world"}, Priority: "flash"}
+		if m, _ := other.MatchPartners(ctx, flashwire.Published, alert, now); len(m) != 0 {
 			t.Fatalf("a disabled partner matched: %+v", m)
 		}
 		if err := s.SetPartnerState(ctx, p.ID, PartnerActive, ""); err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := other.MatchPartners(ctx, EventPublished, alert, now); len(m) != 1 {
+		if m, _ := other.MatchPartners(ctx, flashwire.Published, alert, now); len(m) != 1 {
 			t.Fatalf("re-enabled partner did not match: %+v", m)
 		}
 	})
 	t.Run("update", func(t *testing.T) {
 		now = now.Add(time.Minute)
-		got, err := s.UpdatePartner(ctx, p.ID, func(p *Partner) { p.Events = []string{EventRetracted} })
-		if err != nil || !slices.Equal(got.Events, []string{EventRetracted}) || !got.UpdatedAt.Equal(now) || !got.CreatedAt.Equal(p.CreatedAt) {
+		got, err := s.UpdatePartner(ctx, p.ID, func(p *Partner) { p.Events = []flashwire.EventType{flashwire.Retracted} })
+		if err != nil || !slices.Equal(got.Events, []flashwire.EventType{flashwire.Retracted}) || !got.UpdatedAt.Equal(now) || !got.CreatedAt.Equal(p.CreatedAt) {
 			t.Fatalf("update = %+v, %v", got, err)
 		}
 		if _, err := s.UpdatePartner(ctx, p.ID, func(p *Partner) { p.URL = "ftp://x" }); fields(err) != "url" {
 			t.Fatalf("bad update = %v", err)
 		}
-		if _, err := s.UpdatePartner(ctx, "pt_nope", func(*Partner) {}); !errors.Is(err, ErrNotFound) {
+		if _, err := s.UpdatePartner(ctx, "pt_nope", func(*Partner) {}); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("update unknown = %v", err)
 		}
 		if err := s.SetPartnerState(ctx, p.ID, "sleeping", ""); fields(err) != "state" {
@@ -362,7 +362,7 @@ func testPartners(t *testing.T, rdb redis.UniversalClient) {
 			{"ftp url", Partner{Name: "a", URL: "ftp://a.example/"}, "url"},
 			{"no host", Partner{Name: "a", URL: "https:///x"}, "url"},
 			{"credentials", Partner{Name: "a", URL: "https://u:p@a.example/"}, "url"},
-			{"unknown event", Partner{Name: "a", URL: "https://a.example/", Events: []string{"alert.deleted"}}, "events"},
+			{"unknown event", Partner{Name: "a", URL: "https://a.example/", Events: []flashwire.EventType{"alert.deleted"}}, "events"},
 			{"unknown topic", Partner{Name: "a", URL: "https://a.example/", Topics: []string{"gossip"}}, "topics"},
 			{"all", Partner{Name: strings.Repeat("n", MaxPartnerName+1), URL: "x", Regions: []string{"mars"}, Languages: []string{"-"}, MinPriority: "low", Contact: strings.Repeat("c", MaxContact+1)},
 				"name,url,regions,languages,min_priority,contact"},
@@ -380,10 +380,10 @@ func testPartners(t *testing.T, rdb redis.UniversalClient) {
 		if err := s.DeletePartner(ctx, p.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := other.Partner(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := other.Partner(ctx, p.ID); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("other instance still has the partner: %v", err)
 		}
-		if err := s.DeletePartner(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		if err := s.DeletePartner(ctx, p.ID); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("second delete = %v", err)
 		}
 	})
@@ -409,7 +409,7 @@ func testTaxonomy(t *testing.T, rdb redis.UniversalClient) {
 	if err := s.RemoveTopic(ctx, "space"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveTopic(ctx, "space"); !errors.Is(err, ErrNotFound) {
+	if err := s.RemoveTopic(ctx, "space"); !errors.Is(err, flashwire.ErrNotFound) {
 		t.Fatalf("second remove = %v", err)
 	}
 	if err := s.RemoveRegion(ctx, "oceania"); err != nil {
@@ -487,7 +487,7 @@ func testMatcherProperty(t *testing.T, rdb redis.UniversalClient) {
 		return out
 	}
 	languages := []string{"en", "en-GB", "fr", "de", "pt-BR", "pt"}
-	priorities := []string{"", "normal", "urgent", "flash"}
+	priorities := []flashwire.Priority{"", "normal", "urgent", "flash"}
 	zones := []string{"Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"}
 	clock := func() string { return fmt.Sprintf("%02d:%02d", rng.IntN(24), 30*rng.IntN(2)) }
 	randomTime := func() time.Time {
@@ -541,7 +541,7 @@ func testMatcherProperty(t *testing.T, rdb redis.UniversalClient) {
 	}
 
 	for i := range 150 {
-		a := Attrs{
+		a := flashwire.Attrs{
 			Topics:   pick(DefaultTopics, 2),
 			Regions:  pick(DefaultRegions, 2),
 			Language: languages[rng.IntN(len(languages))],
@@ -593,7 +593,7 @@ func testCapacity(t *testing.T, rdb redis.UniversalClient) {
 			t.Errorf("%s is %d bytes, want %d", key, n, 2*65536/8)
 		}
 	}
-	ids, err := s.MatchReaders(ctx, Attrs{Topics: []string{"health", "science"}}, now)
+	ids, err := s.MatchReaders(ctx, flashwire.Attrs{Topics: []string{"health", "science"}}, now)
 	sort.Strings(ids)
 	want := []string{first, second}
 	sort.Strings(want)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -151,7 +152,7 @@ func TestAlertFieldRules(t *testing.T) {
 				t.Fatalf("= %d %v, want %d naming %v", code, body, tt.want, tt.fields)
 			}
 			if code == 201 {
-				if id, _ := body["id"].(string); !notifier.ValidID(id) || body["published_at"] == nil {
+				if id, _ := body["id"].(string); !flashwire.ValidEventID(id) || body["published_at"] == nil {
 					t.Fatalf("created alert lacks id or published_at: %v", body)
 				}
 			} else if env.logLen(t) != before {
@@ -358,8 +359,8 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["headline"] != "Corrected: joint efforts agreed" || body["url"] != a["url"] || body["id"] != id || body["updated_at"] == nil {
 			t.Fatalf("update = %d %v", code, body)
 		}
-		evs, _, err := env.alerts.Log().Since(context.Background(), "0-0", 10)
-		if err != nil || len(evs) != 2 || evs[1].Type != notifier.Updated || evs[1].Alert.ID != id {
+		evs, _, err := env.log.Since(context.Background(), "0-0", 10)
+		if err != nil || len(evs) != 2 || evs[1].Type != flashwire.Updated || evs[1].Alert.ID != id {
 			t.Fatalf("log after update: %+v, %v", evs, err)
 		}
 	})
@@ -382,8 +383,8 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["retracted"] != true {
 			t.Fatalf("retract = %d %v", code, body)
 		}
-		evs, _, _ := env.alerts.Log().Since(context.Background(), "0-0", 10)
-		if len(evs) != 3 || evs[2].Type != notifier.Retracted {
+		evs, _, _ := env.log.Since(context.Background(), "0-0", 10)
+		if len(evs) != 3 || evs[2].Type != flashwire.Retracted {
 			t.Fatalf("log after retract: %+v", evs)
 		}
 	})

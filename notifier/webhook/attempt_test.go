@@ -70,8 +70,8 @@ func TestMetricsMove(t *testing.T) {
 	_, _ = sender.secrets.Create(ctx, "pt_bad")
 	// Queued a minute ago, before the sender starts: its first look at the
 	// queue sees all three waiting.
-	enqueue(t, sender.Queue(), "pt_ok", 2, clk.Now().Add(-time.Minute))
-	enqueue(t, sender.Queue(), "pt_bad", 1, clk.Now().Add(-time.Minute))
+	enqueue(t, sender.queue, "pt_ok", 2, clk.Now().Add(-time.Minute))
+	enqueue(t, sender.queue, "pt_bad", 1, clk.Now().Add(-time.Minute))
 	if v := metricValue(t, reg, "flashwire_webhook_attempts_total", "outcome", "delivered"); v > 0 {
 		t.Fatalf("%v deliveries counted before any attempt", v)
 	}
@@ -128,16 +128,16 @@ func TestResponseKeptIsTheFirstKiB(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	for _, tt := range tests {
 		_, _ = sender.secrets.Create(ctx, tt.partner)
-		enqueue(t, sender.Queue(), tt.partner, 1, time.Now())
+		enqueue(t, sender.queue, tt.partner, 1, time.Now())
 	}
 	startSender(t, sender)
 	for _, tt := range tests {
 		t.Run(tt.partner, func(t *testing.T) {
 			waitFor(t, "the attempt record", func() bool {
-				_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+				_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 				return n == 1
 			})
-			as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			got := as[0].Response
 			want := tt.body
 			if len(want) > MaxResponse {
@@ -204,16 +204,16 @@ func TestRetryAfterStatuses(t *testing.T) {
 	sender.Rand = func() float64 { return 0.5 }
 	for _, tt := range tests {
 		_, _ = sender.secrets.Create(ctx, tt.partner)
-		enqueue(t, sender.Queue(), tt.partner, 1, clk.Now())
+		enqueue(t, sender.queue, tt.partner, 1, clk.Now())
 	}
 	startSender(t, sender)
 	for _, tt := range tests {
 		t.Run(tt.partner, func(t *testing.T) {
 			waitFor(t, "the attempt record", func() bool {
-				_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+				_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 				return n == 1
 			})
-			as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			a := as[0]
 			if a.Status != tt.status || a.Outcome != "retry" || a.NextAttempt == nil {
 				t.Fatalf("attempt %+v, want a retry after %d", a, tt.status)

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 )
@@ -36,7 +37,7 @@ func newDirectory(ts ...Target) *directory {
 	return d
 }
 
-func (d *directory) Match(_ context.Context, _ notifier.Event, _ time.Time) ([]Target, error) {
+func (d *directory) Match(_ context.Context, _ flashwire.Event, _ time.Time) ([]Target, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []Target
@@ -193,8 +194,8 @@ func enqueue(tb testing.TB, q *Queue, partnerID string, n int, at time.Time) []D
 	ds := make([]Delivery, n)
 	for i := range ds {
 		id := fmt.Sprintf("%d-%d", at.UnixMilli(), i)
-		body, _ := json.Marshal(message{Type: string(notifier.Published), Timestamp: at, Data: notifier.Alert{ID: id, Headline: "h" + strconv.Itoa(i)}})
-		ds[i] = Delivery{ID: DeliveryID(id, partnerID), PartnerID: partnerID, Type: string(notifier.Published),
+		body, _ := json.Marshal(message{Type: string(flashwire.Published), Timestamp: at, Data: flashwire.Alert{ID: id, Headline: "h" + strconv.Itoa(i)}})
+		ds[i] = Delivery{ID: DeliveryID(id, partnerID), PartnerID: partnerID, Type: string(flashwire.Published),
 			AlertID: id, CreatedAt: at, State: StatePending, Body: body}
 	}
 	if _, err := q.Enqueue(context.Background(), ds); err != nil {
@@ -235,9 +236,9 @@ func TestDeliverEndToEnd(t *testing.T) {
 			defer cancel()
 			go func() { _ = disp.Run(dctx) }()
 
-			ev, err := log.Append(ctx, notifier.Event{Type: notifier.Published, Alert: notifier.Alert{
+			ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: flashwire.Alert{
 				Headline: "Quake", URL: "https://news.example/q", Topics: []string{"world"}, Language: "en",
-				Priority: notifier.Flash, PublishedAt: time.Now().UTC()}})
+				Priority: flashwire.Flash, PublishedAt: time.Now().UTC()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,9 +255,9 @@ func TestDeliverEndToEnd(t *testing.T) {
 				t.Errorf("User-Agent %q", ua)
 			}
 			var msg struct {
-				Type      string         `json:"type"`
-				Timestamp time.Time      `json:"timestamp"`
-				Data      notifier.Alert `json:"data"`
+				Type      string          `json:"type"`
+				Timestamp time.Time       `json:"timestamp"`
+				Data      flashwire.Alert `json:"data"`
 			}
 			if err := json.Unmarshal(h.Body, &msg); err != nil {
 				t.Fatal(err)
@@ -269,7 +270,7 @@ func TestDeliverEndToEnd(t *testing.T) {
 				w := st[notifier.Webhook]
 				return w.Reached == 1 && w.Pending == 0
 			})
-			as, total, err := sender.Queue().Attempts(ctx, "pt_a", 0, 10)
+			as, total, err := sender.queue.Attempts(ctx, "pt_a", 0, 10)
 			if err != nil || total != 1 || as[0].Outcome != "delivered" || as[0].Status != 200 {
 				t.Fatalf("attempts %+v total %d err %v", as, total, err)
 			}
@@ -291,7 +292,7 @@ func TestRetrySchedule(t *testing.T) {
 	// +10 % on every wait: inside the ±20 % jitter, visibly not the plain schedule.
 	sender.Rand = func() float64 { return 0.75 }
 	secret, _ := sender.secrets.Create(ctx, "pt_a")
-	ds := enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	ds := enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	startSender(t, sender)
 
 	start := clk.Now()
@@ -311,10 +312,10 @@ func TestRetrySchedule(t *testing.T) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 		waitFor(t, "the attempt record", func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+			_, n, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 			return n == int64(i+1)
 		})
-		as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 		if i == len(Schedule) {
 			if as[0].Outcome != "failed" || as[0].NextAttempt != nil {
 				t.Fatalf("last attempt %+v, want failed with no next attempt", as[0])
@@ -335,7 +336,7 @@ func TestRetrySchedule(t *testing.T) {
 		clk.Advance(time.Second)
 		elapsed += wait
 	}
-	d, err := sender.Queue().Delivery(ctx, "pt_a", ds[0].ID)
+	d, err := sender.queue.Delivery(ctx, "pt_a", ds[0].ID)
 	if err != nil || d.State != StateFailed || d.Attempts != len(Schedule)+1 {
 		t.Fatalf("delivery %+v, %v; want failed after %d attempts", d, err, len(Schedule)+1)
 	}
@@ -358,13 +359,13 @@ func TestRetryAfterHonoured(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	sender.Now = clk.Now
 	_, _ = sender.secrets.Create(ctx, "pt_a")
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	startSender(t, sender)
 	waitFor(t, "the attempt record", func() bool {
-		_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		_, n, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 		return n == 1
 	})
-	as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+	as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 	if as[0].Status != 429 || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(10*time.Minute)) {
 		t.Fatalf("attempt %+v, want the next one at Retry-After, +10m", as[0])
 	}
@@ -401,8 +402,8 @@ func TestHangingPartnerDoesNotDelayOthers(t *testing.T) {
 	_, _ = sender.secrets.Create(ctx, "pt_slow")
 	_, _ = sender.secrets.Create(ctx, "pt_fast")
 	// The slow partner's deliveries are older: first in the queue.
-	enqueue(t, sender.Queue(), "pt_slow", 50, time.Now().Add(-time.Second))
-	enqueue(t, sender.Queue(), "pt_fast", 50, time.Now())
+	enqueue(t, sender.queue, "pt_slow", 50, time.Now().Add(-time.Second))
+	enqueue(t, sender.queue, "pt_fast", 50, time.Now())
 	startSender(t, sender)
 	defer close(release)
 
@@ -453,8 +454,8 @@ func TestCrashLosesNothing(t *testing.T) {
 	_, _ = a.secrets.Create(ctx, "pt_a")
 	_, _ = a.secrets.Create(ctx, "pt_b")
 	var want []Delivery
-	want = append(want, enqueue(t, a.Queue(), "pt_a", 30, time.Now())...)
-	want = append(want, enqueue(t, a.Queue(), "pt_b", 30, time.Now())...)
+	want = append(want, enqueue(t, a.queue, "pt_a", 30, time.Now())...)
+	want = append(want, enqueue(t, a.queue, "pt_b", 30, time.Now())...)
 	stopA := startSender(t, a)
 	waitFor(t, "the first sender to have requests in flight", func() bool { return len(rc.Hits()) >= 4 })
 	// Crash: the connection goes first, so nothing of A's is recorded.
@@ -510,11 +511,11 @@ func TestGoneDisablesAndReplay(t *testing.T) {
 	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
 	sender := newTestSender(rdb, dir, Options{PerPartner: 1})
 	_, _ = sender.secrets.Create(ctx, "pt_a")
-	ds := enqueue(t, sender.Queue(), "pt_a", 3, time.Now().Add(-time.Minute))
+	ds := enqueue(t, sender.queue, "pt_a", 3, time.Now().Add(-time.Minute))
 	startSender(t, sender)
 	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
 	waitFor(t, "every delivery to be held", func() bool {
-		n, _ := sender.Queue().Parked(ctx, "pt_a")
+		n, _ := sender.queue.Parked(ctx, "pt_a")
 		return n == 3
 	})
 	if n := len(rc.Hits()); n != 1 {
@@ -526,23 +527,23 @@ func TestGoneDisablesAndReplay(t *testing.T) {
 	gone = false
 	mu.Unlock()
 	dir.setState("pt_a", "active")
-	n, err := sender.Queue().ReplaySince(ctx, "pt_a", time.Now().Add(-time.Hour), time.Now(), 10*time.Millisecond)
+	n, err := sender.queue.ReplaySince(ctx, "pt_a", time.Now().Add(-time.Hour), time.Now(), 10*time.Millisecond)
 	if err != nil || n != 3 {
 		t.Fatalf("ReplaySince = %d, %v", n, err)
 	}
 	sender.Wake()
 	waitFor(t, "the replayed deliveries", func() bool { return len(rc.Hits()) == 4 })
 	for _, d := range ds {
-		got, err := sender.Queue().Delivery(ctx, "pt_a", d.ID)
+		got, err := sender.queue.Delivery(ctx, "pt_a", d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "delivered state", func() bool {
-			got, _ = sender.Queue().Delivery(ctx, "pt_a", d.ID)
+			got, _ = sender.queue.Delivery(ctx, "pt_a", d.ID)
 			return got.State == StateDelivered
 		})
 	}
-	if err := sender.Queue().Replay(ctx, "pt_a", "msg_nope", time.Now()); err == nil {
+	if err := sender.queue.Replay(ctx, "pt_a", "msg_nope", time.Now()); err == nil {
 		t.Error("replay of an unknown delivery succeeded")
 	}
 }
@@ -556,18 +557,18 @@ func TestDisableAfterADayOfFailures(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	sender.Now = clk.Now
 	_, _ = sender.secrets.Create(ctx, "pt_a")
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	startSender(t, sender)
 	waitFor(t, "the first failure", func() bool { return len(rc.Hits()) == 1 })
 	clk.Advance(23 * time.Hour)
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(time.Millisecond))
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now().Add(time.Millisecond))
 	waitFor(t, "a failure after 23 hours", func() bool { return len(rc.Hits()) >= 2 })
 	time.Sleep(50 * time.Millisecond)
 	if r := dir.reason("pt_a"); r != "" {
 		t.Fatalf("disabled after 23 hours: %s", r)
 	}
 	clk.Advance(90 * time.Minute)
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(2*time.Millisecond))
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now().Add(2*time.Millisecond))
 	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
 
 	// Re-enabled, the partner gets a fresh day: one more failure does not
@@ -578,7 +579,7 @@ func TestDisableAfterADayOfFailures(t *testing.T) {
 	dir.setState("pt_a", "active")
 	clk.Advance(time.Minute) // past the circuit breaker's cooldown
 	hits := len(rc.Hits())
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	waitFor(t, "a failure after re-enabling", func() bool { return len(rc.Hits()) > hits })
 	time.Sleep(50 * time.Millisecond)
 	if r := dir.reason("pt_a"); r != "" {
@@ -634,8 +635,8 @@ func TestRefusedAtSend(t *testing.T) {
 	sender := NewSender(rdb, dir, NewSecrets(rdb), Options{Poll: 10 * time.Millisecond, Logger: quiet()})
 	_, _ = sender.secrets.Create(ctx, "pt_name")
 	_, _ = sender.secrets.Create(ctx, "pt_http")
-	enqueue(t, sender.Queue(), "pt_name", 1, time.Now())
-	enqueue(t, sender.Queue(), "pt_http", 1, time.Now())
+	enqueue(t, sender.queue, "pt_name", 1, time.Now())
+	enqueue(t, sender.queue, "pt_http", 1, time.Now())
 	startSender(t, sender)
 	for _, tt := range []struct {
 		partner string
@@ -645,10 +646,10 @@ func TestRefusedAtSend(t *testing.T) {
 		{"pt_http", ErrInsecureURL.Error()},
 	} {
 		waitFor(t, "the attempt of "+tt.partner, func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			return n == 1
 		})
-		as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+		as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 		if !strings.Contains(as[0].Error, tt.want) || as[0].Outcome != "retry" {
 			t.Errorf("%s: attempt %+v, want a retry for %q", tt.partner, as[0], tt.want)
 		}
@@ -689,16 +690,16 @@ func TestOutcomes(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	for id := range dir.targets {
 		_, _ = sender.secrets.Create(ctx, id)
-		enqueue(t, sender.Queue(), id, 1, time.Now())
+		enqueue(t, sender.queue, id, 1, time.Now())
 	}
 	startSender(t, sender)
 	for _, tt := range tests {
 		id := fmt.Sprintf("pt_%d", tt.status)
 		waitFor(t, "the attempt of "+id, func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, id, 0, 1)
+			_, n, _ := sender.queue.Attempts(ctx, id, 0, 1)
 			return n == 1
 		})
-		as, _, _ := sender.Queue().Attempts(ctx, id, 0, 1)
+		as, _, _ := sender.queue.Attempts(ctx, id, 0, 1)
 		if a := as[0]; a.Status != tt.status || a.Outcome != tt.outcome || !strings.Contains(a.Error, tt.errText) {
 			t.Errorf("%d: attempt %+v, want outcome %s and error %q", tt.status, a, tt.outcome, tt.errText)
 		}
