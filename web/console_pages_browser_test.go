@@ -273,7 +273,7 @@ func TestConsolePages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(p.Regions, ",") != "europe" || strings.Join(p.Events, ",") != "alert.published" || strings.Join(p.Languages, ",") != "en,fr" || strings.Join(p.Topics, ",") != "world" {
+		if strings.Join(p.Regions, ",") != "europe" || fmt.Sprint(p.Events) != "[alert.published]" || strings.Join(p.Languages, ",") != "en,fr" || strings.Join(p.Topics, ",") != "world" {
 			t.Errorf("partner saved as %+v", p)
 		}
 
