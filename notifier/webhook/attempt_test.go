@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +224,58 @@ func TestRetryAfterStatuses(t *testing.T) {
 				t.Errorf("next attempt in %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if code == http.StatusFound {
+			w.Header().Set("Location", "https://elsewhere.example/")
+		}
+		w.WriteHeader(code)
+	})
+	tests := []struct {
+		status  int
+		outcome string
+		errText string
+	}{
+		{200, "delivered", ""},                          // plain success
+		{204, "delivered", ""},                          // any 2xx
+		{302, "retry", "redirects are not followed"},    // 3xx fails, not followed
+		{400, "retry", "HTTP 400"},                      // 4xx fails
+		{500, "retry", "HTTP 500"},                      // 5xx fails
+		{429, "retry", "HTTP 429"},                      // without Retry-After: the schedule
+		{410, "disabled", "endpoint answered 410 Gone"}, // the partner is disabled
+	}
+	dir := newDirectory()
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		dir.targets[id] = Target{ID: id, URL: fmt.Sprintf("%s/%d", rc.URL, tt.status), State: "active"}
+	}
+	sender := newTestSender(rdb, dir, Options{})
+	for id := range dir.targets {
+		_, _ = sender.secrets.Create(ctx, id)
+		enqueue(t, sender.queue, id, 1, time.Now())
+	}
+	startSender(t, sender)
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		waitFor(t, "the attempt of "+id, func() bool {
+			_, n, _ := sender.queue.Attempts(ctx, id, 0, 1)
+			return n == 1
+		})
+		as, _, _ := sender.queue.Attempts(ctx, id, 0, 1)
+		if a := as[0]; a.Status != tt.status || a.Outcome != tt.outcome || !strings.Contains(a.Error, tt.errText) {
+			t.Errorf("%d: attempt %+v, want outcome %s and error %q", tt.status, a, tt.outcome, tt.errText)
+		}
+	}
+	if r := dir.reason("pt_410"); !strings.Contains(r, "410") {
+		t.Errorf("reason of the 410 partner %q", r)
+	}
+	if r := dir.reason("pt_500"); r != "" {
+		t.Errorf("a single 500 disabled its partner: %s", r)
 	}
 }
