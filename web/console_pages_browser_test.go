@@ -106,11 +106,15 @@ func TestConsolePages(t *testing.T) {
 		bt.press(t, token+kb.Enter)
 		bt.waitFor(t, "the console", `document.activeElement.id === 'compose-title' && document.querySelector('#topics input')`)
 	}
+	// open goes to a view and waits until ready holds on rows it loaded
+	// afresh: rows from an earlier visit are marked and must be gone.
 	open := func(t *testing.T, view, ready string) {
 		t.Helper()
+		rows := `document.querySelectorAll('#view-` + view + ` > table tbody tr, #view-` + view + ` .chips li')`
+		eval[bool](t, bt, `Array.prototype.forEach.call(`+rows+`, function (r) { r.__old = true; }), true`)
 		bt.do(t, chromedp.Focus(chromedp.CSS(`.tabs [data-view=`+view+`]`)))
 		bt.press(t, kb.Enter)
-		bt.waitFor(t, "the "+view+" page", ready)
+		bt.waitFor(t, "the "+view+" page", `!Array.prototype.some.call(`+rows+`, function (r) { return r.__old; }) && `+ready)
 		focusOn(t, bt, `#`+view+`-title`)
 	}
 	signIn(t, testAdminToken)
