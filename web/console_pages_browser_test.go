@@ -26,6 +26,16 @@ func until(tb testing.TB, what string, check func() bool) {
 	}
 }
 
+// focusJS focuses the element matching sel in one step in the page, so
+// that a list rebuilt under the test cannot swap the node between finding
+// and focusing it.
+func focusJS(tb testing.TB, bt *browserTab, sel string) {
+	tb.Helper()
+	if !eval[bool](tb, bt, fmt.Sprintf(`(function (e) { if (e) e.focus(); return !!e && document.activeElement === e; })(document.querySelector(%q))`, sel)) {
+		tb.Fatalf("cannot focus %s", sel)
+	}
+}
+
 // consoleViews are the console's pages and what shows each one loaded.
 var consoleViews = []struct{ view, ready string }{
 	{"compose", `document.querySelector('#topics input')`},
@@ -136,7 +146,7 @@ func TestConsolePages(t *testing.T) {
 			}
 			// A partner's page and a source being edited, too.
 			open(t, "partners", `document.querySelector('#partners tr[data-id]')`)
-			bt.do(t, chromedp.Focus(chromedp.CSS(`#partners .manage[aria-label="Manage: Metro Daily"]`)))
+			focusJS(t, bt, `#partners .manage[aria-label="Manage: Metro Daily"]`)
 			bt.press(t, kb.Enter)
 			bt.waitFor(t, "the partner's delivery log", `document.activeElement.id === 'partner-detail-title' && document.querySelectorAll('#deliveries tr[data-id]').length === 20`)
 			if got := eval[string](t, bt, fitsJS); got != "" {
@@ -144,14 +154,14 @@ func TestConsolePages(t *testing.T) {
 			}
 			axeAudit(t, bt, "console partner "+vp.name)
 			bt.screenshot(t, "console-partner-"+vp.name)
-			bt.do(t, chromedp.Focus(chromedp.CSS(`#partner-close`)))
+			focusJS(t, bt, `#partner-close`)
 			bt.press(t, kb.Enter)
 			open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
-			bt.do(t, chromedp.Focus(chromedp.CSS(`#sources .edit`)))
+			focusJS(t, bt, `#sources .edit`)
 			bt.press(t, kb.Enter)
 			focusOn(t, bt, `#source-form-title`)
 			axeAudit(t, bt, "console source form "+vp.name)
-			bt.do(t, chromedp.Focus(chromedp.CSS(`#source-cancel`)))
+			focusJS(t, bt, `#source-cancel`)
 			bt.press(t, kb.Enter)
 			focusOn(t, bt, `#sources .edit`)
 		})
@@ -209,7 +219,7 @@ func TestConsolePages(t *testing.T) {
 
 	t.Run("partner", func(t *testing.T) {
 		open(t, "partners", `document.querySelector('#partners tr[data-id]')`)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partners .manage[aria-label="Manage: Metro Daily"]`)))
+		focusJS(t, bt, `#partners .manage[aria-label="Manage: Metro Daily"]`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the delivery log", `document.activeElement.id === 'partner-detail-title' && document.querySelectorAll('#deliveries tr[data-id]').length === 20`)
 		focusOn(t, bt, `#partner-detail-title`)
@@ -217,7 +227,7 @@ func TestConsolePages(t *testing.T) {
 			t.Errorf("log summary %q", got)
 		}
 		// Paging: older, then newer again; focus stays on a paging button.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#deliveries-older`)))
+		focusJS(t, bt, `#deliveries-older`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the older attempts", `document.querySelectorAll('#deliveries tr[data-id]').length === 4 && document.activeElement.id === 'deliveries-newer'`)
 		bt.press(t, kb.Enter)
@@ -226,23 +236,23 @@ func TestConsolePages(t *testing.T) {
 		// A test ping, then sending one delivery again.
 		hits := func() int { recv.mu.Lock(); defer recv.mu.Unlock(); return len(recv.hits) }
 		before := hits()
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partner-ping`)))
+		focusJS(t, bt, `#partner-ping`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the ping's status", `document.getElementById('partner-status').textContent.indexOf('Test ping queued') === 0`)
 		recv.wait(t, before+1)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#deliveries .replay`)))
+		focusJS(t, bt, `#deliveries .replay`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the replay's status", `document.getElementById('partner-status').textContent.indexOf('Sent again: ping of ') === 0`)
 		recv.wait(t, before+2)
 
 		// Everything since an hour ago, again.
 		bt.do(t, chromedp.SetValue(chromedp.CSS(`#replay-since`), time.Now().Add(-time.Hour).Format("2006-01-02T15:04")))
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#replay-form button[type=submit]`)))
+		focusJS(t, bt, `#replay-form button[type=submit]`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the replay since", `/^2[5-9] deliveries queued to be sent again, 20 a second\.$/.test(document.getElementById('partner-status').textContent)`)
 
 		// Rotating the secret asks first, then shows the new one once.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#rotate-form button[type=submit]`)))
+		focusJS(t, bt, `#rotate-form button[type=submit]`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the rotate confirmation", `document.getElementById('confirm').open`)
 		focusOn(t, bt, `#confirm-no`)
@@ -253,7 +263,7 @@ func TestConsolePages(t *testing.T) {
 		if got := eval[string](t, bt, `(function (i) { return i.selectionStart === 0 && i.selectionEnd === i.value.length ? i.value : ""; })(document.activeElement)`); !strings.HasPrefix(got, "whsec_") {
 			t.Errorf("selected secret %q, want the whole whsec_ secret", got)
 		}
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#revoke-previous`)))
+		focusJS(t, bt, `#revoke-previous`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the revoke confirmation", `document.getElementById('confirm').open`)
 		bt.press(t, kb.Tab, shiftTab)
@@ -261,9 +271,9 @@ func TestConsolePages(t *testing.T) {
 		bt.waitFor(t, "the revoke's status", `document.getElementById('partner-status').textContent === 'The previous secret no longer signs.'`)
 
 		// Settings: a region, only published alerts, a language.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partner-edit input[name=regions][value=europe]`)))
+		focusJS(t, bt, `#partner-edit input[name=regions][value=europe]`)
 		bt.press(t, " ")
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partner-edit input[name=events][value="alert.updated"]`)))
+		focusJS(t, bt, `#partner-edit input[name=events][value="alert.updated"]`)
 		bt.press(t, " ")
 		bt.press(t, kb.Tab)
 		bt.press(t, " ")
@@ -284,10 +294,10 @@ func TestConsolePages(t *testing.T) {
 		// The disabled partner: re-enabled from its page, once the list
 		// shows the saved settings.
 		bt.waitFor(t, "the list to show the settings", `document.querySelector('#partners tr[data-id="`+metro.ID+`"]').cells[2].textContent === 'world · europe · en, fr · alert.published'`)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partners .manage[aria-label="Manage: Gazette"]`)))
+		focusJS(t, bt, `#partners .manage[aria-label="Manage: Gazette"]`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the disabled partner", `!document.getElementById('partner-enable').hidden && document.getElementById('partner-state').textContent.indexOf('disabled (endpoint gone (410))') > 0`)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#partner-enable`)))
+		focusJS(t, bt, `#partner-enable`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the partner re-enabled", `document.getElementById('partner-enable').hidden && document.activeElement.id === 'partner-ping'`)
 		if p, err := env.store.Partner(context.Background(), gazette.ID); err != nil || p.State != subscribers.PartnerActive {
@@ -297,22 +307,22 @@ func TestConsolePages(t *testing.T) {
 
 	t.Run("edit a source", func(t *testing.T) {
 		open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#sources .edit`)))
+		focusJS(t, bt, `#sources .edit`)
 		bt.press(t, kb.Enter)
 		focusOn(t, bt, `#source-form-title`)
 		if got := eval[string](t, bt, `document.getElementById('source-labels').value + '|' + document.getElementById('source-urgency').value + '|' + document.getElementById('source-max-age').value`); got != "Breaking News, breaking|2|2h0m0s" {
 			t.Errorf("the form shows %q", got)
 		}
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#source-max-age`)))
+		focusJS(t, bt, `#source-max-age`)
 		bt.press(t, "soon")
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#source-save`)))
+		focusJS(t, bt, `#source-save`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the max age's error", `document.querySelector('#source-form .errors').textContent === 'Oldest story to push must be a length of time such as 2h or 30m.'`)
 		focusOn(t, bt, `#source-max-age[aria-invalid=true]`)
 		bt.press(t, "30m")
 		tabUntil(t, bt, `#source-labels`, `#source-form input, #source-form select`, 3)
 		bt.press(t, "Eilmeldung")
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#source-save`)))
+		focusJS(t, bt, `#source-save`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the source saved", `document.getElementById('flash-status').textContent.indexOf('Source saved: ') === 0 && document.activeElement.matches('#sources .edit')`)
 		var s struct {
@@ -367,7 +377,7 @@ func TestConsolePages(t *testing.T) {
 	})
 
 	t.Run("editor sees source ids", func(t *testing.T) {
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#signout`)))
+		focusJS(t, bt, `#signout`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the sign-in form", `document.activeElement.id === 'token'`)
 		bt.press(t, env.editor+kb.Enter)
