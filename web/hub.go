@@ -768,6 +768,16 @@ func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
 	m.per = map[notifier.Channel]transportMetrics{}
 	for _, t := range []notifier.Channel{notifier.WebSocket, notifier.SSE} {
 		m.per[t] = transportMetrics{written: m.written.WithLabelValues(string(t)), latency: m.latency.WithLabelValues(string(t))}
+		// Zero from the start rather than absent until the first event, so
+		// rates and alerting rules see every series.
+		m.connections.WithLabelValues(string(t))
+		m.slow.WithLabelValues(string(t))
+	}
+	for _, reason := range []string{"max_connections", "max_per_ip"} {
+		m.refused.WithLabelValues(reason)
+	}
+	for _, recovered := range []string{"true", "false"} {
+		m.resumes.WithLabelValues(recovered)
 	}
 	if reg != nil {
 		reg.MustRegister(m.connections, m.written, m.slow, m.latency, m.resumes, m.refused, m.limit)
