@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // Group reads the alert log through a Redis consumer group: every event is
@@ -38,7 +40,7 @@ func (l *Log) Group(name, consumer string) *Group {
 
 // Consume reads the log through the consumer group with default settings;
 // see Group.Consume.
-func (l *Log) Consume(ctx context.Context, group, consumer string, fn func(Event) error) error {
+func (l *Log) Consume(ctx context.Context, group, consumer string, fn func(flashwire.Event) error) error {
 	return l.Group(group, consumer).Consume(ctx, fn)
 }
 
@@ -59,7 +61,7 @@ func (g *Group) Create(ctx context.Context) error {
 // ClaimIdle. It first finishes this consumer's own pending events (a restart
 // under the same name), then takes over other consumers' idle ones, then
 // reads new events. Redis errors are retried after a pause; only ctx ends it.
-func (g *Group) Consume(ctx context.Context, fn func(Event) error) error {
+func (g *Group) Consume(ctx context.Context, fn func(flashwire.Event) error) error {
 	if err := g.Create(ctx); err != nil {
 		return err
 	}
@@ -165,7 +167,7 @@ func (g *Group) read(ctx context.Context, id string, block time.Duration) ([]red
 
 // claim takes over events idle for ClaimIdle at other consumers and
 // handles them.
-func (g *Group) claim(ctx context.Context, fn func(Event) error) error {
+func (g *Group) claim(ctx context.Context, fn func(flashwire.Event) error) error {
 	start := "0-0"
 	for {
 		msgs, next, err := g.log.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -190,7 +192,7 @@ func (g *Group) claim(ctx context.Context, fn func(Event) error) error {
 // handle runs fn on each message and acknowledges the ones it accepted.
 // Entries that no longer decode (or were trimmed) are acknowledged too:
 // offering them again could never succeed.
-func (g *Group) handle(ctx context.Context, msgs []redis.XMessage, fn func(Event) error) {
+func (g *Group) handle(ctx context.Context, msgs []redis.XMessage, fn func(flashwire.Event) error) {
 	var done []string
 	for _, m := range msgs {
 		if m.Values == nil {

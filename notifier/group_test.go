@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -22,7 +23,7 @@ func consumeInto(ctx context.Context, g *Group, seen *sync.Map, stopAfter int) (
 	go func() {
 		defer close(done)
 		defer cancel()
-		_ = g.Consume(ctx, func(ev Event) error {
+		_ = g.Consume(ctx, func(ev flashwire.Event) error {
 			if stopAfter > 0 && n >= stopAfter {
 				cancel()
 				return errors.New("crashed")
@@ -52,7 +53,7 @@ func TestGroupConsume(t *testing.T) {
 		}
 		var ids []string
 		for range 20 {
-			ev, err := log.Append(ctx, Event{Type: Published, Alert: validAlert()})
+			ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: validAlert()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +80,7 @@ func TestGroupConsume(t *testing.T) {
 				}
 			}
 			// New events after the takeover reach the live consumer too.
-			ev, err := log.Append(ctx, Event{Type: Published, Alert: validAlert()})
+			ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: validAlert()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +115,7 @@ func TestGroupRestartSameName(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if _, err := log.Append(ctx, Event{Type: Published, Alert: validAlert()}); err != nil {
+		if _, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: validAlert()}); err != nil {
 			t.Fatal(err)
 		}
 	}

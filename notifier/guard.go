@@ -1,17 +1,15 @@
 package notifier
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // DuplicateWindow is how long the same url and headline count as a
@@ -22,16 +20,16 @@ const DuplicateWindow = 10 * time.Minute
 var (
 	// ErrDuplicate means the same url and headline went out within
 	// DuplicateWindow; a *DuplicateError carries the alert.
-	ErrDuplicate = errors.New("the same url and headline were sent within the last 10 minutes; set force to send again")
+	ErrDuplicate = flashwire.NewError(flashwire.ErrConflict, "the same url and headline were sent within the last 10 minutes")
 	// ErrTooSoon means the newsroom-wide minimum gap between non-flash
 	// alerts has not passed; a *TooSoonError says how long to wait.
-	ErrTooSoon = errors.New("the minimum gap between non-flash alerts has not passed")
+	ErrTooSoon = flashwire.NewError(flashwire.ErrTooMany, "the minimum gap between non-flash alerts has not passed")
 )
 
 // DuplicateError is ErrDuplicate with the alert that was already sent. Its
 // Existing.ID is empty while that alert is still being published.
 type DuplicateError struct {
-	Existing Alert
+	Existing flashwire.Alert
 }
 
 func (e *DuplicateError) Error() string { return ErrDuplicate.Error() }
@@ -52,20 +50,8 @@ func (e *TooSoonError) Error() string {
 // Unwrap makes errors.Is(err, ErrTooSoon) hold.
 func (e *TooSoonError) Unwrap() error { return ErrTooSoon }
 
-// PublishOptions relax the guards of PublishWith.
-type PublishOptions struct {
-	// Force sends even when the same url and headline went out within
-	// DuplicateWindow.
-	Force bool
-	// SkipGap ignores the minimum gap: scheduled alerts had their time
-	// chosen in advance, and the gap only guards against impulsive pushes.
-	SkipGap bool
-	// Once, when set, names what is being published (a schedule id, a feed
-	// story) so that it goes out exactly once: a publish under a Once that
-	// already published an alert sends nothing and returns that alert, even
-	// when the first publish's caller died before learning its result.
-	Once string
-}
+// Wait returns e.RetryAfter, for flashwire.RetryAfter.
+func (e *TooSoonError) Wait() time.Duration { return e.RetryAfter }
 
 const (
 	keyDedupe = "flashwire:v1:{alerts}:dedupe:"
@@ -129,91 +115,8 @@ return 1
 
 // dedupeKey names the guard of one story: the same url and headline, the
 // headline compared without case or repeated spaces.
-func dedupeKey(a Alert) string {
+func dedupeKey(a flashwire.Alert) string {
 	headline := strings.Join(strings.Fields(strings.ToLower(a.Headline)), " ")
 	sum := sha256.Sum256([]byte(a.URL + "\n" + headline))
 	return keyDedupe + hex.EncodeToString(sum[:16])
-}
-
-// PublishWith is Publish behind the newsroom's guards: the same url and
-// headline within DuplicateWindow is refused with a *DuplicateError unless
-// opts.Force, and with MinGap set a non-flash alert sent less than MinGap
-// after the previous non-flash one is refused with a *TooSoonError. Both
-// checks are atomic across instances. A duplicate of an alert since
-// retracted is not refused: sending it again is the correction.
-func (s *Service) PublishWith(ctx context.Context, a Alert, opts PublishOptions) (Alert, error) {
-	a, _, err := s.PublishOnce(ctx, a, opts)
-	return a, err
-}
-
-// PublishOnce is PublishWith that also reports a repeat: with opts.Once
-// set and an alert already published under it, nothing is sent, no guard
-// is consulted, and that alert is returned with repeat true. Otherwise the
-// guards apply as for PublishWith, and the once key is taken in the same
-// atomic step that appends the alert, so of two instances publishing under
-// one key at once, one sends and the other gets its alert.
-func (s *Service) PublishOnce(ctx context.Context, a Alert, opts PublishOptions) (_ Alert, repeat bool, _ error) {
-	if opts.Once != "" {
-		// Before the guards: a retried publish would otherwise be refused
-		// as a duplicate of itself.
-		prev, ok, err := s.published(ctx, opts.Once)
-		if err != nil {
-			return Alert{}, false, err
-		}
-		if ok {
-			return prev, true, nil
-		}
-	}
-	if err := s.Check(ctx, &a); err != nil {
-		return Alert{}, false, err
-	}
-	nonceBytes := make([]byte, 8)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
-	now := s.Now().UTC().Truncate(time.Millisecond)
-	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
-	var gap int64
-	if s.MinGap > 0 && a.Priority != Flash && !opts.SkipGap {
-		gap = max(s.MinGap.Milliseconds(), 1)
-	}
-	keys := []string{dedupeKey(a), keyGap}
-	force := opts.Force
-	for {
-		flag := "0"
-		if force {
-			flag = "1"
-		}
-		res, err := claimScript.Run(ctx, s.log.rdb, keys, nowMS, nonce, DuplicateWindow.Milliseconds(), gap, flag).StringSlice()
-		if err != nil {
-			return Alert{}, false, fmt.Errorf("check publish guards: %w", err)
-		}
-		switch res[0] {
-		case "dup":
-			if strings.HasPrefix(res[1], "pending:") {
-				return Alert{}, false, &DuplicateError{}
-			}
-			existing, err := s.log.Alert(ctx, res[1])
-			if errors.Is(err, ErrNotFound) || (err == nil && existing.Retracted) {
-				force = true
-				continue
-			}
-			if err != nil {
-				return Alert{}, false, err
-			}
-			return Alert{}, false, &DuplicateError{Existing: existing}
-		case "gap":
-			ms, _ := strconv.ParseInt(res[1], 10, 64)
-			return Alert{}, false, &TooSoonError{RetryAfter: time.Duration(ms) * time.Millisecond}
-		}
-		break
-	}
-	published, repeat, err := s.publishChecked(ctx, a, opts.Once)
-	settleID := published.ID
-	if err != nil {
-		settleID = ""
-	}
-	// A failed settle leaves a pending mark that expires with its window:
-	// at worst the story or the gap stays blocked a little longer.
-	_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, settleID).Err()
-	return published, repeat, err
 }

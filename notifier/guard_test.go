@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -39,7 +40,7 @@ func TestPublishWithDuplicate(t *testing.T) {
 		clk := newClock()
 		svc := NewService(NewLog(rdb), openTaxonomy{})
 		svc.Now = clk.Now
-		first, err := svc.PublishWith(ctx, validAlert(), PublishOptions{})
+		first, _, err := svc.Publish(ctx, validAlert(), PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +48,7 @@ func TestPublishWithDuplicate(t *testing.T) {
 			again := validAlert()
 			again.Headline = "  putin, trump AGREE to joint efforts   against IS in Syria "
 			clk.Advance(9 * time.Minute)
-			_, err := svc.PublishWith(ctx, again, PublishOptions{})
+			_, _, err := svc.Publish(ctx, again, PublishOptions{})
 			var dup *DuplicateError
 			if !errors.As(err, &dup) || !errors.Is(err, ErrDuplicate) || dup.Existing.ID != first.ID {
 				t.Fatalf("same story 9 min later: %v (%+v), want duplicate of %s", err, dup, first.ID)
@@ -56,33 +57,33 @@ func TestPublishWithDuplicate(t *testing.T) {
 		t.Run("other url", func(t *testing.T) {
 			other := validAlert()
 			other.URL = "https://news.example.com/other"
-			if _, err := svc.PublishWith(ctx, other, PublishOptions{}); err != nil {
+			if _, _, err := svc.Publish(ctx, other, PublishOptions{}); err != nil {
 				t.Fatalf("same headline, other url: %v", err)
 			}
 		})
 		t.Run("force", func(t *testing.T) {
-			forced, err := svc.PublishWith(ctx, validAlert(), PublishOptions{Force: true})
+			forced, _, err := svc.Publish(ctx, validAlert(), PublishOptions{Force: true})
 			if err != nil || forced.ID == first.ID {
 				t.Fatalf("forced = %+v, %v", forced, err)
 			}
 		})
 		t.Run("after the window", func(t *testing.T) {
 			clk.Advance(DuplicateWindow + time.Second)
-			if _, err := svc.PublishWith(ctx, validAlert(), PublishOptions{}); err != nil {
+			if _, _, err := svc.Publish(ctx, validAlert(), PublishOptions{}); err != nil {
 				t.Fatalf("same story after the window: %v", err)
 			}
 		})
 		t.Run("retracted original", func(t *testing.T) {
 			a := validAlert()
 			a.URL = "https://news.example.com/retracted"
-			orig, err := svc.PublishWith(ctx, a, PublishOptions{})
+			orig, _, err := svc.Publish(ctx, a, PublishOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.Retract(ctx, orig.ID); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.PublishWith(ctx, a, PublishOptions{}); err != nil {
+			if _, _, err := svc.Publish(ctx, a, PublishOptions{}); err != nil {
 				t.Fatalf("resending a retracted story: %v", err)
 			}
 		})
@@ -96,39 +97,39 @@ func TestPublishWithGap(t *testing.T) {
 		svc := NewService(NewLog(rdb), openTaxonomy{})
 		svc.Now = clk.Now
 		svc.MinGap = 5 * time.Minute
-		story := func(n string, p Priority) Alert {
+		story := func(n string, p flashwire.Priority) flashwire.Alert {
 			a := validAlert()
 			a.URL = "https://news.example.com/" + n
 			a.Priority = p
 			return a
 		}
-		if _, err := svc.PublishWith(ctx, story("1", Normal), PublishOptions{}); err != nil {
+		if _, _, err := svc.Publish(ctx, story("1", flashwire.Normal), PublishOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(2 * time.Minute)
 		t.Run("ErrTooSoon", func(t *testing.T) {
-			_, err := svc.PublishWith(ctx, story("2", Urgent), PublishOptions{Force: true})
+			_, _, err := svc.Publish(ctx, story("2", flashwire.Urgent), PublishOptions{Force: true})
 			var soon *TooSoonError
 			if !errors.As(err, &soon) || soon.RetryAfter != 3*time.Minute {
 				t.Fatalf("urgent 2 min after normal: %v, want retry after 3m", err)
 			}
 		})
 		t.Run("flash passes", func(t *testing.T) {
-			if _, err := svc.PublishWith(ctx, story("3", Flash), PublishOptions{}); err != nil {
+			if _, _, err := svc.Publish(ctx, story("3", flashwire.Flash), PublishOptions{}); err != nil {
 				t.Fatalf("flash inside the gap: %v", err)
 			}
 		})
 		t.Run("skip gap", func(t *testing.T) {
-			if _, err := svc.PublishWith(ctx, story("4", Normal), PublishOptions{SkipGap: true}); err != nil {
+			if _, _, err := svc.Publish(ctx, story("4", flashwire.Normal), PublishOptions{SkipGap: true}); err != nil {
 				t.Fatalf("SkipGap: %v", err)
 			}
 		})
 		t.Run("after the gap", func(t *testing.T) {
 			clk.Advance(3 * time.Minute)
-			if _, err := svc.PublishWith(ctx, story("5", Normal), PublishOptions{}); err != nil {
+			if _, _, err := svc.Publish(ctx, story("5", flashwire.Normal), PublishOptions{}); err != nil {
 				t.Fatalf("after the gap: %v", err)
 			}
-			if _, err := svc.PublishWith(ctx, story("6", Normal), PublishOptions{}); !errors.Is(err, ErrTooSoon) {
+			if _, _, err := svc.Publish(ctx, story("6", flashwire.Normal), PublishOptions{}); !errors.Is(err, ErrTooSoon) {
 				t.Fatalf("right after: %v, want ErrTooSoon", err)
 			}
 		})
@@ -141,7 +142,7 @@ func TestPublishWithGap(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if _, err := svc.PublishWith(ctx, story("c"+string(rune('a'+i)), Normal), PublishOptions{}); err == nil {
+					if _, _, err := svc.Publish(ctx, story("c"+string(rune('a'+i)), flashwire.Normal), PublishOptions{}); err == nil {
 						mu.Lock()
 						ok++
 						mu.Unlock()
@@ -156,26 +157,21 @@ func TestPublishWithGap(t *testing.T) {
 	})
 }
 
-// BenchmarkPublishWith measures what the guards add to a publish: one more
-// script round trip before the append and one after.
-func BenchmarkPublishWith(b *testing.B) {
+// BenchmarkPublish measures what the duplicate guard adds to a publish:
+// with Force the guard's script only records the story; without, it also
+// checks it and reads the earlier alert's state.
+func BenchmarkPublish(b *testing.B) {
 	_, rdb := redistest.Start(b)
 	ctx := context.Background()
 	svc := NewService(NewLog(rdb), openTaxonomy{})
 	for _, guarded := range []bool{false, true} {
-		b.Run(map[bool]string{false: "Publish", true: "PublishWith"}[guarded], func(b *testing.B) {
+		b.Run(map[bool]string{false: "Force", true: "Guarded"}[guarded], func(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				a := validAlert()
 				a.URL = fmt.Sprintf("https://news.example.com/bench/%v/%d", guarded, i)
 				i++
-				var err error
-				if guarded {
-					_, err = svc.PublishWith(ctx, a, PublishOptions{})
-				} else {
-					_, err = svc.Publish(ctx, a)
-				}
-				if err != nil {
+				if _, _, err := svc.Publish(ctx, a, PublishOptions{Force: !guarded}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,20 +8,21 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // History returns up to limit alerts published before the alert id before
 // ("" for the newest), newest first, read through the index sorted set.
 // next is the cursor for the following page, "" after the last one.
 // Alerts whose stored state has expired are left out.
-func (s *Service) History(ctx context.Context, before string, limit int) (alerts []Alert, next string, err error) {
+func (s *Service) History(ctx context.Context, before string, limit int) (alerts []flashwire.Alert, next string, err error) {
 	top := "+inf"
 	if before != "" {
-		ms, _, ok := splitID(before)
-		if !ok {
-			return nil, "", fmt.Errorf("list alerts before %q: %w", before, ErrNotFound)
+		if !flashwire.ValidEventID(before) {
+			return nil, "", fmt.Errorf("list alerts before %q: %w", before, flashwire.ErrNotFound)
 		}
-		top = strconv.FormatUint(ms, 10)
+		top = strconv.FormatInt(flashwire.EventTime(before).UnixMilli(), 10)
 	}
 	// Alerts sharing a millisecond share a score: fetch a few more than
 	// asked and cut by id, which orders them exactly.
@@ -33,16 +34,16 @@ func (s *Service) History(ctx context.Context, before string, limit int) (alerts
 	}
 	kept := ids[:0]
 	for _, id := range ids {
-		if ValidID(id) && (before == "" || CompareIDs(id, before) < 0) {
+		if flashwire.ValidEventID(id) && (before == "" || flashwire.CompareEventIDs(id, before) < 0) {
 			kept = append(kept, id)
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool { return CompareIDs(kept[i], kept[j]) > 0 })
+	sort.Slice(kept, func(i, j int) bool { return flashwire.CompareEventIDs(kept[i], kept[j]) > 0 })
 	more := len(kept) > limit
 	if more {
 		kept = kept[:limit]
 	}
-	alerts = make([]Alert, 0, len(kept))
+	alerts = make([]flashwire.Alert, 0, len(kept))
 	if len(kept) == 0 {
 		return alerts, "", nil
 	}
@@ -60,7 +61,7 @@ func (s *Service) History(ctx context.Context, before string, limit int) (alerts
 		if !ok {
 			continue
 		}
-		var a Alert
+		var a flashwire.Alert
 		if err := json.Unmarshal([]byte(body), &a); err != nil {
 			return nil, "", fmt.Errorf("decode alert %s: %w", kept[i], err)
 		}

@@ -7,32 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
-
-// EventType names what happened to an alert. The names are the webhook
-// event types.
-type EventType string
-
-// The event types.
-const (
-	Published EventType = "alert.published"
-	Updated   EventType = "alert.updated"
-	Retracted EventType = "alert.retracted"
-)
-
-// Event is one entry of the alert log.
-type Event struct {
-	// ID is the log position (a Redis Stream id such as "1732650000000-0");
-	// readers resume after it. A published event's ID is also its alert's ID.
-	ID    string
-	Type  EventType
-	Alert Alert
-}
 
 // Default retention of the log: an event is trimmed only once it is older
 // than KeepFor and at least KeepCount newer events exist.
@@ -128,7 +109,7 @@ func NewLog(rdb redis.UniversalClient) *Log {
 // Append writes ev to the log and returns it with its ID set. For a
 // Published event the alert's ID becomes the event's ID; for the others the
 // alert must exist (ErrNotFound otherwise).
-func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
+func (l *Log) Append(ctx context.Context, ev flashwire.Event) (flashwire.Event, error) {
 	ev, _, err := l.AppendOnce(ctx, ev, "")
 	return ev, err
 }
@@ -139,14 +120,14 @@ func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
 // returned Event's ID is then that alert's id). An empty key is Append.
 // The key is kept for alertTTL, longer than the log keeps events, and is
 // ignored for Updated and Retracted events.
-func (l *Log) AppendOnce(ctx context.Context, ev Event, once string) (_ Event, repeat bool, _ error) {
-	isNew := ev.Type == Published
+func (l *Log) AppendOnce(ctx context.Context, ev flashwire.Event, once string) (_ flashwire.Event, repeat bool, _ error) {
+	isNew := ev.Type == flashwire.Published
 	if isNew {
 		ev.Alert.ID = ""
 	}
 	body, err := json.Marshal(ev.Alert)
 	if err != nil {
-		return Event{}, false, fmt.Errorf("encode alert: %w", err)
+		return flashwire.Event{}, false, fmt.Errorf("encode alert: %w", err)
 	}
 	existing := ""
 	if !isNew {
@@ -162,9 +143,9 @@ func (l *Log) AppendOnce(ctx context.Context, ev Event, once string) (_ Event, r
 		int64(alertTTL/time.Second), existing, hasOnce, int64(alertTTL/time.Second)).StringSlice()
 	if err != nil {
 		if strings.Contains(err.Error(), "NOTFOUND") {
-			return Event{}, false, fmt.Errorf("append %s for %s: %w", ev.Type, existing, ErrNotFound)
+			return flashwire.Event{}, false, fmt.Errorf("append %s for %s: %w", ev.Type, existing, flashwire.ErrNotFound)
 		}
-		return Event{}, false, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
+		return flashwire.Event{}, false, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
 	}
 	ev.ID = res[0]
 	repeat = len(res) > 2 && res[2] == "1"
@@ -174,7 +155,7 @@ func (l *Log) AppendOnce(ctx context.Context, ev Event, once string) (_ Event, r
 		return ev, true, nil
 	}
 	if err := json.Unmarshal([]byte(res[1]), &ev.Alert); err != nil {
-		return Event{}, false, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
+		return flashwire.Event{}, false, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
 	}
 	return ev, repeat, nil
 }
@@ -202,15 +183,15 @@ func onceKeyFor(once string) string {
 // Since returns up to limit events after afterID, oldest first. recovered is
 // false when events after afterID have already been trimmed from the log, so
 // the caller missed some for good.
-func (l *Log) Since(ctx context.Context, afterID string, limit int64) (events []Event, recovered bool, err error) {
-	if !ValidID(afterID) {
+func (l *Log) Since(ctx context.Context, afterID string, limit int64) (events []flashwire.Event, recovered bool, err error) {
+	if !flashwire.ValidEventID(afterID) {
 		return nil, false, fmt.Errorf("read alert log after %q: not a log id", afterID)
 	}
 	trimmed, err := l.rdb.Get(ctx, keyTrimmed).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, false, fmt.Errorf("read trim mark: %w", err)
 	}
-	recovered = trimmed == "" || CompareIDs(afterID, trimmed) >= 0
+	recovered = trimmed == "" || flashwire.CompareEventIDs(afterID, trimmed) >= 0
 	msgs, err := l.rdb.XRangeN(ctx, keyLog, "("+afterID, "+", limit).Result()
 	if err != nil {
 		return nil, false, fmt.Errorf("read alert log after %s: %w", afterID, err)
@@ -235,8 +216,8 @@ func (l *Log) LastID(ctx context.Context) (string, error) {
 // until ctx ends. It blocks in Redis between batches, so an event reaches fn
 // a network round trip after it was appended. Errors from Redis are retried
 // after a pause; only ctx ends it.
-func (l *Log) Tail(ctx context.Context, afterID string, fn func([]Event)) error {
-	if !ValidID(afterID) {
+func (l *Log) Tail(ctx context.Context, afterID string, fn func([]flashwire.Event)) error {
+	if !flashwire.ValidEventID(afterID) {
 		return fmt.Errorf("tail alert log after %q: not a log id", afterID)
 	}
 	pause := 100 * time.Millisecond
@@ -274,75 +255,37 @@ func (l *Log) Tail(ctx context.Context, afterID string, fn func([]Event)) error 
 }
 
 // Alert returns the current state of the alert with the given id.
-func (l *Log) Alert(ctx context.Context, id string) (Alert, error) {
-	if !ValidID(id) {
-		return Alert{}, fmt.Errorf("load alert %q: %w", id, ErrNotFound)
+func (l *Log) Alert(ctx context.Context, id string) (flashwire.Alert, error) {
+	if !flashwire.ValidEventID(id) {
+		return flashwire.Alert{}, fmt.Errorf("load alert %q: %w", id, flashwire.ErrNotFound)
 	}
 	body, err := l.rdb.Get(ctx, keyAlert+id).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return Alert{}, fmt.Errorf("load alert %s: %w", id, ErrNotFound)
+		return flashwire.Alert{}, fmt.Errorf("load alert %s: %w", id, flashwire.ErrNotFound)
 	}
 	if err != nil {
-		return Alert{}, fmt.Errorf("load alert %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("load alert %s: %w", id, err)
 	}
-	var a Alert
+	var a flashwire.Alert
 	if err := json.Unmarshal(body, &a); err != nil {
-		return Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
 	}
 	return a, nil
 }
 
-func decodeEvents(msgs []redis.XMessage) ([]Event, error) {
-	events := make([]Event, 0, len(msgs))
+func decodeEvents(msgs []redis.XMessage) ([]flashwire.Event, error) {
+	events := make([]flashwire.Event, 0, len(msgs))
 	for _, m := range msgs {
 		typ, _ := m.Values["type"].(string)
 		body, _ := m.Values["alert"].(string)
-		ev := Event{ID: m.ID, Type: EventType(typ)}
+		ev := flashwire.Event{ID: m.ID, Type: flashwire.EventType(typ)}
 		if err := json.Unmarshal([]byte(body), &ev.Alert); err != nil {
 			return events, fmt.Errorf("decode alert log entry %s: %w", m.ID, err)
 		}
-		if ev.Type == Published {
+		if ev.Type == flashwire.Published {
 			ev.Alert.ID = m.ID
 		}
 		events = append(events, ev)
 	}
 	return events, nil
-}
-
-// ValidID reports whether s is a log id: "MS-SEQ" with decimal parts.
-func ValidID(s string) bool {
-	_, _, ok := splitID(s)
-	return ok
-}
-
-// CompareIDs orders two valid log ids like strings.Compare orders text.
-func CompareIDs(a, b string) int {
-	am, as, _ := splitID(a)
-	bm, bs, _ := splitID(b)
-	switch {
-	case am != bm:
-		return cmpUint(am, bm)
-	default:
-		return cmpUint(as, bs)
-	}
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func splitID(s string) (ms, seq uint64, ok bool) {
-	a, b, found := strings.Cut(s, "-")
-	if !found {
-		return 0, 0, false
-	}
-	ms, err1 := strconv.ParseUint(a, 10, 64)
-	seq, err2 := strconv.ParseUint(b, 10, 64)
-	return ms, seq, err1 == nil && err2 == nil
 }

@@ -9,8 +9,21 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 )
+
+// validAlert is an alert as an editor would send it.
+func validAlert() flashwire.Alert {
+	return flashwire.Alert{
+		Headline: "Putin, Trump Agree To Joint Efforts Against IS In Syria",
+		URL:      "https://news.example.com/a/28848563.html",
+		Topics:   []string{"world"},
+		Regions:  []string{"international"},
+		Language: "en",
+		Priority: flashwire.Flash,
+	}
+}
 
 // eachRedis runs fn against a single redis-server and a 3-master Cluster.
 func eachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
@@ -30,7 +43,7 @@ func TestLogAppend(t *testing.T) {
 		log := NewLog(rdb)
 		a := validAlert()
 		a.ID = "ignored"
-		ev, err := log.Append(ctx, Event{Type: Published, Alert: a})
+		ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: a})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,11 +58,11 @@ func TestLogAppend(t *testing.T) {
 		t.Run("update", func(t *testing.T) {
 			u := got
 			u.Headline = "Corrected headline"
-			uev, err := log.Append(ctx, Event{Type: Updated, Alert: u})
+			uev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Updated, Alert: u})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if CompareIDs(uev.ID, ev.ID) <= 0 || uev.Alert.ID != ev.ID {
+			if flashwire.CompareEventIDs(uev.ID, ev.ID) <= 0 || uev.Alert.ID != ev.ID {
 				t.Fatalf("update event %s for alert %s after %s", uev.ID, uev.Alert.ID, ev.ID)
 			}
 			if cur, _ := log.Alert(ctx, ev.ID); cur.Headline != "Corrected headline" {
@@ -59,10 +72,10 @@ func TestLogAppend(t *testing.T) {
 		t.Run("ErrNotFound", func(t *testing.T) {
 			u := got
 			u.ID = "1-0"
-			if _, err := log.Append(ctx, Event{Type: Retracted, Alert: u}); !errors.Is(err, ErrNotFound) {
+			if _, err := log.Append(ctx, flashwire.Event{Type: flashwire.Retracted, Alert: u}); !errors.Is(err, flashwire.ErrNotFound) {
 				t.Fatalf("retract of unknown alert: %v, want ErrNotFound", err)
 			}
-			if _, err := log.Alert(ctx, "nonsense"); !errors.Is(err, ErrNotFound) {
+			if _, err := log.Alert(ctx, "nonsense"); !errors.Is(err, flashwire.ErrNotFound) {
 				t.Fatalf("Alert(nonsense): %v, want ErrNotFound", err)
 			}
 		})
@@ -71,11 +84,11 @@ func TestLogAppend(t *testing.T) {
 			if err != nil || !recovered || len(events) != 2 {
 				t.Fatalf("Since(0-0) = %d events, recovered %v, %v; want 2, true", len(events), recovered, err)
 			}
-			if events[0].Type != Published || events[1].Type != Updated || events[1].Alert.Headline != "Corrected headline" {
+			if events[0].Type != flashwire.Published || events[1].Type != flashwire.Updated || events[1].Alert.Headline != "Corrected headline" {
 				t.Fatalf("events = %+v", events)
 			}
 			events, _, _ = log.Since(ctx, events[0].ID, 100)
-			if len(events) != 1 || events[0].Type != Updated {
+			if len(events) != 1 || events[0].Type != flashwire.Updated {
 				t.Fatalf("Since(first) = %+v, want the update only", events)
 			}
 		})
@@ -91,7 +104,7 @@ func TestLogRetention(t *testing.T) {
 		for i := range 8 {
 			a := validAlert()
 			a.Headline = fmt.Sprintf("alert %d", i)
-			ev, err := log.Append(ctx, Event{Type: Published, Alert: a})
+			ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: a})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +116,7 @@ func TestLogRetention(t *testing.T) {
 		}
 		time.Sleep(80 * time.Millisecond)
 		a := validAlert()
-		last, err := log.Append(ctx, Event{Type: Published, Alert: a})
+		last, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: a})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,10 +148,10 @@ func TestLogTail(t *testing.T) {
 	if err != nil || start != "0-0" {
 		t.Fatalf("LastID of empty log = %q, %v", start, err)
 	}
-	got := make(chan Event, 10)
+	got := make(chan flashwire.Event, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- log.Tail(ctx, start, func(evs []Event) {
+		done <- log.Tail(ctx, start, func(evs []flashwire.Event) {
 			for _, ev := range evs {
 				got <- ev
 			}
@@ -147,7 +160,7 @@ func TestLogTail(t *testing.T) {
 	for i := range 3 {
 		a := validAlert()
 		a.Headline = fmt.Sprintf("tail %d", i)
-		if _, err := log.Append(ctx, Event{Type: Published, Alert: a}); err != nil {
+		if _, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -179,13 +192,13 @@ func TestCompareIDs(t *testing.T) {
 		{"10-0", "9-5", 1},
 	}
 	for _, tt := range tests {
-		if got := CompareIDs(tt.a, tt.b); got != tt.want {
-			t.Errorf("CompareIDs(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
+		if got := flashwire.CompareEventIDs(tt.a, tt.b); got != tt.want {
+			t.Errorf("flashwire.CompareEventIDs(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
 	for _, bad := range []string{"", "1", "a-1", "1-b", "-1-0"} {
-		if ValidID(bad) {
-			t.Errorf("ValidID(%q) = true", bad)
+		if flashwire.ValidEventID(bad) {
+			t.Errorf("flashwire.ValidEventID(%q) = true", bad)
 		}
 	}
 }
@@ -194,7 +207,7 @@ func TestServiceUpdateRetract(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	ctx := context.Background()
 	svc := NewService(NewLog(rdb), openTaxonomy{})
-	a, err := svc.Publish(ctx, validAlert())
+	a, _, err := svc.Publish(ctx, validAlert(), PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +230,12 @@ func TestServiceUpdateRetract(t *testing.T) {
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		if _, err := svc.Retract(ctx, "5-0"); !errors.Is(err, ErrNotFound) {
+		if _, err := svc.Retract(ctx, "5-0"); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("retract unknown: %v", err)
 		}
 	})
-	events, _, _ := svc.Log().Since(ctx, "0-0", 10)
-	if len(events) != 3 || events[2].Type != Retracted || events[2].Alert.ID != a.ID {
+	events, _, _ := svc.log.Since(ctx, "0-0", 10)
+	if len(events) != 3 || events[2].Type != flashwire.Retracted || events[2].Alert.ID != a.ID {
 		t.Fatalf("log = %+v", events)
 	}
 }

@@ -9,19 +9,20 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
 // publishedEvents returns the Published events in the log.
-func publishedEvents(tb testing.TB, log *Log) []Event {
+func publishedEvents(tb testing.TB, log *Log) []flashwire.Event {
 	tb.Helper()
 	evs, _, err := log.Since(context.Background(), "0-0", 1000)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []Event
+	var out []flashwire.Event
 	for _, ev := range evs {
-		if ev.Type == Published {
+		if ev.Type == flashwire.Published {
 			out = append(out, ev)
 		}
 	}
@@ -36,9 +37,9 @@ func TestPublishOnce(t *testing.T) {
 		svc.Now = clk.Now
 		svc.MinGap = time.Hour
 		a := validAlert()
-		a.Priority = Urgent
+		a.Priority = flashwire.Urgent
 
-		first, repeat, err := svc.PublishOnce(ctx, a, PublishOptions{Once: "story-1"})
+		first, repeat, err := svc.Publish(ctx, a, PublishOptions{Once: "story-1"})
 		if err != nil || repeat || first.ID == "" {
 			t.Fatalf("first PublishOnce = %+v, %v, %v", first, repeat, err)
 		}
@@ -46,18 +47,18 @@ func TestPublishOnce(t *testing.T) {
 			// Within the gap and the duplicate window: the once key answers
 			// before the guards would refuse.
 			clk.Advance(time.Minute)
-			again, repeat, err := svc.PublishOnce(ctx, a, PublishOptions{Once: "story-1"})
+			again, repeat, err := svc.Publish(ctx, a, PublishOptions{Once: "story-1"})
 			if err != nil || !repeat || again.ID != first.ID || again.Headline != a.Headline {
 				t.Fatalf("second PublishOnce = %+v, %v, %v; want %s as a repeat", again, repeat, err, first.ID)
 			}
-			if evs := publishedEvents(t, svc.Log()); len(evs) != 1 {
+			if evs := publishedEvents(t, svc.log); len(evs) != 1 {
 				t.Fatalf("%d published events, want 1", len(evs))
 			}
 		})
 		t.Run("RepeatInsideAppend", func(t *testing.T) {
 			// A publish that got past the early check while another took the
 			// key is still caught by the append script.
-			ev, repeat, err := svc.Log().AppendOnce(ctx, Event{Type: Published, Alert: a}, "story-1")
+			ev, repeat, err := svc.log.AppendOnce(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, "story-1")
 			if err != nil || !repeat || ev.ID != first.ID || ev.Alert.ID != first.ID {
 				t.Fatalf("AppendOnce = %+v, %v, %v; want %s as a repeat", ev, repeat, err, first.ID)
 			}
@@ -76,7 +77,7 @@ func TestPublishOnce(t *testing.T) {
 					defer wg.Done()
 					other := NewService(NewLog(rdb), openTaxonomy{})
 					other.Now = clk.Now
-					got, repeat, err := other.PublishOnce(ctx, b, PublishOptions{Force: true, Once: "story-2"})
+					got, repeat, err := other.Publish(ctx, b, PublishOptions{Force: true, Once: "story-2"})
 					if err != nil {
 						t.Error(err)
 						return
@@ -98,18 +99,18 @@ func TestPublishOnce(t *testing.T) {
 					t.Fatalf("ids %v differ", ids)
 				}
 			}
-			if evs := publishedEvents(t, svc.Log()); len(evs) != 2 {
+			if evs := publishedEvents(t, svc.log); len(evs) != 2 {
 				t.Fatalf("%d published events, want 2", len(evs))
 			}
 		})
 		t.Run("NoKey", func(t *testing.T) {
 			c := validAlert()
 			c.URL = "https://news.example.com/c"
-			one, err := svc.Publish(ctx, c)
+			one, _, err := svc.Publish(ctx, c, PublishOptions{Force: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			two, err := svc.Publish(ctx, c)
+			two, _, err := svc.Publish(ctx, c, PublishOptions{Force: true})
 			if err != nil || two.ID == one.ID {
 				t.Fatalf("Publish without once key twice = %s then %s, %v; want two alerts", one.ID, two.ID, err)
 			}
@@ -140,7 +141,7 @@ func TestScheduleCrash(t *testing.T) {
 			return sc
 		}
 		t.Run("CrashAfterClaim", func(t *testing.T) {
-			before := len(publishedEvents(t, svc.Log()))
+			before := len(publishedEvents(t, svc.log))
 			sc := schedule(t, "https://news.example.com/claim")
 			// The first instance claims and dies before publishing.
 			claimed, err := newInstance().claimDue(ctx, clk.Now())
@@ -156,7 +157,7 @@ func TestScheduleCrash(t *testing.T) {
 			if err != nil || len(sent) != 1 || sent[0].URL != sc.Alert.URL {
 				t.Fatalf("SendDue after the lease = %+v, %v; want the claimed alert", sent, err)
 			}
-			if n := len(publishedEvents(t, svc.Log())) - before; n != 1 {
+			if n := len(publishedEvents(t, svc.log)) - before; n != 1 {
 				t.Fatalf("%d alerts published, want 1", n)
 			}
 			clk.Advance(time.Minute)
@@ -165,7 +166,7 @@ func TestScheduleCrash(t *testing.T) {
 			}
 		})
 		t.Run("CrashAfterPublish", func(t *testing.T) {
-			before := len(publishedEvents(t, svc.Log()))
+			before := len(publishedEvents(t, svc.log))
 			sc := schedule(t, "https://news.example.com/publish")
 			// The first instance claims, publishes and dies before
 			// forgetting the entry.
@@ -174,7 +175,7 @@ func TestScheduleCrash(t *testing.T) {
 			if err != nil || len(claimed) != 1 {
 				t.Fatalf("claimDue = %+v, %v", claimed, err)
 			}
-			pub, _, err := first.PublishOnce(ctx, claimed[0].Alert, PublishOptions{Force: true, SkipGap: true, Once: sc.ID})
+			pub, _, err := first.Publish(ctx, claimed[0].Alert, PublishOptions{Force: true, SkipGap: true, Once: sc.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +184,7 @@ func TestScheduleCrash(t *testing.T) {
 			if sent, err := other.SendDue(ctx); err != nil || len(sent) != 0 {
 				t.Fatalf("SendDue after the lease = %v, %v; want nothing new", sent, err)
 			}
-			evs := publishedEvents(t, svc.Log())
+			evs := publishedEvents(t, svc.log)
 			if n := len(evs) - before; n != 1 || evs[len(evs)-1].ID != pub.ID {
 				t.Fatalf("%d alerts published, want only %s", n, pub.ID)
 			}
@@ -228,7 +229,7 @@ func BenchmarkPublishOnce(b *testing.B) {
 	for i := range b.N {
 		// Half fresh keys, half repeats.
 		key := "bench-" + strconv.Itoa(i/2)
-		if _, _, err := svc.PublishOnce(ctx, a, PublishOptions{Force: true, Once: key}); err != nil {
+		if _, _, err := svc.Publish(ctx, a, PublishOptions{Force: true, Once: key}); err != nil {
 			b.Fatal(err)
 		}
 	}

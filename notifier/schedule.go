@@ -12,12 +12,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // ErrNotScheduled means no alert waits under that schedule id: it never
 // existed, was cancelled, or has gone out.
-var ErrNotScheduled = errors.New("no scheduled alert with that id")
+var ErrNotScheduled = flashwire.NewError(flashwire.ErrNotFound, "no scheduled alert with that id")
 
 // Limits of scheduling.
 const (
@@ -32,12 +32,12 @@ const (
 
 // Scheduled is an alert waiting for its send time.
 type Scheduled struct {
-	ID        string    `json:"id"`
-	SendAt    time.Time `json:"send_at"`
-	Alert     Alert     `json:"alert"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	Attempts  int       `json:"attempts,omitempty"`
+	ID        string          `json:"id"`
+	SendAt    time.Time       `json:"send_at"`
+	Alert     flashwire.Alert `json:"alert"`
+	CreatedBy string          `json:"created_by,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	Attempts  int             `json:"attempts,omitempty"`
 }
 
 // Scheduled alerts live in three keys under the alerts hash tag:
@@ -105,10 +105,10 @@ return body
 
 // Schedule checks a and keeps it to be published at sendAt by whichever
 // instance polls first. by names who scheduled it, for the record.
-func (s *Service) Schedule(ctx context.Context, a Alert, sendAt time.Time, by string) (Scheduled, error) {
+func (s *Service) Schedule(ctx context.Context, a flashwire.Alert, sendAt time.Time, by string) (Scheduled, error) {
 	checkErr := s.Check(ctx, &a)
-	var bad invalid.Error
-	var inv *invalid.Error
+	var bad flashwire.InvalidError
+	var inv *flashwire.InvalidError
 	if errors.As(checkErr, &inv) {
 		bad.Fields = append(bad.Fields, inv.Fields...)
 	} else if checkErr != nil {
@@ -213,17 +213,17 @@ func (s *Service) ScheduledAlerts(ctx context.Context) ([]Scheduled, error) {
 // passing reason is put back five seconds later, up to scheduleRetries
 // times; an alert that no longer validates (a topic since deleted) is
 // dropped and reported in the returned error.
-func (s *Service) SendDue(ctx context.Context) ([]Alert, error) {
+func (s *Service) SendDue(ctx context.Context) ([]flashwire.Alert, error) {
 	now := s.Now()
 	due, err := s.claimDue(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	var sent []Alert
+	var sent []flashwire.Alert
 	var errs []error
 	for _, sc := range due {
-		a, repeat, err := s.PublishOnce(ctx, sc.Alert, PublishOptions{Force: true, SkipGap: true, Once: sc.ID})
-		var bad *invalid.Error
+		a, repeat, err := s.Publish(ctx, sc.Alert, PublishOptions{Force: true, SkipGap: true, Once: sc.ID})
+		var bad *flashwire.InvalidError
 		switch {
 		case err == nil:
 			if derr := s.doneScheduled(ctx, sc.ID); derr != nil {

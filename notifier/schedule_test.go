@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -36,7 +36,7 @@ func TestSchedule(t *testing.T) {
 			bad := validAlert()
 			bad.Headline = ""
 			_, err := svc.Schedule(ctx, bad, clk.Now().Add(-time.Minute), "x")
-			var inv *invalid.Error
+			var inv *flashwire.InvalidError
 			if !errors.As(err, &inv) || len(inv.Fields) != 2 || inv.Fields[0].Field != "headline" || inv.Fields[1].Field != "send_at" {
 				t.Fatalf("bad schedule: %v, want headline and send_at named", err)
 			}
@@ -60,7 +60,7 @@ func TestSchedule(t *testing.T) {
 			clk.Advance(time.Minute)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
-			var all []Alert
+			var all []flashwire.Alert
 			for range 4 {
 				wg.Add(1)
 				go func() {
@@ -80,7 +80,7 @@ func TestSchedule(t *testing.T) {
 			if len(all) != 1 || all[0].Headline != validAlert().Headline || all[0].ID == "" {
 				t.Fatalf("sent %+v, want the one due alert once", all)
 			}
-			if got, err := svc.Log().Alert(ctx, all[0].ID); err != nil || !got.PublishedAt.Equal(clk.Now()) {
+			if got, err := svc.log.Alert(ctx, all[0].ID); err != nil || !got.PublishedAt.Equal(clk.Now()) {
 				t.Fatalf("published alert %+v, %v", got, err)
 			}
 		})
@@ -112,7 +112,7 @@ func TestHistory(t *testing.T) {
 	for i := range 7 {
 		a := validAlert()
 		a.Headline = "Story " + string(rune('A'+i))
-		p, err := svc.Publish(ctx, a)
+		p, _, err := svc.Publish(ctx, a, PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

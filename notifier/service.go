@@ -2,12 +2,21 @@ package notifier
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
+
+// Taxonomy tells which topic and region slugs exist. subscribers.Store is one.
+type Taxonomy interface {
+	KnownSlugs(ctx context.Context) (topics, regions map[string]bool, err error)
+}
 
 // Service publishes alerts: it validates them and appends them to the log,
 // from which every channel takes them.
@@ -17,7 +26,7 @@ type Service struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// MinGap is the newsroom-wide minimum time between non-flash alerts
-	// sent with PublishWith; zero turns the guard off.
+	// (see Publish); zero turns the guard off.
 	MinGap time.Duration
 	// ScheduleLease is how long an instance may take to publish a scheduled
 	// alert it claimed before another instance claims it again; zero means
@@ -31,58 +40,153 @@ func NewService(log *Log, taxonomy Taxonomy) *Service {
 	return &Service{log: log, taxonomy: taxonomy, Now: time.Now}
 }
 
-// Log returns the alert log the service writes to.
-func (s *Service) Log() *Log { return s.log }
+// Alert returns the current state of the alert with the given id; its error
+// wraps flashwire.ErrNotFound for an unknown or expired one.
+func (s *Service) Alert(ctx context.Context, id string) (flashwire.Alert, error) {
+	return s.log.Alert(ctx, id)
+}
 
-// Check normalizes a and returns an *invalid.Error naming every field at
-// fault, or nil.
-func (s *Service) Check(ctx context.Context, a *Alert) error {
+// Check normalizes a and returns a *flashwire.InvalidError naming every
+// field at fault, or nil.
+func (s *Service) Check(ctx context.Context, a *flashwire.Alert) error {
 	a.Normalize()
 	topics, regions, err := s.taxonomy.KnownSlugs(ctx)
 	if err != nil {
 		return fmt.Errorf("load taxonomy: %w", err)
 	}
-	var bad invalid.Error
+	var bad flashwire.InvalidError
 	a.Validate(&bad, topics, regions)
 	return bad.Err()
 }
 
-// Publish checks a, stamps it and appends it to the log. The returned alert
-// carries its id and publish time.
-func (s *Service) Publish(ctx context.Context, a Alert) (Alert, error) {
-	if err := s.Check(ctx, &a); err != nil {
-		return Alert{}, err
+// PublishOptions waive the guards of Publish. The zero value applies every
+// guard: callers say what they waive, and why, where they call.
+type PublishOptions struct {
+	// Force sends even when the same url and headline went out within
+	// DuplicateWindow.
+	Force bool
+	// SkipGap ignores the minimum gap between non-flash alerts: scheduled
+	// alerts had their time chosen in advance, and the gap only guards
+	// against impulsive pushes.
+	SkipGap bool
+	// Once, when set, names what is being published (a schedule id, a feed
+	// story) so that it goes out exactly once: a publish under a Once that
+	// already published an alert sends nothing and returns that alert, even
+	// when the first publish's caller died before learning its result.
+	Once string
+}
+
+// Publish checks a, applies the newsroom's guards and appends it to the
+// alert log, from which every channel takes it. The returned alert carries
+// its id and publish time.
+//
+// The guards, each waived only by opts: the same url and headline within
+// DuplicateWindow is refused with a *DuplicateError (opts.Force waives it);
+// with MinGap set, a non-flash alert less than MinGap after the previous
+// non-flash one is refused with a *TooSoonError (opts.SkipGap waives it).
+// Both checks are atomic across instances. A duplicate of an alert since
+// retracted is not refused: sending it again is the correction.
+//
+// With opts.Once set and an alert already published under it, nothing is
+// sent, no guard is consulted, and that alert is returned with repeat true.
+// Otherwise the once key is taken in the same atomic step that appends the
+// alert, so of two instances publishing under one key at once, one sends and
+// the other gets its alert.
+func (s *Service) Publish(ctx context.Context, a flashwire.Alert, opts PublishOptions) (_ flashwire.Alert, repeat bool, _ error) {
+	if opts.Once != "" {
+		// Before the guards: a retried publish would otherwise be refused
+		// as a duplicate of itself.
+		prev, ok, err := s.PublishedOnce(ctx, opts.Once)
+		if err != nil {
+			return flashwire.Alert{}, false, err
+		}
+		if ok {
+			return prev, true, nil
+		}
 	}
-	a, _, err := s.publishChecked(ctx, a, "")
-	return a, err
+	if err := s.Check(ctx, &a); err != nil {
+		return flashwire.Alert{}, false, err
+	}
+	nonceBytes := make([]byte, 8)
+	_, _ = rand.Read(nonceBytes)
+	nonce := hex.EncodeToString(nonceBytes)
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
+	var gap int64
+	if s.MinGap > 0 && a.Priority != flashwire.Flash && !opts.SkipGap {
+		gap = max(s.MinGap.Milliseconds(), 1)
+	}
+	keys := []string{dedupeKey(a), keyGap}
+	force := opts.Force
+	for {
+		flag := "0"
+		if force {
+			flag = "1"
+		}
+		res, err := claimScript.Run(ctx, s.log.rdb, keys, nowMS, nonce, DuplicateWindow.Milliseconds(), gap, flag).StringSlice()
+		if err != nil {
+			return flashwire.Alert{}, false, fmt.Errorf("check publish guards: %w", err)
+		}
+		switch res[0] {
+		case "dup":
+			if strings.HasPrefix(res[1], "pending:") {
+				return flashwire.Alert{}, false, &DuplicateError{}
+			}
+			existing, err := s.log.Alert(ctx, res[1])
+			if errors.Is(err, flashwire.ErrNotFound) || (err == nil && existing.Retracted) {
+				force = true
+				continue
+			}
+			if err != nil {
+				return flashwire.Alert{}, false, err
+			}
+			return flashwire.Alert{}, false, &DuplicateError{Existing: existing}
+		case "gap":
+			ms, _ := strconv.ParseInt(res[1], 10, 64)
+			return flashwire.Alert{}, false, &TooSoonError{RetryAfter: time.Duration(ms) * time.Millisecond}
+		}
+		break
+	}
+	published, repeat, err := s.publishChecked(ctx, a, opts.Once)
+	settleID := published.ID
+	if err != nil {
+		settleID = ""
+	}
+	// A failed settle leaves a pending mark that expires with its window:
+	// at worst the story or the gap stays blocked a little longer.
+	_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, settleID).Err()
+	return published, repeat, err
 }
 
 // publishChecked is Publish for an alert that passed Check, under the once
 // key once ("" for none); repeat reports that once had already published
 // the returned alert.
-func (s *Service) publishChecked(ctx context.Context, a Alert, once string) (_ Alert, repeat bool, _ error) {
+func (s *Service) publishChecked(ctx context.Context, a flashwire.Alert, once string) (_ flashwire.Alert, repeat bool, _ error) {
 	a.PublishedAt = s.Now().UTC().Truncate(time.Millisecond)
 	a.UpdatedAt = time.Time{}
 	a.Retracted = false
-	ev, repeat, err := s.log.AppendOnce(ctx, Event{Type: Published, Alert: a}, once)
+	ev, repeat, err := s.log.AppendOnce(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, once)
 	if err != nil {
-		return Alert{}, false, fmt.Errorf("publish %q: %w", a.Headline, err)
+		return flashwire.Alert{}, false, fmt.Errorf("publish %q: %w", a.Headline, err)
 	}
 	return ev.Alert, repeat, nil
 }
 
-// published returns the alert once published, with ok false when none was.
-func (s *Service) published(ctx context.Context, once string) (_ Alert, ok bool, _ error) {
+// PublishedOnce returns the alert published under the once key (see
+// PublishOptions.Once), with ok false when none was. It publishes nothing:
+// it settles what a publish cut short by a crash did. An alert whose state
+// has expired comes back with its id alone.
+func (s *Service) PublishedOnce(ctx context.Context, once string) (_ flashwire.Alert, ok bool, _ error) {
 	id, err := s.log.OnceID(ctx, once)
 	if err != nil || id == "" {
-		return Alert{}, false, err
+		return flashwire.Alert{}, false, err
 	}
 	a, err := s.log.Alert(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Alert{ID: id}, true, nil
+	if errors.Is(err, flashwire.ErrNotFound) {
+		return flashwire.Alert{ID: id}, true, nil
 	}
 	if err != nil {
-		return Alert{}, false, err
+		return flashwire.Alert{}, false, err
 	}
 	return a, true, nil
 }
@@ -90,22 +194,22 @@ func (s *Service) published(ctx context.Context, once string) (_ Alert, ok bool,
 // Update replaces the text and targeting of the alert with the given id by
 // a's, keeping its id and publish time, and appends an Updated event:
 // browsers replace the banner, partners get alert.updated.
-func (s *Service) Update(ctx context.Context, id string, a Alert) (Alert, error) {
+func (s *Service) Update(ctx context.Context, id string, a flashwire.Alert) (flashwire.Alert, error) {
 	cur, err := s.log.Alert(ctx, id)
 	if err != nil {
-		return Alert{}, err
+		return flashwire.Alert{}, err
 	}
 	if cur.Retracted {
-		return Alert{}, fmt.Errorf("update alert %s: %w", id, ErrRetracted)
+		return flashwire.Alert{}, fmt.Errorf("update alert %s: %w", id, ErrRetracted)
 	}
 	if err := s.Check(ctx, &a); err != nil {
-		return Alert{}, err
+		return flashwire.Alert{}, err
 	}
 	a.ID, a.PublishedAt = cur.ID, cur.PublishedAt
 	a.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
-	ev, err := s.log.Append(ctx, Event{Type: Updated, Alert: a})
+	ev, err := s.log.Append(ctx, flashwire.Event{Type: flashwire.Updated, Alert: a})
 	if err != nil {
-		return Alert{}, fmt.Errorf("update alert %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("update alert %s: %w", id, err)
 	}
 	return ev.Alert, nil
 }
@@ -113,19 +217,19 @@ func (s *Service) Update(ctx context.Context, id string, a Alert) (Alert, error)
 // Retract withdraws the alert with the given id and appends a Retracted
 // event: browsers remove the banner, partners get alert.retracted.
 // Retracting twice is an error, so a partner never gets two retractions.
-func (s *Service) Retract(ctx context.Context, id string) (Alert, error) {
+func (s *Service) Retract(ctx context.Context, id string) (flashwire.Alert, error) {
 	cur, err := s.log.Alert(ctx, id)
 	if err != nil {
-		return Alert{}, err
+		return flashwire.Alert{}, err
 	}
 	if cur.Retracted {
-		return Alert{}, fmt.Errorf("retract alert %s: %w", id, ErrRetracted)
+		return flashwire.Alert{}, fmt.Errorf("retract alert %s: %w", id, ErrRetracted)
 	}
 	cur.Retracted = true
 	cur.UpdatedAt = s.Now().UTC().Truncate(time.Millisecond)
-	ev, err := s.log.Append(ctx, Event{Type: Retracted, Alert: cur})
+	ev, err := s.log.Append(ctx, flashwire.Event{Type: flashwire.Retracted, Alert: cur})
 	if err != nil {
-		return Alert{}, fmt.Errorf("retract alert %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("retract alert %s: %w", id, err)
 	}
 	return ev.Alert, nil
 }

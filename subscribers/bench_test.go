@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkAudience(b *testing.B) {
 	b.Logf("stored %d readers in %v; redis used_memory %s", benchReaders, time.Since(start).Round(time.Second), usedMemory(b, rdb))
 
 	now := time.Date(2026, 11, 26, 21, 30, 0, 0, time.UTC)
-	alert := Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: "urgent"}
+	alert := flashwire.Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: "urgent"}
 	var readers int64
 	b.Run("count", func(b *testing.B) {
 		for b.Loop() {
@@ -73,13 +74,13 @@ func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
 	zones := []string{"Europe/London", "Europe/Paris", "Europe/Berlin", "America/New_York", "America/Chicago",
 		"America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Tokyo", "Asia/Singapore", "Australia/Sydney", "Africa/Lagos"}
 	languages := []string{"en", "en-GB", "en-US", "fr", "de", "es", "pt-BR", "ar"}
-	priorities := []string{"", "", "normal", "urgent", "flash"}
+	priorities := []flashwire.Priority{"", "", "normal", "urgent", "flash"}
 	pick := func(from []string, max int) []string {
 		var out []string
 		for range rng.IntN(max + 1) {
 			out = append(out, from[rng.IntN(len(from))])
 		}
-		return NormalizeSlugs(out)
+		return flashwire.NormalizeSlugs(out)
 	}
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	const batch = 500

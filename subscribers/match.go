@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // audienceScript computes, in bitmaps, the readers an alert reaches.
@@ -98,24 +100,24 @@ return out
 
 // audienceGroups lists, per dimension, the index bitmaps of readers that
 // accept an alert with attributes a: the "any" bitmap and one per value.
-func audienceGroups(a Attrs) [][]string {
+func audienceGroups(a flashwire.Attrs) [][]string {
 	dim := func(name string, values []string) []string {
 		g := []string{readersPrefix + "any-" + name}
-		for _, v := range NormalizeSlugs(values) {
-			if ValidSlug(v) {
+		for _, v := range flashwire.NormalizeSlugs(values) {
+			if flashwire.ValidSlug(v) {
 				g = append(g, readersPrefix+name+":"+v)
 			}
 		}
 		return g
 	}
 	var lang []string
-	if base := primarySubtag(a.Language); base != "" {
+	if base := flashwire.PrimaryLanguage(a.Language); base != "" {
 		lang = []string{base}
 	}
 	prio := []string{readersPrefix + "prio:any"}
-	for _, p := range []string{"normal", "urgent", "flash"} {
-		if PriorityRank(p) <= PriorityRank(a.Priority) {
-			prio = append(prio, readersPrefix+"prio:"+p)
+	for _, p := range []flashwire.Priority{flashwire.Normal, flashwire.Urgent, flashwire.Flash} {
+		if p.Rank() <= a.Priority.Rank() {
+			prio = append(prio, readersPrefix+"prio:"+string(p))
 		}
 	}
 	return [][]string{dim("topic", a.Topics), dim("region", a.Regions), dim("lang", lang), prio}
@@ -125,7 +127,7 @@ func audienceGroups(a Attrs) [][]string {
 // for an alert of a's priority. The specs in use are read first and the
 // bitmaps combined after, so a reader whose quiet hours change in between
 // may be counted by their old ones.
-func (s *Store) quietKeys(ctx context.Context, a Attrs, now time.Time) ([]string, error) {
+func (s *Store) quietKeys(ctx context.Context, a flashwire.Attrs, now time.Time) ([]string, error) {
 	specs, err := s.rdb.HKeys(ctx, readersPrefix+"quiet-specs").Result()
 	if err != nil {
 		return nil, fmt.Errorf("load quiet hours in use: %w", err)
@@ -140,7 +142,7 @@ func (s *Store) quietKeys(ctx context.Context, a Attrs, now time.Time) ([]string
 	return keys, nil
 }
 
-func (s *Store) runAudience(ctx context.Context, a Attrs, now time.Time, mode string) (any, error) {
+func (s *Store) runAudience(ctx context.Context, a flashwire.Attrs, now time.Time, mode string) (any, error) {
 	quiet, err := s.quietKeys(ctx, a, now)
 	if err != nil {
 		return nil, err
@@ -164,13 +166,13 @@ func (s *Store) runAudience(ctx context.Context, a Attrs, now time.Time, mode st
 // CountAudience returns how many stored readers and active partners an
 // alert with attributes a, published at now, would reach. Readers are
 // counted by set algebra on the Redis indexes, never by a scan.
-func (s *Store) CountAudience(ctx context.Context, a Attrs, now time.Time) (readers, partners int64, err error) {
+func (s *Store) CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (readers, partners int64, err error) {
 	res, err := s.runAudience(ctx, a, now, "count")
 	if err != nil {
 		return 0, 0, err
 	}
 	readers, _ = res.(int64)
-	ps, err := s.MatchPartners(ctx, EventPublished, a, now)
+	ps, err := s.MatchPartners(ctx, flashwire.Published, a, now)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -179,7 +181,7 @@ func (s *Store) CountAudience(ctx context.Context, a Attrs, now time.Time) (read
 
 // MatchReaders returns the ids of the stored readers an alert with
 // attributes a, published at now, would reach, in no particular order.
-func (s *Store) MatchReaders(ctx context.Context, a Attrs, now time.Time) ([]string, error) {
+func (s *Store) MatchReaders(ctx context.Context, a flashwire.Attrs, now time.Time) ([]string, error) {
 	res, err := s.runAudience(ctx, a, now, "list")
 	if err != nil {
 		return nil, err

@@ -17,18 +17,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
-
-// The event types a partner may ask for.
-const (
-	EventPublished = "alert.published"
-	EventUpdated   = "alert.updated"
-	EventRetracted = "alert.retracted"
-)
-
-// EventTypes are all event types, in the order they are listed.
-var EventTypes = []string{EventPublished, EventUpdated, EventRetracted}
 
 // The states of a partner. Only active partners get webhooks.
 const (
@@ -42,25 +32,24 @@ const (
 	MaxPartnerName = 100
 	MaxContact     = 200
 	MaxReason      = 500
-	maxURL         = 2048
 )
 
 // Partner is a site that receives signed webhooks for the alerts it wants.
 // Its signing secrets are kept by the webhook sender, not here.
 type Partner struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	URL            string    `json:"url"`
-	Topics         []string  `json:"topics"`
-	Regions        []string  `json:"regions"`
-	Languages      []string  `json:"languages"`
-	MinPriority    string    `json:"min_priority"`
-	Events         []string  `json:"events"`
-	Contact        string    `json:"contact"`
-	State          string    `json:"state"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string                `json:"id"`
+	Name           string                `json:"name"`
+	URL            string                `json:"url"`
+	Topics         []string              `json:"topics"`
+	Regions        []string              `json:"regions"`
+	Languages      []string              `json:"languages"`
+	MinPriority    flashwire.Priority    `json:"min_priority"`
+	Events         []flashwire.EventType `json:"events"`
+	Contact        string                `json:"contact"`
+	State          string                `json:"state"`
+	DisabledReason string                `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
 }
 
 // Preferences returns the partner's filters as preferences, so that the one
@@ -71,7 +60,7 @@ func (p Partner) Preferences() Preferences {
 
 // Wants reports whether the partner, in its current state, should get an
 // event of the given type for an alert with attributes a at now.
-func (p Partner) Wants(event string, a Attrs, now time.Time) bool {
+func (p Partner) Wants(event flashwire.EventType, a flashwire.Attrs, now time.Time) bool {
 	return p.State == PartnerActive && slices.Contains(p.Events, event) && p.Preferences().Matches(a, now)
 }
 
@@ -82,13 +71,13 @@ func (p *Partner) Normalize() {
 	p.URL = strings.TrimSpace(p.URL)
 	p.Contact = strings.TrimSpace(p.Contact)
 	p.DisabledReason = strings.TrimSpace(p.DisabledReason)
-	p.Topics = NormalizeSlugs(p.Topics)
-	p.Regions = NormalizeSlugs(p.Regions)
+	p.Topics = flashwire.NormalizeSlugs(p.Topics)
+	p.Regions = flashwire.NormalizeSlugs(p.Regions)
 	p.Languages = normalizeLanguages(p.Languages)
-	p.MinPriority = strings.ToLower(strings.TrimSpace(p.MinPriority))
-	p.Events = NormalizeSlugs(p.Events)
+	p.MinPriority = flashwire.Priority(strings.ToLower(strings.TrimSpace(string(p.MinPriority))))
+	p.Events = normalizeEvents(p.Events)
 	if len(p.Events) == 0 {
-		p.Events = slices.Clone(EventTypes)
+		p.Events = slices.Clone(flashwire.EventTypes)
 	}
 	if p.State == "" {
 		p.State = PartnerActive
@@ -100,7 +89,7 @@ func (p *Partner) Normalize() {
 
 // Validate records every problem with p's fields in bad. topics and
 // regions are the known slugs.
-func (p *Partner) Validate(bad *invalid.Error, topics, regions map[string]bool) {
+func (p *Partner) Validate(bad *flashwire.InvalidError, topics, regions map[string]bool) {
 	bad.RequiredText("name", p.Name, MaxPartnerName)
 	if p.URL == "" {
 		bad.Add("url", "is required")
@@ -112,8 +101,8 @@ func (p *Partner) Validate(bad *invalid.Error, topics, regions map[string]bool) 
 	checkLanguages(bad, "languages", p.Languages)
 	checkPriority(bad, "min_priority", p.MinPriority)
 	for _, e := range p.Events {
-		if !slices.Contains(EventTypes, e) {
-			bad.Add("events", "%q is not one of %s", e, strings.Join(EventTypes, ", "))
+		if !slices.Contains(flashwire.EventTypes, e) {
+			bad.Add("events", "%q is not one of alert.published, alert.updated, alert.retracted", e)
 			break
 		}
 	}
@@ -130,23 +119,27 @@ func (p *Partner) Validate(bad *invalid.Error, topics, regions map[string]bool) 
 	}
 }
 
+// normalizeEvents trims and lower-cases event types and drops empty
+// entries and repeats.
+func normalizeEvents(in []flashwire.EventType) []flashwire.EventType {
+	out := make([]flashwire.EventType, 0, len(in))
+	for _, e := range in {
+		e = flashwire.EventType(strings.ToLower(strings.TrimSpace(string(e))))
+		if e != "" && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // checkWebhookURL returns what is wrong with a webhook URL, or "". Where
 // it may point (https only, no private addresses) is decided when the
 // sender dials.
 func checkWebhookURL(s string) string {
-	if len(s) > maxURL {
-		return fmt.Sprintf("is longer than %d bytes", maxURL)
+	if problem := flashwire.CheckWebURL(s); problem != "" {
+		return problem
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "is not a URL"
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return "must be an http or https URL"
-	}
-	if u.Hostname() == "" {
-		return "has no host"
-	}
+	u, _ := url.Parse(s) // CheckWebURL parsed it
 	if u.User != nil {
 		return "must not carry a user name or password"
 	}
@@ -234,12 +227,12 @@ func (s *Store) Partner(ctx context.Context, id string) (Partner, error) {
 			return p, nil
 		}
 	}
-	return Partner{}, fmt.Errorf("load partner %s: %w", id, ErrNotFound)
+	return Partner{}, fmt.Errorf("load partner %s: %w", id, flashwire.ErrNotFound)
 }
 
 // MatchPartners returns the active partners that want an event of the given
 // type for an alert with attributes a at now.
-func (s *Store) MatchPartners(ctx context.Context, event string, a Attrs, now time.Time) ([]Partner, error) {
+func (s *Store) MatchPartners(ctx context.Context, event flashwire.EventType, a flashwire.Attrs, now time.Time) ([]Partner, error) {
 	list, err := s.Partners(ctx)
 	if err != nil {
 		return nil, err
@@ -253,7 +246,7 @@ func (s *Store) MatchPartners(ctx context.Context, event string, a Attrs, now ti
 	return out, nil
 }
 
-// CheckPartner normalizes p and returns an *invalid.Error naming every
+// CheckPartner normalizes p and returns an *flashwire.InvalidError naming every
 // field at fault, or nil.
 func (s *Store) CheckPartner(ctx context.Context, p *Partner) error {
 	return s.check(ctx, p)
@@ -296,7 +289,7 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, change func(*Partn
 	update := func(tx *redis.Tx) error {
 		raw, err := tx.HGet(ctx, keyPartners, id).Bytes()
 		if errors.Is(err, redis.Nil) {
-			return fmt.Errorf("load partner %s: %w", id, ErrNotFound)
+			return fmt.Errorf("load partner %s: %w", id, flashwire.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("load partner %s: %w", id, err)
@@ -312,7 +305,7 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, change func(*Partn
 		change(&p)
 		p.ID = id
 		p.Normalize()
-		var bad invalid.Error
+		var bad flashwire.InvalidError
 		p.Validate(&bad, knownTopics, knownRegions)
 		if err := bad.Err(); err != nil {
 			return err
@@ -379,7 +372,7 @@ func (s *Store) DeletePartner(ctx context.Context, id string) error {
 		return fmt.Errorf("delete partner %s: %w", id, err)
 	}
 	if del.Val() == 0 {
-		return fmt.Errorf("delete partner %s: %w", id, ErrNotFound)
+		return fmt.Errorf("delete partner %s: %w", id, flashwire.ErrNotFound)
 	}
 	return nil
 }

@@ -1,28 +1,20 @@
 package subscribers
 
 import (
-	"strings"
 	"time"
-)
 
-// Attrs are the few fields of an alert that matching looks at.
-type Attrs struct {
-	Topics   []string
-	Regions  []string
-	Language string
-	// Priority is "flash", "urgent" or "normal".
-	Priority string
-}
+	"flashwire"
+)
 
 // Preferences are what a reader (or a connection's query) asked for. Empty
 // lists mean "any".
 type Preferences struct {
-	Topics      []string    `json:"topics"`
-	Regions     []string    `json:"regions"`
-	Languages   []string    `json:"languages"`
-	MinPriority string      `json:"min_priority"`
-	QuietHours  *QuietHours `json:"quiet_hours,omitempty"`
-	PausedUntil *time.Time  `json:"paused_until,omitempty"`
+	Topics      []string           `json:"topics"`
+	Regions     []string           `json:"regions"`
+	Languages   []string           `json:"languages"`
+	MinPriority flashwire.Priority `json:"min_priority"`
+	QuietHours  *QuietHours        `json:"quiet_hours,omitempty"`
+	PausedUntil *time.Time         `json:"paused_until,omitempty"`
 }
 
 // QuietHours is a daily span of local wall-clock time in which only flash
@@ -34,27 +26,14 @@ type QuietHours struct {
 	AllowFlash bool   `json:"allow_flash"`
 }
 
-// PriorityRank orders priorities: flash 3, urgent 2, normal 1, else 0.
-func PriorityRank(p string) int {
-	switch p {
-	case "flash":
-		return 3
-	case "urgent":
-		return 2
-	case "normal":
-		return 1
-	}
-	return 0
-}
-
 // Matches reports whether an alert with attributes a, sent at now, is one
 // that p asked for. It is the one matching rule of Flashwire: live
 // connections, stored readers and partners all use it.
-func (p Preferences) Matches(a Attrs, now time.Time) bool {
+func (p Preferences) Matches(a flashwire.Attrs, now time.Time) bool {
 	if p.PausedUntil != nil && now.Before(*p.PausedUntil) {
 		return false
 	}
-	if min := PriorityRank(p.MinPriority); min > 0 && PriorityRank(a.Priority) < min {
+	if min := p.MinPriority.Rank(); min > 0 && a.Priority.Rank() < min {
 		return false
 	}
 	if len(p.Topics) > 0 && !intersects(p.Topics, a.Topics) {
@@ -67,7 +46,7 @@ func (p Preferences) Matches(a Attrs, now time.Time) bool {
 		return false
 	}
 	if p.QuietHours != nil && p.QuietHours.Quiet(now) {
-		return a.Priority == "flash" && p.QuietHours.AllowFlash
+		return a.Priority == flashwire.Flash && p.QuietHours.AllowFlash
 	}
 	return true
 }
@@ -110,19 +89,14 @@ func intersects(want, have []string) bool {
 	return false
 }
 
-// languageMatches compares primary subtags: a reader who asked for "en"
+// languageMatches compares primary languages: a reader who asked for "en"
 // gets "en-GB" alerts, and one who asked for "pt-BR" gets "pt" alerts.
 func languageMatches(want []string, lang string) bool {
-	base := primarySubtag(lang)
+	base := flashwire.PrimaryLanguage(lang)
 	for _, w := range want {
-		if primarySubtag(w) == base {
+		if flashwire.PrimaryLanguage(w) == base {
 			return true
 		}
 	}
 	return false
-}
-
-func primarySubtag(tag string) string {
-	base, _, _ := strings.Cut(tag, "-")
-	return strings.ToLower(base)
 }

@@ -3,6 +3,8 @@ package subscribers
 import (
 	"testing"
 	"time"
+
+	"flashwire"
 )
 
 // matchCase is one case of the matching rule: whether preferences p take
@@ -10,7 +12,7 @@ import (
 type matchCase struct {
 	name string
 	p    Preferences
-	a    Attrs
+	a    flashwire.Attrs
 	now  string
 	want bool
 }
@@ -19,7 +21,7 @@ type matchCase struct {
 // indexes, which must agree.
 func matchCases() []matchCase {
 	london := "Europe/London"
-	world := Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en-GB", Priority: "urgent"}
+	world := flashwire.Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en-GB", Priority: "urgent"}
 	flash := world
 	flash.Priority = "flash"
 	unknown := world
@@ -31,7 +33,7 @@ func matchCases() []matchCase {
 		{"topic hit", Preferences{Topics: []string{"sport", "world"}}, world, "2026-11-26T12:00:00Z", true},
 		{"topic miss", Preferences{Topics: []string{"sport"}}, world, "2026-11-26T12:00:00Z", false},
 		// An alert without topics reaches only readers who named none.
-		{"alert without topics", Preferences{Topics: []string{"world"}}, Attrs{Priority: "urgent"}, "2026-11-26T12:00:00Z", false},
+		{"alert without topics", Preferences{Topics: []string{"world"}}, flashwire.Attrs{Priority: "urgent"}, "2026-11-26T12:00:00Z", false},
 		{"region miss", Preferences{Regions: []string{"asia"}}, world, "2026-11-26T12:00:00Z", false},
 		// Primary subtags compare: en takes en-GB.
 		{"language base", Preferences{Languages: []string{"en"}}, world, "2026-11-26T12:00:00Z", true},

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // ReaderTTL is how long a reader who is never seen again is kept: each
@@ -49,11 +49,11 @@ func ParseReaderID(s string) (string, error) {
 		s = strings.ReplaceAll(s, "-", "")
 	}
 	if len(s) != 32 || strings.Trim(s, "0123456789abcdef") != "" {
-		return "", invalid.New("id", "must be 32 hex digits or a UUID")
+		return "", flashwire.Invalid("id", "must be 32 hex digits or a UUID")
 	}
 	// An id of one repeated digit is a guess, not a random capability.
 	if strings.Count(s, s[:1]) == len(s) {
-		return "", invalid.New("id", "must be random, not one repeated digit")
+		return "", flashwire.Invalid("id", "must be random, not one repeated digit")
 	}
 	return s, nil
 }
@@ -74,11 +74,11 @@ func readerIndexKeys(p Preferences) (keys []string, spec string) {
 	keys = appendDimension(keys, "region", p.Regions)
 	var bases []string
 	for _, l := range p.Languages {
-		bases = append(bases, primarySubtag(l))
+		bases = append(bases, flashwire.PrimaryLanguage(l))
 	}
-	keys = appendDimension(keys, "lang", NormalizeSlugs(bases))
-	min := p.MinPriority
-	if PriorityRank(min) == 0 {
+	keys = appendDimension(keys, "lang", flashwire.NormalizeSlugs(bases))
+	min := string(p.MinPriority)
+	if p.MinPriority.Rank() == 0 {
 		min = "any"
 	}
 	keys = append(keys, readersPrefix+"prio:"+min)
@@ -274,7 +274,7 @@ end
 return #stale
 `)
 
-// CheckPreferences normalizes p and returns an *invalid.Error naming every
+// CheckPreferences normalizes p and returns an *flashwire.InvalidError naming every
 // field at fault, or nil.
 func (s *Store) CheckPreferences(ctx context.Context, p *Preferences) error {
 	return s.check(ctx, p)
@@ -323,7 +323,7 @@ func (s *Store) Reader(ctx context.Context, id string) (Reader, error) {
 	}
 	v, err := s.rdb.Get(ctx, readerKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
-		return Reader{}, fmt.Errorf("load reader: %w", ErrNotFound)
+		return Reader{}, fmt.Errorf("load reader: %w", flashwire.ErrNotFound)
 	}
 	if err != nil {
 		return Reader{}, fmt.Errorf("load reader: %w", err)
@@ -344,12 +344,12 @@ func (s *Store) Reader(ctx context.Context, id string) (Reader, error) {
 // storedPreferences is Preferences as a reader's record keeps them: short
 // names, empty fields left out, since a million records add up.
 type storedPreferences struct {
-	Topics      []string    `json:"t,omitempty"`
-	Regions     []string    `json:"r,omitempty"`
-	Languages   []string    `json:"l,omitempty"`
-	MinPriority string      `json:"p,omitempty"`
-	QuietHours  *QuietHours `json:"q,omitempty"`
-	PausedUntil *time.Time  `json:"u,omitempty"`
+	Topics      []string           `json:"t,omitempty"`
+	Regions     []string           `json:"r,omitempty"`
+	Languages   []string           `json:"l,omitempty"`
+	MinPriority flashwire.Priority `json:"p,omitempty"`
+	QuietHours  *QuietHours        `json:"q,omitempty"`
+	PausedUntil *time.Time         `json:"u,omitempty"`
 }
 
 func encodePreferences(p Preferences) ([]byte, error) {
@@ -386,7 +386,7 @@ func (s *Store) TouchReader(ctx context.Context, id string) error {
 		return fmt.Errorf("touch reader: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("touch reader: %w", ErrNotFound)
+		return fmt.Errorf("touch reader: %w", flashwire.ErrNotFound)
 	}
 	return nil
 }
@@ -403,7 +403,7 @@ func (s *Store) DeleteReader(ctx context.Context, id string) error {
 		return fmt.Errorf("delete reader: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("delete reader: %w", ErrNotFound)
+		return fmt.Errorf("delete reader: %w", flashwire.ErrNotFound)
 	}
 	return nil
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // DefaultTopics and DefaultRegions are what a new installation starts with.
@@ -22,21 +21,6 @@ const (
 	keyRegions = "flashwire:v1:{taxonomy}:regions"
 	keySeeded  = "flashwire:v1:{taxonomy}:seeded"
 )
-
-// Store keeps readers' and partners' preferences and the taxonomy in Redis.
-type Store struct {
-	rdb redis.UniversalClient
-	// Now is the clock for created, updated and last-seen times; tests
-	// replace it before first use.
-	Now func() time.Time
-	// partners is this instance's copy of the partner list.
-	partners partnerCache
-}
-
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, Now: time.Now}
-}
 
 // Seed writes the default taxonomy once per installation; an admin's later
 // changes are never overwritten.
@@ -101,8 +85,8 @@ func (s *Store) Taxonomy(ctx context.Context) (topics, regions []string, err err
 // AddSlugs adds topics and regions to the taxonomy, in one transaction,
 // after checking every slug; adding a known slug is not an error.
 func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
-	topics, regions = NormalizeSlugs(topics), NormalizeSlugs(regions)
-	var bad invalid.Error
+	topics, regions = flashwire.NormalizeSlugs(topics), flashwire.NormalizeSlugs(regions)
+	var bad flashwire.InvalidError
 	for _, f := range []struct {
 		field string
 		slugs []string
@@ -112,7 +96,7 @@ func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
 			continue
 		}
 		for _, slug := range f.slugs {
-			if !ValidSlug(slug) {
+			if !flashwire.ValidSlug(slug) {
 				bad.Add(f.field, "%q is not a slug (lower-case letters, digits and hyphens, at most 64)", slug)
 				break
 			}
@@ -157,7 +141,7 @@ func (s *Store) removeSlug(ctx context.Context, key, kind, slug string) error {
 		return fmt.Errorf("remove %s %q: %w", kind, slug, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("remove %s %q: %w", kind, slug, ErrNotFound)
+		return fmt.Errorf("remove %s %q: %w", kind, slug, flashwire.ErrNotFound)
 	}
 	return nil
 }

@@ -1,18 +1,14 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -151,7 +147,7 @@ func TestAlertFieldRules(t *testing.T) {
 				t.Fatalf("= %d %v, want %d naming %v", code, body, tt.want, tt.fields)
 			}
 			if code == 201 {
-				if id, _ := body["id"].(string); !notifier.ValidID(id) || body["published_at"] == nil {
+				if id, _ := body["id"].(string); !flashwire.ValidEventID(id) || body["published_at"] == nil {
 					t.Fatalf("created alert lacks id or published_at: %v", body)
 				}
 			} else if env.logLen(t) != before {
@@ -358,8 +354,8 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["headline"] != "Corrected: joint efforts agreed" || body["url"] != a["url"] || body["id"] != id || body["updated_at"] == nil {
 			t.Fatalf("update = %d %v", code, body)
 		}
-		evs, _, err := env.alerts.Log().Since(context.Background(), "0-0", 10)
-		if err != nil || len(evs) != 2 || evs[1].Type != notifier.Updated || evs[1].Alert.ID != id {
+		evs, _, err := env.log.Since(context.Background(), "0-0", 10)
+		if err != nil || len(evs) != 2 || evs[1].Type != flashwire.Updated || evs[1].Alert.ID != id {
 			t.Fatalf("log after update: %+v, %v", evs, err)
 		}
 	})
@@ -382,8 +378,8 @@ func TestAlertUpdateRetract(t *testing.T) {
 		if code != 200 || body["retracted"] != true {
 			t.Fatalf("retract = %d %v", code, body)
 		}
-		evs, _, _ := env.alerts.Log().Since(context.Background(), "0-0", 10)
-		if len(evs) != 3 || evs[2].Type != notifier.Retracted {
+		evs, _, _ := env.log.Since(context.Background(), "0-0", 10)
+		if len(evs) != 3 || evs[2].Type != flashwire.Retracted {
 			t.Fatalf("log after retract: %+v", evs)
 		}
 	})
@@ -494,159 +490,6 @@ func TestAlertHistory(t *testing.T) {
 		ws, _ := body["delivery"].(map[string]any)["websocket"].(map[string]any)
 		if code != 200 || ws["reached"] != float64(3) || ws["failed"] != float64(1) || ws["first_ms"] != float64(20) || ws["median_ms"] == nil || ws["p99_ms"] == nil {
 			t.Fatalf("get = %d %v", code, body)
-		}
-	})
-}
-
-func TestAudit(t *testing.T) {
-	env := newAlertEnv(t, alertEnvOptions{})
-	_, a := env.do(t, "POST", "/api/v1/alerts", env.editor, story(1))
-	id := a["id"].(string)
-	env.do(t, "POST", "/api/v1/alerts?dry_run=true", env.editor, story(2))
-	env.do(t, "POST", "/api/v1/alerts/"+id+"/retract", env.editor, nil)
-	env.do(t, "POST", "/api/v1/alerts", "", story(3))
-	env.do(t, "POST", "/api/v1/alerts", env.editor, with(story(4), "url", "bad"))
-
-	code, body := env.do(t, "GET", "/api/v1/audit", env.editor, nil)
-	if code != 200 {
-		t.Fatalf("audit = %d %v", code, body)
-	}
-	var got []string
-	for _, e := range body["entries"].([]any) {
-		m := e.(map[string]any)
-		got = append(got, fmt.Sprintf("%v|%v|%v|%v", m["token_name"], m["action"], m["target"], m["status"]))
-		if m["at"] == nil || m["request_id"] == "" {
-			t.Errorf("entry lacks time or request id: %v", m)
-		}
-	}
-	// Newest first; the dry run and the unauthenticated attempt are not
-	// actions. The first entry is the bootstrap admin creating the
-	// editor's token.
-	want := []string{
-		"night desk|POST /api/v1/alerts|<nil>|400",
-		"night desk|POST /api/v1/alerts/{id}/retract|" + id + "|200",
-		"night desk|POST /api/v1/alerts|" + id + "|201",
-	}
-	if len(got) != 4 || strings.Join(got[:3], "\n") != strings.Join(want, "\n") || !strings.HasPrefix(got[3], "bootstrap|POST /api/v1/tokens|tok_") {
-		t.Fatalf("audit entries:\n%s\nwant:\n%s\n(then the token creation)", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	t.Run("pages", func(t *testing.T) {
-		_, p1 := env.do(t, "GET", "/api/v1/audit?limit=3", env.editor, nil)
-		next, _ := p1["next"].(string)
-		_, p2 := env.do(t, "GET", "/api/v1/audit?limit=3&before="+next, env.editor, nil)
-		if list, _ := p2["entries"].([]any); len(list) != 1 || p2["next"] != "" {
-			t.Fatalf("second page %v", p2)
-		}
-	})
-}
-
-func TestEditorSession(t *testing.T) {
-	env := newAlertEnv(t, alertEnvOptions{})
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	call := func(t *testing.T, method, path string, body any, header map[string]string) (*http.Response, map[string]any) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			buf, _ := json.Marshal(body)
-			rd = bytes.NewReader(buf)
-		}
-		req, _ := http.NewRequest(method, env.URL+path, rd)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp, out
-	}
-	t.Run("bad token", func(t *testing.T) {
-		if resp, _ := call(t, "POST", "/editor/session", map[string]any{"token": "fw_nope"}, nil); resp.StatusCode != 401 {
-			t.Fatalf("= %d", resp.StatusCode)
-		}
-	})
-	resp, info := call(t, "POST", "/editor/session", map[string]any{"token": env.editor}, nil)
-	if resp.StatusCode != 201 || info["name"] != "night desk" || info["csrf_token"] == "" {
-		t.Fatalf("sign in = %d %v", resp.StatusCode, info)
-	}
-	csrf := info["csrf_token"].(string)
-	t.Run("cookie", func(t *testing.T) {
-		c := resp.Cookies()
-		if len(c) != 1 || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode || c[0].Secure || c[0].Path != "/" {
-			t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure over http", c)
-		}
-		keys := env.rdb.Keys(context.Background(), "flashwire:v1:{sessions}:*").Val()
-		if len(keys) != 1 || strings.Contains(keys[0], c[0].Value) {
-			t.Fatalf("session keys %v: want one, hashed", keys)
-		}
-	})
-	t.Run("secure behind https", func(t *testing.T) {
-		code, _, h := env.send(t, "POST", "/editor/session", "", map[string]any{"token": env.editor}, map[string]string{"X-Forwarded-Proto": "https"})
-		c := (&http.Response{Header: h}).Cookies()
-		if code != 201 || len(c) != 1 || !c[0].Secure || !c[0].HttpOnly {
-			t.Fatalf("= %d, cookie %+v: want Secure when served over https", code, c)
-		}
-	})
-	t.Run("reads", func(t *testing.T) {
-		if resp, body := call(t, "GET", "/api/v1/alerts", nil, nil); resp.StatusCode != 200 {
-			t.Fatalf("list with cookie = %d %v", resp.StatusCode, body)
-		}
-		if resp, body := call(t, "GET", "/editor/session", nil, nil); resp.StatusCode != 200 || body["csrf_token"] != csrf {
-			t.Fatalf("session = %d %v", resp.StatusCode, body)
-		}
-	})
-	t.Run("csrf", func(t *testing.T) {
-		tests := []struct {
-			name   string
-			header map[string]string
-			want   int
-		}{
-			// No CSRF header: refused.
-			{"no header", nil, 403},
-			// A wrong one: refused.
-			{"wrong header", map[string]string{csrfHeader: "x"}, 403},
-			// The right one from another origin: refused.
-			{"cross origin", map[string]string{csrfHeader: csrf, "Origin": "https://evil.example"}, 403},
-			// The right one, same origin: accepted.
-			{"OK", map[string]string{csrfHeader: csrf, "Origin": env.URL}, 201},
-		}
-		for i, tt := range tests {
-			resp, body := call(t, "POST", "/api/v1/alerts", story(i), tt.header)
-			if resp.StatusCode != tt.want {
-				t.Errorf("%s: %d %v, want %d", tt.name, resp.StatusCode, body, tt.want)
-			}
-		}
-		_, body := env.do(t, "GET", "/api/v1/audit?limit=1", env.editor, nil)
-		if e := body["entries"].([]any)[0].(map[string]any); e["token_name"] != "night desk" || e["status"] != float64(201) {
-			t.Fatalf("cookie action audited as %v", e)
-		}
-	})
-	t.Run("sign out", func(t *testing.T) {
-		if resp, _ := call(t, "DELETE", "/editor/session", nil, nil); resp.StatusCode != 403 {
-			t.Fatalf("sign out without csrf = %d", resp.StatusCode)
-		}
-		if resp, _ := call(t, "DELETE", "/editor/session", nil, map[string]string{csrfHeader: csrf}); resp.StatusCode != 204 {
-			t.Fatalf("sign out = %d", resp.StatusCode)
-		}
-		if resp, _ := call(t, "GET", "/api/v1/alerts", nil, nil); resp.StatusCode != 401 {
-			t.Fatalf("after sign out = %d", resp.StatusCode)
-		}
-	})
-	t.Run("revoked token", func(t *testing.T) {
-		tok := env.newToken(t, "temp", "editor")
-		call(t, "POST", "/editor/session", map[string]any{"token": tok}, nil)
-		_, list := env.do(t, "GET", "/api/v1/tokens", testAdminToken, nil)
-		for _, x := range list["tokens"].([]any) {
-			if m := x.(map[string]any); m["name"] == "temp" {
-				env.do(t, "DELETE", "/api/v1/tokens/"+m["id"].(string), testAdminToken, nil)
-			}
-		}
-		if resp, _ := call(t, "GET", "/api/v1/alerts", nil, nil); resp.StatusCode != 401 {
-			t.Fatalf("session of a revoked token = %d, want 401", resp.StatusCode)
 		}
 	})
 }

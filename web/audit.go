@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/notifier"
+	"flashwire"
 )
 
 // The audit log records every editor and admin action in one place: the
@@ -222,7 +222,7 @@ func auditPage(ctx context.Context, rdb redis.UniversalClient, before string, li
 // waking an admin, and entries hold names, routes and ids, never secrets.
 func handleAuditList(rdb redis.UniversalClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit, before, err := pageParams(r, notifier.ValidID)
+		limit, before, err := pageParams(r, flashwire.ValidEventID)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -2,9 +2,11 @@
 // routes.go), API handlers, tokens and roles, health and metrics endpoints,
 // and the embedded pages under static/.
 //
-// The WebSocket and SSE hub (hub.go, ws.go, sse.go) tails the alert log and
-// fans out to this instance's connections, and never waits on a slow
-// client. For the editor's dry run it counts readers online on every
+// The live hub (hub.go) tails the alert log and fans out to this
+// instance's connections, and never waits on a slow client. Each event is
+// encoded once (frame.go) and shared; each connection is a client
+// (client.go: its queue, its read loop, its writes through a WebSocket or
+// SSE transport), admitted by live.go and upgraded by ws.go or sse.go. For the editor's dry run it counts readers online on every
 // instance (online.go): each registers itself and answers questions on a
 // pub/sub channel. What web keeps in Redis itself:
 //
@@ -17,6 +19,10 @@
 //	flashwire:v1:{online}:ask        pub/sub channel: {id, targeting} of a count
 //	flashwire:v1:{online}:reply:ID   list: each instance's count, 10 s
 //
+// Errors reach HTTP in one place, errors.go, which picks the status from the
+// error's kind (flashwire.ErrNotFound and the others).
+//
 // It must never hold a token's secret beyond the request that carries it,
-// and never send a 5xx error's detail to the client: that goes to the log.
+// and never send an internal error's detail to the client: that goes to the
+// log.
 package web

@@ -30,6 +30,7 @@ type testEnv struct {
 	rdb    redis.UniversalClient
 	store  *subscribers.Store
 	alerts *notifier.Service
+	log    *notifier.Log
 	stats  *notifier.Stats // nil unless envOptions.stats
 	hub    *Hub            // nil unless envOptions.hub
 	reg    *prometheus.Registry
@@ -66,12 +67,13 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 	if err := e.store.Seed(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	e.alerts = notifier.NewService(notifier.NewLog(e.rdb), e.store)
+	e.log = notifier.NewLog(e.rdb)
+	e.alerts = notifier.NewService(e.log, e.store)
 	if opts.stats {
 		e.stats = notifier.NewStats(e.rdb)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hcfg := HubConfig{Log: e.alerts.Log(), Stats: e.stats, Registry: e.reg, Logger: logger}
+	hcfg := HubConfig{Log: e.log, Stats: e.stats, Registry: e.reg, Logger: logger}
 	cfg := Config{
 		Logger:      logger,
 		Redis:       e.rdb,

@@ -2,25 +2,26 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/notifier"
-	"flashwire/subscribers"
 )
 
 // alertRequest is the body of POST /api/v1/alerts.
 type alertRequest struct {
-	Headline string            `json:"headline"`
-	Summary  string            `json:"summary"`
-	URL      string            `json:"url"`
-	ImageURL string            `json:"image_url"`
-	Topics   []string          `json:"topics"`
-	Regions  []string          `json:"regions"`
-	Language string            `json:"language"`
-	Priority notifier.Priority `json:"priority"`
+	Headline string             `json:"headline"`
+	Summary  string             `json:"summary"`
+	URL      string             `json:"url"`
+	ImageURL string             `json:"image_url"`
+	Topics   []string           `json:"topics"`
+	Regions  []string           `json:"regions"`
+	Language string             `json:"language"`
+	Priority flashwire.Priority `json:"priority"`
 	// SendAt, when set, schedules the alert instead of sending it now.
 	SendAt *time.Time `json:"send_at"`
 	// Force sends even when the same url and headline went out within the
@@ -28,8 +29,8 @@ type alertRequest struct {
 	Force bool `json:"force"`
 }
 
-func (req alertRequest) alert() notifier.Alert {
-	return notifier.Alert{
+func (req alertRequest) alert() flashwire.Alert {
+	return flashwire.Alert{
 		Headline: req.Headline,
 		Summary:  req.Summary,
 		URL:      req.URL,
@@ -44,17 +45,17 @@ func (req alertRequest) alert() notifier.Alert {
 // alertPatch is the body of POST /api/v1/alerts/{id}/update: the fields
 // given replace the alert's, the rest stay.
 type alertPatch struct {
-	Headline *string            `json:"headline"`
-	Summary  *string            `json:"summary"`
-	URL      *string            `json:"url"`
-	ImageURL *string            `json:"image_url"`
-	Topics   *[]string          `json:"topics"`
-	Regions  *[]string          `json:"regions"`
-	Language *string            `json:"language"`
-	Priority *notifier.Priority `json:"priority"`
+	Headline *string             `json:"headline"`
+	Summary  *string             `json:"summary"`
+	URL      *string             `json:"url"`
+	ImageURL *string             `json:"image_url"`
+	Topics   *[]string           `json:"topics"`
+	Regions  *[]string           `json:"regions"`
+	Language *string             `json:"language"`
+	Priority *flashwire.Priority `json:"priority"`
 }
 
-func (p alertPatch) apply(a notifier.Alert) notifier.Alert {
+func (p alertPatch) apply(a flashwire.Alert) flashwire.Alert {
 	patch(&a.Headline, p.Headline)
 	patch(&a.Summary, p.Summary)
 	patch(&a.URL, p.URL)
@@ -77,13 +78,13 @@ func patch[T any](dst, src *T) {
 // audienceCounter counts stored readers and partners an alert would reach;
 // subscribers.Store is one.
 type audienceCounter interface {
-	CountAudience(ctx context.Context, a subscribers.Attrs, now time.Time) (readers, partners int64, err error)
+	CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (readers, partners int64, err error)
 }
 
 // onlineCounter counts the live connections an alert would reach, on
 // every instance that answers; *Hub is one.
 type onlineCounter interface {
-	CountOnline(ctx context.Context, a subscribers.Attrs) OnlineCount
+	CountOnline(ctx context.Context, a flashwire.Attrs) OnlineCount
 }
 
 // audience is the answer of a dry run. A count is null when this instance
@@ -100,9 +101,9 @@ type audience struct {
 
 // dryRunResponse is what POST /api/v1/alerts?dry_run=true returns.
 type dryRunResponse struct {
-	DryRun   bool           `json:"dry_run"`
-	Alert    notifier.Alert `json:"alert"`
-	Audience audience       `json:"audience"`
+	DryRun   bool            `json:"dry_run"`
+	Alert    flashwire.Alert `json:"alert"`
+	Audience audience        `json:"audience"`
 }
 
 // alertDeps is what the alert handlers use.
@@ -156,7 +157,11 @@ func handleAlertCreate(d alertDeps) http.Handler {
 			encode(w, http.StatusAccepted, sc)
 			return
 		}
-		a, err := d.alerts.PublishWith(ctx, a, notifier.PublishOptions{Force: req.Force})
+		// An editor may waive the duplicate guard, never the minimum gap.
+		a, _, err := d.alerts.Publish(ctx, a, notifier.PublishOptions{Force: req.Force})
+		if errors.Is(err, notifier.ErrDuplicate) {
+			err = fmt.Errorf(`%w; send "force": true to send it again`, err)
+		}
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -169,11 +174,11 @@ func handleAlertCreate(d alertDeps) http.Handler {
 
 // alertWithDelivery is an alert with its delivery figures by channel.
 type alertWithDelivery struct {
-	notifier.Alert
+	flashwire.Alert
 	Delivery map[notifier.Channel]notifier.ChannelStats `json:"delivery"`
 }
 
-func (d alertDeps) withDelivery(ctx context.Context, a notifier.Alert) (alertWithDelivery, error) {
+func (d alertDeps) withDelivery(ctx context.Context, a flashwire.Alert) (alertWithDelivery, error) {
 	out := alertWithDelivery{Alert: a, Delivery: map[notifier.Channel]notifier.ChannelStats{}}
 	if d.stats == nil {
 		return out, nil
@@ -188,7 +193,7 @@ func (d alertDeps) withDelivery(ctx context.Context, a notifier.Alert) (alertWit
 
 func handleAlertGet(d alertDeps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := d.alerts.Log().Alert(r.Context(), r.PathValue("id"))
+		a, err := d.alerts.Alert(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -210,7 +215,7 @@ const (
 
 // pageParams reads ?limit and ?before, naming the one at fault.
 func pageParams(r *http.Request, validBefore func(string) bool) (limit int, before string, err error) {
-	var bad invalid.Error
+	var bad flashwire.InvalidError
 	limit = defaultPage
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -228,7 +233,7 @@ func pageParams(r *http.Request, validBefore func(string) bool) (limit int, befo
 
 func handleAlertList(d alertDeps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit, before, err := pageParams(r, notifier.ValidID)
+		limit, before, err := pageParams(r, flashwire.ValidEventID)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -260,7 +265,7 @@ func handleAlertUpdate(d alertDeps) http.Handler {
 		}
 		ctx := r.Context()
 		id := r.PathValue("id")
-		cur, err := d.alerts.Log().Alert(ctx, id)
+		cur, err := d.alerts.Alert(ctx, id)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/subscribers"
 )
 
@@ -26,11 +26,11 @@ var audienceParams = map[string]bool{"topics": true, "regions": true, "priority"
 func handleAudience(store *subscribers.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		a := subscribers.Attrs{
+		a := flashwire.Attrs{
 			Topics:   splitComma(q.Get("topics")),
 			Regions:  splitComma(q.Get("regions")),
 			Language: strings.TrimSpace(q.Get("language")),
-			Priority: strings.ToLower(strings.TrimSpace(q.Get("priority"))),
+			Priority: flashwire.Priority(strings.ToLower(strings.TrimSpace(q.Get("priority")))),
 		}
 		if a.Language == "" {
 			a.Language = "en"
@@ -43,7 +43,7 @@ func handleAudience(store *subscribers.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		var bad invalid.Error
+		var bad flashwire.InvalidError
 		for _, name := range slices.Sorted(maps.Keys(q)) {
 			if !audienceParams[name] {
 				bad.Add(name, "is not a known parameter; use topics, regions, priority, language")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"flashwire"
 	"flashwire/subscribers"
 )
 
@@ -19,30 +20,30 @@ type partnerSecrets interface {
 
 // partnerRequest is the body of POST /api/v1/partners.
 type partnerRequest struct {
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Topics      []string `json:"topics"`
-	Regions     []string `json:"regions"`
-	Languages   []string `json:"languages"`
-	MinPriority string   `json:"min_priority"`
-	Events      []string `json:"events"`
-	Contact     string   `json:"contact"`
+	Name        string                `json:"name"`
+	URL         string                `json:"url"`
+	Topics      []string              `json:"topics"`
+	Regions     []string              `json:"regions"`
+	Languages   []string              `json:"languages"`
+	MinPriority flashwire.Priority    `json:"min_priority"`
+	Events      []flashwire.EventType `json:"events"`
+	Contact     string                `json:"contact"`
 }
 
 // partnerPatch is the body of PATCH /api/v1/partners/{id}: absent fields
 // keep their value. Setting state to "active" re-enables a disabled
 // partner and clears its reason.
 type partnerPatch struct {
-	Name           *string   `json:"name"`
-	URL            *string   `json:"url"`
-	Topics         *[]string `json:"topics"`
-	Regions        *[]string `json:"regions"`
-	Languages      *[]string `json:"languages"`
-	MinPriority    *string   `json:"min_priority"`
-	Events         *[]string `json:"events"`
-	Contact        *string   `json:"contact"`
-	State          *string   `json:"state"`
-	DisabledReason *string   `json:"disabled_reason"`
+	Name           *string                `json:"name"`
+	URL            *string                `json:"url"`
+	Topics         *[]string              `json:"topics"`
+	Regions        *[]string              `json:"regions"`
+	Languages      *[]string              `json:"languages"`
+	MinPriority    *flashwire.Priority    `json:"min_priority"`
+	Events         *[]flashwire.EventType `json:"events"`
+	Contact        *string                `json:"contact"`
+	State          *string                `json:"state"`
+	DisabledReason *string                `json:"disabled_reason"`
 }
 
 func (pp partnerPatch) apply(p *subscribers.Partner) {

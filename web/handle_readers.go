@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/subscribers"
 )
 
@@ -22,7 +22,7 @@ const (
 	readerRate  = 0.5
 )
 
-var errRateLimited = errors.New("too many requests from this address; wait and try again")
+var errRateLimited = flashwire.NewError(flashwire.ErrTooMany, "too many requests from this address; wait and try again")
 
 // ipLimiter is a token bucket per client address. A bucket that has filled
 // up again carries no state and is dropped, so the map holds only the
@@ -124,7 +124,7 @@ type preferencesBody struct {
 	Topics      []string                `json:"topics"`
 	Regions     []string                `json:"regions"`
 	Languages   []string                `json:"languages"`
-	MinPriority string                  `json:"min_priority"`
+	MinPriority flashwire.Priority      `json:"min_priority"`
 	QuietHours  *subscribers.QuietHours `json:"quiet_hours"`
 	PausedUntil *string                 `json:"paused_until"`
 }
@@ -152,13 +152,13 @@ func decodePreferences(w http.ResponseWriter, r *http.Request, store *subscriber
 		}
 	}
 	err := store.CheckPreferences(r.Context(), &p)
-	var bad *invalid.Error
+	var bad *flashwire.InvalidError
 	switch {
 	case err != nil && !errors.As(err, &bad):
 		return p, err
 	case pausedBad:
 		if bad == nil {
-			bad = &invalid.Error{}
+			bad = &flashwire.InvalidError{}
 		}
 		bad.Add("paused_until", "must be an RFC 3339 time such as 2026-11-27T08:00:00Z")
 		return p, bad

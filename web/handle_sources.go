@@ -1,14 +1,14 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
+	"flashwire"
 	"flashwire/notifier/watch"
 )
 
 // errNoWatcher answers the feed-watcher routes on a server built without one.
-var errNoWatcher = errors.New("the feed watcher is not running on this instance")
+var errNoWatcher = flashwire.NewError(flashwire.ErrUnavailable, "the feed watcher is not running on this instance")
 
 // requireWatcher serves h when the server has a feed watcher and answers
 // errNoWatcher otherwise, so the handlers themselves never check.

@@ -1,23 +1,18 @@
 package web
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/notifier/webhook"
 	"flashwire/subscribers"
 )
 
 // errNoWebhooks answers the delivery routes of a server without a sender.
-var errNoWebhooks = errors.New("webhook delivery is not running on this server")
-
-// replayPace spaces the deliveries of a replay: 20 a second reach a
-// partner as a steady stream, not a storm.
-const replayPace = 50 * time.Millisecond
+var errNoWebhooks = flashwire.NewError(flashwire.ErrUnavailable, "webhook delivery is not running on this server")
 
 // maxAttemptsPage is the largest page of GET .../deliveries.
 const maxAttemptsPage = 200
@@ -56,7 +51,7 @@ func handleDeliveryList(d webhookDeps) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		var bad invalid.Error
+		var bad flashwire.InvalidError
 		offset, limit := 0, 50
 		if v := r.URL.Query().Get("offset"); v != "" {
 			if n, err := strconv.Atoi(v); err != nil || n < 0 {
@@ -76,13 +71,7 @@ func handleDeliveryList(d webhookDeps) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		q := d.sender.Queue()
-		attempts, total, err := q.Attempts(r.Context(), p.ID, offset, limit)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		parked, err := q.Parked(r.Context(), p.ID)
+		attempts, total, parked, err := d.sender.Attempts(r.Context(), p.ID, offset, limit)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -104,14 +93,8 @@ func handleDeliveryReplay(d webhookDeps) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		q := d.sender.Queue()
 		id := r.PathValue("delivery")
-		if err := q.Replay(r.Context(), p.ID, id, d.sender.Now()); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		d.sender.Wake()
-		dl, err := q.Delivery(r.Context(), p.ID, id)
+		dl, err := d.sender.Replay(r.Context(), p.ID, id)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -143,27 +126,26 @@ func handlePartnerReplay(d webhookDeps) http.Handler {
 		since, err := time.Parse(time.RFC3339, req.Since)
 		switch {
 		case req.Since == "":
-			err = invalid.New("since", "is required: an RFC 3339 time such as 2026-11-26T08:00:00Z")
+			err = flashwire.Invalid("since", "is required: an RFC 3339 time such as 2026-11-26T08:00:00Z")
 		case err != nil:
-			err = invalid.New("since", "is not an RFC 3339 time such as 2026-11-26T08:00:00Z")
+			err = flashwire.Invalid("since", "is not an RFC 3339 time such as 2026-11-26T08:00:00Z")
 		case since.After(now):
-			err = invalid.New("since", "is in the future")
+			err = flashwire.Invalid("since", "is in the future")
 		}
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		n, err := d.sender.Queue().ReplaySince(r.Context(), p.ID, since, now, replayPace)
+		n, err := d.sender.ReplaySince(r.Context(), p.ID, since)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		d.sender.Wake()
 		logger(r.Context()).Info("webhook deliveries replayed", slog.String("partner_id", p.ID), slog.Time("since", since), slog.Int("count", n), slog.String("by", caller(r.Context()).Name))
 		encode(w, http.StatusAccepted, map[string]any{
 			"queued":        n,
-			"per_second":    int(time.Second / replayPace),
-			"done_by_about": now.Add(time.Duration(n) * replayPace).UTC(),
+			"per_second":    int(time.Second / webhook.ReplayPace),
+			"done_by_about": now.Add(time.Duration(n) * webhook.ReplayPace).UTC(),
 		})
 	})
 }
@@ -219,19 +201,18 @@ func handleSecretRotate(d webhookDeps) http.Handler {
 		if req.KeepPreviousFor != nil {
 			g, err := time.ParseDuration(*req.KeepPreviousFor)
 			if err != nil || g < 0 || g > 7*24*time.Hour {
-				writeError(w, r, invalid.New("keep_previous_for", "must be a duration from 0s to 168h, such as 24h"))
+				writeError(w, r, flashwire.Invalid("keep_previous_for", "must be a duration from 0s to 168h, such as 24h"))
 				return
 			}
 			grace = g
 		}
-		secret, err := d.sender.Secrets().Rotate(r.Context(), p.ID, grace)
+		secret, until, err := d.sender.RotateSecret(r.Context(), p.ID, grace)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		resp := rotateResponse{Secret: secret}
-		if grace > 0 {
-			until := d.sender.Secrets().Now().Add(grace).UTC().Truncate(time.Second)
+		if !until.IsZero() {
 			resp.PreviousValidUntil = &until
 		}
 		logger(r.Context()).Info("partner secret rotated", slog.String("partner_id", p.ID), slog.Duration("grace", grace), slog.String("by", caller(r.Context()).Name))
@@ -247,7 +228,7 @@ func handleSecretRevokePrevious(d webhookDeps) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		if err := d.sender.Secrets().RevokePrevious(r.Context(), p.ID); err != nil {
+		if err := d.sender.RevokePreviousSecret(r.Context(), p.ID); err != nil {
 			writeError(w, r, err)
 			return
 		}

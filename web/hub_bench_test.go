@@ -11,8 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"flashwire"
 	"flashwire/internal/redistest"
-	"flashwire/notifier"
 )
 
 // BenchmarkFanOut measures the hub's fan-out path end to end: one event,
@@ -37,13 +37,13 @@ func BenchmarkFanOut(b *testing.B) {
 				}()
 			}
 			base := time.Now().UnixMilli() + 1000
-			alert := notifier.Alert{Headline: "Benchmark alert", Summary: "A summary of typical length for a breaking-news alert.", URL: "https://news.example.com/story", Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: notifier.Flash}
+			alert := flashwire.Alert{Headline: "Benchmark alert", Summary: "A summary of typical length for a breaking-news alert.", URL: "https://news.example.com/story", Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: flashwire.Flash}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				id := fmt.Sprintf("%d-%d", base, i)
 				alert.ID = id
-				f, err := newEventFrame(notifier.Event{ID: id, Type: notifier.Published, Alert: alert})
+				f, err := newEventFrame(flashwire.Event{ID: id, Type: flashwire.Published, Alert: alert})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -124,9 +124,9 @@ func BenchmarkFanOutMinimal(b *testing.B) {
 // BenchmarkEncode is the once-per-event cost: JSON and the shared
 // WebSocket and SSE bytes.
 func BenchmarkEncode(b *testing.B) {
-	ev := notifier.Event{ID: "1732650000000-0", Type: notifier.Published, Alert: notifier.Alert{
+	ev := flashwire.Event{ID: "1732650000000-0", Type: flashwire.Published, Alert: flashwire.Alert{
 		ID: "1732650000000-0", Headline: "Benchmark alert", URL: "https://news.example.com/story",
-		Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: notifier.Flash,
+		Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: flashwire.Flash,
 	}}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -17,18 +17,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 	"flashwire/subscribers"
 )
 
 // publish publishes an alert through the instance's service.
-func (e *testEnv) publish(tb testing.TB, a notifier.Alert) notifier.Alert {
+func (e *testEnv) publish(tb testing.TB, a flashwire.Alert) flashwire.Alert {
 	tb.Helper()
 	if a.URL == "" {
 		a.URL = "https://news.example.com/story"
 	}
-	out, err := e.alerts.Publish(context.Background(), a)
+	out, _, err := e.alerts.Publish(context.Background(), a, notifier.PublishOptions{Force: true, SkipGap: true})
 	if err != nil {
 		tb.Fatalf("publish %q: %v", a.Headline, err)
 	}
@@ -109,8 +110,8 @@ func (c *liveClient) headlinesUntil(tb testing.TB, stop string) []string {
 }
 
 // everyone is an alert every connection in these tests wants.
-func everyone(headline string) notifier.Alert {
-	return notifier.Alert{Headline: headline, URL: "https://news.example.com/stop", Topics: []string{"world", "sport", "business"}, Regions: []string{"uk", "us", "europe"}, Language: "en", Priority: notifier.Flash}
+func everyone(headline string) flashwire.Alert {
+	return flashwire.Alert{Headline: headline, URL: "https://news.example.com/stop", Topics: []string{"world", "sport", "business"}, Regions: []string{"uk", "us", "europe"}, Language: "en", Priority: flashwire.Flash}
 }
 
 // counter reads a metric's value from reg, summed over labels matching
@@ -184,9 +185,9 @@ func TestHubFilters(t *testing.T) {
 	for i, tc := range cases {
 		clients[i] = dial(t, env.wsURL(tc.query), nil)
 	}
-	env.publish(t, notifier.Alert{Headline: "sport-uk", Topics: []string{"sport"}, Regions: []string{"uk"}})
-	env.publish(t, notifier.Alert{Headline: "world-us-urgent", Topics: []string{"world"}, Regions: []string{"us"}, Priority: notifier.Urgent})
-	env.publish(t, notifier.Alert{Headline: "business-fr", Topics: []string{"business"}, Regions: []string{"europe"}, Language: "fr-FR"})
+	env.publish(t, flashwire.Alert{Headline: "sport-uk", Topics: []string{"sport"}, Regions: []string{"uk"}})
+	env.publish(t, flashwire.Alert{Headline: "world-us-urgent", Topics: []string{"world"}, Regions: []string{"us"}, Priority: flashwire.Urgent})
+	env.publish(t, flashwire.Alert{Headline: "business-fr", Topics: []string{"business"}, Regions: []string{"europe"}, Language: "fr-FR"})
 	last := env.publish(t, everyone("stop"))
 	fr := everyone("stop-fr")
 	fr.Language = "fr"
@@ -200,7 +201,7 @@ func TestHubFilters(t *testing.T) {
 
 	t.Run("Online", func(t *testing.T) {
 		// Three of the seven connections want a normal UK sport alert in English.
-		if n := env.hub.Online(subscribers.Attrs{Topics: []string{"sport"}, Regions: []string{"uk"}, Language: "en", Priority: "normal"}); n != 3 {
+		if n := env.hub.Online(flashwire.Attrs{Topics: []string{"sport"}, Regions: []string{"uk"}, Language: "en", Priority: "normal"}); n != 3 {
 			t.Errorf("Online = %d, want 3 (no filter, topics=sport, topics=sport,world)", n)
 		}
 	})
@@ -219,7 +220,7 @@ func TestHubResume(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	env := newLiveEnv(t, rdb, nil)
 	first := dial(t, env.wsURL("topics=world"), nil)
-	a1 := env.publish(t, notifier.Alert{Headline: "w0", Topics: []string{"world"}})
+	a1 := env.publish(t, flashwire.Alert{Headline: "w0", Topics: []string{"world"}})
 	m := first.next(t)
 	if m["seq"] != a1.ID {
 		t.Fatalf("first alert seq = %v, want %s", m["seq"], a1.ID)
@@ -236,7 +237,7 @@ func TestHubResume(t *testing.T) {
 			if i%3 == 0 {
 				topic = "sport"
 			}
-			env.publish(t, notifier.Alert{Headline: fmt.Sprintf("w%d", i), Topics: []string{topic}})
+			env.publish(t, flashwire.Alert{Headline: fmt.Sprintf("w%d", i), Topics: []string{topic}})
 		}
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -262,13 +263,13 @@ func TestHubResume(t *testing.T) {
 		short := notifier.NewLog(rdb)
 		short.KeepFor, short.KeepCount = time.Millisecond, 1
 		svc := notifier.NewService(short, subscribers.NewStore(rdb))
-		old, err := svc.Publish(context.Background(), everyone("old"))
+		old, _, err := svc.Publish(context.Background(), everyone("old"), notifier.PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range 3 {
 			time.Sleep(5 * time.Millisecond)
-			if _, err := svc.Publish(context.Background(), everyone(fmt.Sprint("newer", i))); err != nil {
+			if _, _, err := svc.Publish(context.Background(), everyone(fmt.Sprint("newer", i)), notifier.PublishOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -341,14 +342,14 @@ func TestHubStalledClient(t *testing.T) {
 		if i >= 3000 {
 			t.Fatal("the stalled client was never dropped")
 		}
-		env.publish(t, notifier.Alert{Headline: fmt.Sprint("sport ", i), Summary: long, Topics: []string{"sport"}})
+		env.publish(t, flashwire.Alert{Headline: fmt.Sprint("sport ", i), Summary: long, Topics: []string{"sport"}})
 		if i%20 == 0 && published < worldAlerts-1 {
-			env.publish(t, notifier.Alert{Headline: fmt.Sprint("world ", i), Topics: []string{"world"}})
+			env.publish(t, flashwire.Alert{Headline: fmt.Sprint("world ", i), Topics: []string{"world"}})
 			published++
 		}
 	}
 	for ; published < worldAlerts; published++ {
-		env.publish(t, notifier.Alert{Headline: fmt.Sprint("world after ", published), Topics: []string{"world"}})
+		env.publish(t, flashwire.Alert{Headline: fmt.Sprint("world after ", published), Topics: []string{"world"}})
 	}
 	wg.Wait()
 	if got := received.Load(); got != others*worldAlerts {
@@ -378,7 +379,7 @@ func TestHubScaleOut(t *testing.T) {
 				clients = append(clients, dial(t, envs[i].wsURL(""), nil), dial(t, envs[i].wsURL("topics=world"), nil))
 			}
 			for i, e := range envs {
-				e.publish(t, notifier.Alert{Headline: fmt.Sprint("via ", i), Topics: []string{"world"}})
+				e.publish(t, flashwire.Alert{Headline: fmt.Sprint("via ", i), Topics: []string{"world"}})
 			}
 			for i, c := range clients {
 				var got []string

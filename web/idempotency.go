@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // Idempotency-Key: a client that retries a POST with the same key gets the
@@ -29,8 +29,8 @@ const (
 )
 
 var (
-	errIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still being answered; retry shortly")
-	errIdempotencyMismatch   = errors.New("this Idempotency-Key was used with a different request")
+	errIdempotencyInProgress = flashwire.NewError(flashwire.ErrConflict, "a request with this Idempotency-Key is still being answered; retry shortly")
+	errIdempotencyMismatch   = flashwire.NewError(flashwire.ErrConflict, "this Idempotency-Key was used with a different request")
 )
 
 // storedResponse is a remembered answer, or "pending" while the first
@@ -56,7 +56,7 @@ func (s *Server) idempotent(h http.Handler) http.Handler {
 			return
 		}
 		if len(key) > maxIdemKey {
-			writeError(w, r, invalid.New("Idempotency-Key", "is longer than %d characters", maxIdemKey))
+			writeError(w, r, flashwire.Invalid("Idempotency-Key", "is longer than %d characters", maxIdemKey))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))

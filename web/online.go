@@ -16,7 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/subscribers"
+	"flashwire"
 )
 
 // Keys of the count of readers online across instances. One hash tag keeps
@@ -75,11 +75,11 @@ type OnlineInstances struct {
 
 // onlineAsk is the message a dry run publishes on onlineAskChannel.
 type onlineAsk struct {
-	ID       string   `json:"id"`
-	Topics   []string `json:"topics"`
-	Regions  []string `json:"regions"`
-	Language string   `json:"language"`
-	Priority string   `json:"priority"`
+	ID       string             `json:"id"`
+	Topics   []string           `json:"topics"`
+	Regions  []string           `json:"regions"`
+	Language string             `json:"language"`
+	Priority flashwire.Priority `json:"priority"`
 }
 
 // onlineAskID is what a request id looks like: it names a reply key, so
@@ -257,7 +257,7 @@ func (o *online) reply(ctx context.Context, payload string) error {
 	if err := json.Unmarshal([]byte(payload), &ask); err != nil || !onlineAskID.MatchString(ask.ID) {
 		return fmt.Errorf("question %.64q is not understood", payload)
 	}
-	n := o.hub.Online(subscribers.Attrs{Topics: ask.Topics, Regions: ask.Regions, Language: ask.Language, Priority: ask.Priority})
+	n := o.hub.Online(flashwire.Attrs{Topics: ask.Topics, Regions: ask.Regions, Language: ask.Language, Priority: ask.Priority})
 	key := onlineReplyPrefix + ask.ID
 	_, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.RPush(ctx, key, n)
@@ -274,7 +274,7 @@ func (o *online) reply(ctx context.Context, payload string) error {
 // come within o.wait. PUBLISH counts the subscribers of one Cluster node
 // only, so the registrations say how many answers to expect. Without
 // pub/sub it answers this instance's count alone.
-func (o *online) count(ctx context.Context, a subscribers.Attrs) OnlineCount {
+func (o *online) count(ctx context.Context, a flashwire.Attrs) OnlineCount {
 	local := func(expected int) OnlineCount {
 		return OnlineCount{Online: int64(o.hub.Online(a)), Instances: OnlineInstances{Answered: 1, Expected: max(expected, 1)}}
 	}
@@ -336,7 +336,7 @@ func (o *online) count(ctx context.Context, a subscribers.Attrs) OnlineCount {
 // CountOnline returns how many connections on every instance would receive
 // an alert with attributes a now, and how many instances answered. Without
 // HubConfig.Online it counts this instance's alone.
-func (h *Hub) CountOnline(ctx context.Context, a subscribers.Attrs) OnlineCount {
+func (h *Hub) CountOnline(ctx context.Context, a flashwire.Attrs) OnlineCount {
 	if h.online == nil {
 		return OnlineCount{Online: int64(h.Online(a)), Instances: OnlineInstances{Answered: 1, Expected: 1}}
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/internal/redistest"
-	"flashwire/subscribers"
 )
 
 // onlineRedis is a Redis for the count of readers online: the shared client
@@ -215,7 +215,7 @@ func BenchmarkCountOnline(b *testing.B) {
 		}
 		return true
 	})
-	a := subscribers.Attrs{Topics: []string{"world"}, Language: "en", Priority: "normal"}
+	a := flashwire.Attrs{Topics: []string{"world"}, Language: "en", Priority: "normal"}
 	ctx := context.Background()
 	for b.Loop() {
 		if c := envs[0].hub.CountOnline(ctx, a); c.Online != 3000 || c.Instances.Answered != 3 {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // Console sessions: signing in to /editor with a token gives an HttpOnly,
@@ -35,7 +35,7 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 )
 
-var errCSRF = errors.New("a signed-in console request that changes something needs the X-CSRF-Token header and a same-origin Origin")
+var errCSRF = flashwire.NewError(flashwire.ErrForbidden, "a signed-in console request that changes something needs the X-CSRF-Token header and a same-origin Origin")
 
 // session is what a console sign-in keeps.
 type session struct {
@@ -181,7 +181,7 @@ func (s *Server) handleSessionCreate() http.Handler {
 		}
 		secret := strings.TrimSpace(req.Token)
 		if secret == "" {
-			writeError(w, r, invalid.New("token", "is required"))
+			writeError(w, r, flashwire.Invalid("token", "is required"))
 			return
 		}
 		ctx := r.Context()

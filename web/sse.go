@@ -6,27 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"time"
 
 	"flashwire/notifier"
 )
-
-// sseEvent is one event of an SSE stream; an empty id sends no "id:" line,
-// so the browser keeps its resume cursor.
-func sseEvent(id, event string, data []byte) []byte {
-	b := make([]byte, 0, len(data)+len(id)+len(event)+24)
-	if id != "" {
-		b = append(b, "id: "...)
-		b = append(b, id...)
-		b = append(b, '\n')
-	}
-	b = append(b, "event: "...)
-	b = append(b, event...)
-	b = append(b, "\ndata: "...)
-	b = append(b, data...)
-	return append(b, "\n\n"...)
-}
 
 // handleEvents serves GET /events, the SSE fallback for networks that
 // block WebSockets: the same filters, frames and resume as GET /ws, with
@@ -49,7 +32,8 @@ func handleEvents(s *Server) http.Handler {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		c := hub.newClient(notifier.SSE, ip, req.prefs)
-		c.stop = cancel
+		conn := sseTransport{w: w, rc: rc, cancel: cancel}
+		c.conn = conn
 
 		hdr := w.Header()
 		hdr.Set("Content-Type", "text/event-stream")
@@ -60,22 +44,15 @@ func handleEvents(s *Server) http.Handler {
 			hdr.Add("Vary", "Origin")
 		}
 		w.WriteHeader(http.StatusOK)
-		write := func(b []byte) error {
-			_ = rc.SetWriteDeadline(time.Now().Add(writeWait))
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			return rc.Flush()
-		}
 		defer func() {
 			hub.remove(c)
 			c.abandon()
 		}()
-		if err := write(fmt.Appendf(nil, "retry: %d\n\n", 2000+rand.IntN(3000))); err != nil {
+		if err := conn.writeRaw(fmt.Appendf(nil, "retry: %d\n\n", 2000+rand.IntN(3000))); err != nil {
 			return
 		}
 		openCtx, openCancel := context.WithTimeout(ctx, 2*writeWait)
-		err = hub.open(openCtx, c, req.lastID, func(f *frame) error { return write(f.sse) })
+		err = hub.open(openCtx, c, req.lastID)
 		openCancel()
 		if err != nil {
 			if !errors.Is(err, errHubClosed) && ctx.Err() == nil {
@@ -83,54 +60,15 @@ func handleEvents(s *Server) http.Handler {
 			}
 			return
 		}
-		heartbeat := time.NewTicker(pingPeriod)
-		defer heartbeat.Stop()
+		// The hub's pinger queues a ping every pingPeriod, which this
+		// stream writes as a comment line; its goodbye ends ctx.
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-heartbeat.C:
-				// A comment line keeps proxies from closing an idle stream.
-				if write([]byte(": ping\n\n")) != nil {
-					return
-				}
 			case f := <-c.queue:
-				switch f.kind {
-				case frameEvent:
-					if c.duplicate(f) {
-						f.fanout.skip()
-						continue
-					}
-					err := write(f.sse)
-					c.written(f, err)
-					if err != nil {
-						return
-					}
-				case frameClose:
-					_ = write([]byte("retry: " + strconv.Itoa(f.retryMS) + "\n\n"))
-					return
-				}
+				c.writeFrame(f)
 			}
 		}
 	})
-}
-
-// abandon counts what is left in the queue of a client that has left the
-// hub as not delivered, so its alerts' figures are still reported. Only
-// the holder of the right to write may call it.
-func (c *client) abandon() {
-	for {
-		select {
-		case f := <-c.queue:
-			switch {
-			case f.kind != frameEvent:
-			case c.duplicate(f):
-				f.fanout.skip()
-			default:
-				f.fanout.finish(c.transport, false, 0)
-			}
-		default:
-			return
-		}
-	}
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/internal/redistest"
-	"flashwire/notifier"
 )
 
 // sseEventRead is one event of a stream.
@@ -89,7 +89,7 @@ func TestSSEResume(t *testing.T) {
 	if ev := readSSE(t, r); ev.event != "hello" || ev.data["recovered"] != true {
 		t.Fatalf("first event = %+v, want hello", ev)
 	}
-	a1 := env.publish(t, notifier.Alert{Headline: "one", Topics: []string{"world"}})
+	a1 := env.publish(t, flashwire.Alert{Headline: "one", Topics: []string{"world"}})
 	ev := readSSE(t, r)
 	if ev.event != "alert" || ev.id != a1.ID || ev.data["seq"] != a1.ID {
 		t.Fatalf("live event = %+v, want alert %s", ev, a1.ID)
@@ -97,9 +97,9 @@ func TestSSEResume(t *testing.T) {
 	stop()
 
 	// Missed while away: two for this filter, one not.
-	env.publish(t, notifier.Alert{Headline: "two", Topics: []string{"world"}})
-	env.publish(t, notifier.Alert{Headline: "sport", Topics: []string{"sport"}})
-	env.publish(t, notifier.Alert{Headline: "three", Topics: []string{"world"}})
+	env.publish(t, flashwire.Alert{Headline: "two", Topics: []string{"world"}})
+	env.publish(t, flashwire.Alert{Headline: "sport", Topics: []string{"sport"}})
+	env.publish(t, flashwire.Alert{Headline: "three", Topics: []string{"world"}})
 
 	t.Run("LastEventID", func(t *testing.T) {
 		r, _ := openSSE(t, env, "topics=world&last_id=0-1", a1.ID)
@@ -116,7 +116,7 @@ func TestSSEResume(t *testing.T) {
 				t.Fatalf("replayed %v, want two, three", got)
 			}
 		}
-		live := env.publish(t, notifier.Alert{Headline: "four", Topics: []string{"world"}})
+		live := env.publish(t, flashwire.Alert{Headline: "four", Topics: []string{"world"}})
 		if ev := readSSE(t, r); ev.id != live.ID {
 			t.Errorf("after replay got %+v, want live %s", ev, live.ID)
 		}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
 // Role is what a token may do. Admins may do everything editors may.
@@ -39,7 +39,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleEditor, RoleAdmin:
 		return r, nil
 	}
-	return "", invalid.New("role", "%q is not one of editor, admin", s)
+	return "", flashwire.Invalid("role", "%q is not one of editor, admin", s)
 }
 
 // Token is an API token as listed: never its secret.
@@ -60,7 +60,7 @@ type storedToken struct {
 	Hash      string    `json:"hash"`
 }
 
-var errTokenNotFound = errors.New("token not found")
+var errTokenNotFound = flashwire.NewError(flashwire.ErrNotFound, "token not found")
 
 const (
 	keyTokens       = "flashwire:v1:{tokens}:all"
@@ -102,7 +102,7 @@ func NewSecret() string {
 // this once and never again.
 func (t *Tokens) Create(ctx context.Context, name string, role Role) (Token, string, error) {
 	name = strings.TrimSpace(name)
-	var bad invalid.Error
+	var bad flashwire.InvalidError
 	bad.RequiredText("name", name, maxTokenName)
 	if _, err := ParseRole(string(role)); err != nil {
 		bad.Add("role", "%q is not one of editor, admin", role)

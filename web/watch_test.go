@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 	"flashwire/notifier/watch"
@@ -200,12 +201,12 @@ func TestHeldGuardsAPI(t *testing.T) {
 	t.Run("ErrDuplicate", func(t *testing.T) {
 		// The desk sends the same story by hand, then an editor sends the
 		// held one.
-		var a notifier.Alert
+		var a flashwire.Alert
 		raw, _ := json.Marshal(story["alert"])
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
-		sent, err := svc.PublishWith(context.Background(), a, notifier.PublishOptions{SkipGap: true})
+		sent, _, err := svc.Publish(context.Background(), a, notifier.PublishOptions{SkipGap: true})
 		if err != nil {
 			t.Fatal(err)
 		}

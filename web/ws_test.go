@@ -11,8 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"flashwire"
 	"flashwire/internal/redistest"
-	"flashwire/notifier"
 	"flashwire/subscribers"
 )
 
@@ -119,9 +119,9 @@ func TestWebSocketClientFrames(t *testing.T) {
 		if m["type"] != "subscribed" || m["min_priority"] != "urgent" || len(m["topics"].([]any)) != 1 || m["topics"].([]any)[0] != "sport" {
 			t.Fatalf("reply = %v, want subscribed to sport, urgent", m)
 		}
-		env.publish(t, notifier.Alert{Headline: "world", Topics: []string{"world"}, Priority: notifier.Flash})
-		env.publish(t, notifier.Alert{Headline: "sport normal", Topics: []string{"sport"}})
-		env.publish(t, notifier.Alert{Headline: "sport flash", Topics: []string{"sport"}, Priority: notifier.Flash})
+		env.publish(t, flashwire.Alert{Headline: "world", Topics: []string{"world"}, Priority: flashwire.Flash})
+		env.publish(t, flashwire.Alert{Headline: "sport normal", Topics: []string{"sport"}})
+		env.publish(t, flashwire.Alert{Headline: "sport flash", Topics: []string{"sport"}, Priority: flashwire.Flash})
 		env.publish(t, everyone("stop"))
 		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport flash" {
 			t.Errorf("after subscribe got %v, want [sport flash]", got)
@@ -138,8 +138,8 @@ func TestWebSocketClientFrames(t *testing.T) {
 	t.Run("RetargetedCorrection", func(t *testing.T) {
 		// The alert is corrected to another topic, then retracted: the
 		// reader who got it under the old topic gets both.
-		a := env.publish(t, notifier.Alert{Headline: "wrong desk", Topics: []string{"sport"}, Priority: notifier.Flash})
-		if _, err := env.alerts.Update(context.Background(), a.ID, notifier.Alert{Headline: "right desk", URL: a.URL, Topics: []string{"business"}, Priority: notifier.Flash}); err != nil {
+		a := env.publish(t, flashwire.Alert{Headline: "wrong desk", Topics: []string{"sport"}, Priority: flashwire.Flash})
+		if _, err := env.alerts.Update(context.Background(), a.ID, flashwire.Alert{Headline: "right desk", URL: a.URL, Topics: []string{"business"}, Priority: flashwire.Flash}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := env.alerts.Retract(context.Background(), a.ID); err != nil {
@@ -154,8 +154,8 @@ func TestWebSocketClientFrames(t *testing.T) {
 		}
 	})
 	t.Run("UpdateRetract", func(t *testing.T) {
-		a := env.publish(t, notifier.Alert{Headline: "first take", Topics: []string{"sport"}, Priority: notifier.Flash})
-		if _, err := env.alerts.Update(context.Background(), a.ID, notifier.Alert{Headline: "second take", URL: a.URL, Topics: []string{"sport"}, Priority: notifier.Flash}); err != nil {
+		a := env.publish(t, flashwire.Alert{Headline: "first take", Topics: []string{"sport"}, Priority: flashwire.Flash})
+		if _, err := env.alerts.Update(context.Background(), a.ID, flashwire.Alert{Headline: "second take", URL: a.URL, Topics: []string{"sport"}, Priority: flashwire.Flash}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := env.alerts.Retract(context.Background(), a.ID); err != nil {
@@ -214,8 +214,8 @@ func TestWebSocketReaderPreferences(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		c := dial(t, env.wsURL("reader="+id), nil)
-		env.publish(t, notifier.Alert{Headline: "world", Topics: []string{"world"}})
-		env.publish(t, notifier.Alert{Headline: "sport", Topics: []string{"sport"}})
+		env.publish(t, flashwire.Alert{Headline: "world", Topics: []string{"world"}})
+		env.publish(t, flashwire.Alert{Headline: "sport", Topics: []string{"sport"}})
 		env.publish(t, everyone("stop"))
 		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport" {
 			t.Errorf("stored preferences let through %v, want [sport]", got)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"flashwire"
 )
 
 // options are the command's flags.
@@ -55,10 +57,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	u, err := url.Parse(*rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return options{}, fmt.Errorf("-url: %q is not an http or https URL", *rawURL)
+	if problem := flashwire.CheckWebURL(*rawURL); problem != "" {
+		return options{}, fmt.Errorf("-url: %q %s", *rawURL, problem)
 	}
+	u, _ := url.Parse(*rawURL) // CheckWebURL parsed it
 	switch {
 	case *token == "":
 		return options{}, errors.New("-token: an editor or admin token is required to publish")

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier/webhook"
 )
 
@@ -110,9 +111,8 @@ var settings = []setting{
 	}},
 	{"public-url", "FLASHWIRE_PUBLIC_URL", "", "URL where readers and editors reach this service (default http://localhost:PORT)", func(c *config, v string) error {
 		if v != "" {
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("%q is not an absolute http or https URL", v)
+			if problem := flashwire.CheckWebURL(v); problem != "" {
+				return fmt.Errorf("%q %s", v, problem)
 			}
 			v = strings.TrimSuffix(v, "/")
 		}

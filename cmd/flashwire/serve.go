@@ -58,7 +58,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newBuildInfo(bin), newRedisUp(rdb))
 
-	alerts := notifier.NewService(notifier.NewLog(rdb), store)
+	alertLog := notifier.NewLog(rdb)
+	alerts := notifier.NewService(alertLog, store)
 	alerts.MinGap = cfg.MinGap
 	// Every instance polls for scheduled alerts; claiming is atomic, so
 	// each goes out once. It stops first on shutdown (step 1).
@@ -72,7 +73,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	stats := notifier.NewStats(rdb)
 	hub := web.NewHub(web.HubConfig{
-		Log:                 alerts.Log(),
+		Log:                 alertLog,
 		Stats:               stats,
 		Registry:            reg,
 		Logger:              log,
@@ -102,7 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Registry: reg,
 		Stats:    stats,
 	})
-	dispatcher := webhook.NewDispatcher(alerts.Log(), consumerName(cfg.InstanceID), webhook.NewStoreDirectory(store), sender, stats, log)
+	dispatcher := webhook.NewDispatcher(alertLog, consumerName(cfg.InstanceID), webhook.NewStoreDirectory(store), sender, stats, log)
 	if err := dispatcher.Group().Create(ctx); err != nil {
 		return err
 	}

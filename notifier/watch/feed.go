@@ -8,6 +8,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/mmcdole/gofeed/atom"
+
+	"flashwire"
 )
 
 // maxFeedItems bounds how many items of one feed are looked at.
@@ -66,11 +68,11 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 		case it.UpdatedParsed != nil:
 			s.Published = it.UpdatedParsed.UTC()
 		}
-		if it.Image != nil && isWebURL(it.Image.URL) {
+		if it.Image != nil && flashwire.IsWebURL(it.Image.URL) {
 			s.ImageURL = it.Image.URL
 		} else {
 			for _, e := range it.Enclosures {
-				if e != nil && strings.HasPrefix(e.Type, "image/") && isWebURL(e.URL) {
+				if e != nil && strings.HasPrefix(e.Type, "image/") && flashwire.IsWebURL(e.URL) {
 					s.ImageURL = e.URL
 					break
 				}

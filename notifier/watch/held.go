@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -20,15 +21,15 @@ type HeldStory struct {
 	// StoryID is the item's identity in its feed (guid, uri or link).
 	StoryID string `json:"story_id"`
 	// Alert is what sending publishes (no id or publish time yet).
-	Alert  notifier.Alert `json:"alert"`
-	HeldAt time.Time      `json:"held_at"`
+	Alert  flashwire.Alert `json:"alert"`
+	HeldAt time.Time       `json:"held_at"`
 	// Reason says why an auto-mode story waits for an editor (the minimum
 	// gap had not passed, or an earlier send never finished); empty when
 	// its source is in hold mode.
 	Reason string `json:"reason,omitempty"`
 }
 
-func draftJSON(a notifier.Alert) string {
+func draftJSON(a flashwire.Alert) string {
 	raw, _ := json.Marshal(a)
 	return string(raw)
 }
@@ -85,30 +86,30 @@ func heldFrom(hash string, vals []any) (HeldStory, bool) {
 // published under its once key, so a send that went through but was never
 // recorded (the instance died) returns the alert it made instead of making
 // another.
-func (w *Watcher) Send(ctx context.Context, id string) (notifier.Alert, error) {
+func (w *Watcher) Send(ctx context.Context, id string) (flashwire.Alert, error) {
 	found, moved, err := w.move(ctx, id, stateHeld, stateSending, "", "", "")
 	if err != nil {
-		return notifier.Alert{}, err
+		return flashwire.Alert{}, err
 	}
 	if !moved {
-		return notifier.Alert{}, heldError(id, found)
+		return flashwire.Alert{}, heldError(id, found)
 	}
 	vals, err := w.cfg.Redis.HMGet(ctx, keyStory+id, "source", "draft").Result()
 	if err != nil {
 		w.backToHeld(ctx, id)
-		return notifier.Alert{}, fmt.Errorf("held story %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("held story %s: %w", id, err)
 	}
 	source, _ := vals[0].(string)
 	draft, _ := vals[1].(string)
-	var a notifier.Alert
+	var a flashwire.Alert
 	if err := json.Unmarshal([]byte(draft), &a); err != nil {
 		w.backToHeld(ctx, id)
-		return notifier.Alert{}, fmt.Errorf("held story %s: %w", id, err)
+		return flashwire.Alert{}, fmt.Errorf("held story %s: %w", id, err)
 	}
-	pub, repeat, err := w.cfg.Alerts.PublishOnce(ctx, a, notifier.PublishOptions{Once: onceKey(id)})
+	pub, repeat, err := w.cfg.Alerts.Publish(ctx, a, notifier.PublishOptions{Once: onceKey(id)})
 	if err != nil {
 		w.backToHeld(ctx, id)
-		return notifier.Alert{}, err
+		return flashwire.Alert{}, err
 	}
 	w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+id, "state", statePushed, "alert", pub.ID, "changed", millis(w.cfg.Now()))
 	if source != "" && !repeat {
@@ -138,7 +139,7 @@ func (w *Watcher) Dismiss(ctx context.Context, id string) error {
 
 func heldError(id, found string) error {
 	if found == "" {
-		return fmt.Errorf("held story %s: %w", id, ErrNotFound)
+		return fmt.Errorf("held story %s: %w", id, flashwire.ErrNotFound)
 	}
 	return fmt.Errorf("held story %s (%s): %w", id, found, ErrNotHeld)
 }

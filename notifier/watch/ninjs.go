@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"flashwire"
 )
 
 // maxNinjsItems bounds how many items one ninjs document may hold.
@@ -230,7 +232,7 @@ func ninjsStory(it ninjsItem) (Story, bool) {
 	}
 	for _, l := range it.objects("links") {
 		href := l.str("href")
-		if !isWebURL(href) {
+		if !flashwire.IsWebURL(href) {
 			continue
 		}
 		rel := strings.ToLower(l.str("rel"))
@@ -242,7 +244,7 @@ func ninjsStory(it ninjsItem) (Story, bool) {
 			s.URL = href
 		}
 	}
-	if s.URL == "" && isWebURL(s.ID) {
+	if s.URL == "" && flashwire.IsWebURL(s.ID) {
 		s.URL = s.ID
 	}
 	if s.ID == "" {
@@ -273,7 +275,7 @@ func ninjsImage(it ninjsItem) string {
 			continue
 		}
 		for _, r := range renditions(a) {
-			if href := r.str("href"); isWebURL(href) {
+			if href := r.str("href"); flashwire.IsWebURL(href) {
 				return href
 			}
 		}
@@ -303,8 +305,4 @@ func renditions(it ninjsItem) []ninjsItem {
 		return out
 	}
 	return it.objects("renditions")
-}
-
-func isWebURL(s string) bool {
-	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }

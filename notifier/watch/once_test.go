@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 )
@@ -89,7 +90,7 @@ func TestCrashAfterPublish(t *testing.T) {
 		if err != nil || len(stories) != 1 {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
-		pub, _, err := e.svc.PublishOnce(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		pub, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,19 +121,19 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 		published bool   // the dead instance's publish went through
 		status    string // the feed's status once the claim is stale
 		headline  string // the feed's headline then
-		want      []notifier.EventType
+		want      []flashwire.EventType
 		wantState string
 		// released is what follows once the feed lists the story usable
 		// again, with its first headline.
-		released []notifier.EventType
+		released []flashwire.EventType
 	}{
 		// Canceled after the alert went out: the alert is retracted, once.
 		{"PublishedCanceled", true, StatusCanceled, headline,
-			[]notifier.EventType{notifier.Retracted}, stateRetracted, nil},
+			[]flashwire.EventType{flashwire.Retracted}, stateRetracted, nil},
 		// A new headline: the alert is updated, and the first headline
 		// coming back updates it again.
 		{"PublishedNewHeadline", true, StatusUsable, "Kremlin, White House: joint statement on Syria",
-			[]notifier.EventType{notifier.Updated}, statePushed, []notifier.EventType{notifier.Updated}},
+			[]flashwire.EventType{flashwire.Updated}, statePushed, []flashwire.EventType{flashwire.Updated}},
 		// Withheld after the alert went out: it becomes the story's, left
 		// as it is.
 		{"PublishedWithheld", true, StatusWithheld, headline, nil, statePushed, nil},
@@ -141,7 +142,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 		{"UnpublishedCanceled", false, StatusCanceled, headline, nil, stateCanceled, nil},
 		// Withheld before anything went out: not pushed until released.
 		{"UnpublishedWithheld", false, StatusWithheld, headline, nil, statePending,
-			[]notifier.EventType{notifier.Published}},
+			[]flashwire.EventType{flashwire.Published}},
 	}
 	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
 		ctx := context.Background()
@@ -157,13 +158,13 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 				feed := newFeedServer(t, doc(headline, StatusUsable))
 				src := e.source(t, w, Source{URL: feed.URL})
 				hash := claimDead(t, e, src, strings.Replace(syriaURI, "syria-1", id, 1))
-				var pub notifier.Alert
+				var pub flashwire.Alert
 				if tt.published {
 					stories, err := Parse(doc(headline, StatusUsable), FormatNinjs)
 					if err != nil || len(stories) != 1 {
 						t.Fatalf("parse: %v, %v", stories, err)
 					}
-					if pub, _, err = e.svc.PublishOnce(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
+					if pub, _, err = e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -171,7 +172,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				since := func() []notifier.Event {
+				since := func() []flashwire.Event {
 					t.Helper()
 					evs, _, err := log.Since(ctx, start, 100)
 					if err != nil {
@@ -191,7 +192,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 					if ev.Alert.ID != pub.ID {
 						t.Errorf("%s of %s, want of the dead instance's alert %s", ev.Type, ev.Alert.ID, pub.ID)
 					}
-					if ev.Type == notifier.Updated && ev.Alert.Headline != tt.headline {
+					if ev.Type == flashwire.Updated && ev.Alert.Headline != tt.headline {
 						t.Errorf("updated headline = %q, want %q", ev.Alert.Headline, tt.headline)
 					}
 				}
@@ -215,7 +216,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 }
 
 // sameTypes reports whether evs are of the types want, in order.
-func sameTypes(evs []notifier.Event, want []notifier.EventType) bool {
+func sameTypes(evs []flashwire.Event, want []flashwire.EventType) bool {
 	if len(evs) != len(want) {
 		return false
 	}
@@ -254,9 +255,9 @@ func TestStaleSend(t *testing.T) {
 			if _, moved, err := w.move(ctx, held[0].ID, stateHeld, stateSending, "", "", ""); err != nil || !moved {
 				t.Fatalf("move: %v, %v", moved, err)
 			}
-			var pub notifier.Alert
+			var pub flashwire.Alert
 			if published {
-				if pub, _, err = e.svc.PublishOnce(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
+				if pub, _, err = e.svc.Publish(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -282,7 +283,7 @@ func TestStaleSend(t *testing.T) {
 				feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusCanceled, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
 				runOnce(t, w, src.ID)
 				evs := e.events(t)
-				if len(evs) != 2 || evs[1].Type != notifier.Retracted || evs[1].Alert.ID != pub.ID {
+				if len(evs) != 2 || evs[1].Type != flashwire.Retracted || evs[1].Alert.ID != pub.ID {
 					t.Fatalf("events = %+v, want %s published and retracted", evs, pub.ID)
 				}
 				return
@@ -307,8 +308,8 @@ func TestAutoModeGuards(t *testing.T) {
 	t.Run("ErrTooSoon", func(t *testing.T) {
 		e := newWatchEnv(t)
 		e.svc.MinGap = time.Hour
-		if _, err := e.svc.PublishWith(ctx, notifier.Alert{Headline: "Earlier", URL: "https://news.example.com/earlier",
-			Topics: []string{"world"}, Regions: []string{"international"}, Language: "en", Priority: notifier.Urgent}, notifier.PublishOptions{}); err != nil {
+		if _, _, err := e.svc.Publish(ctx, flashwire.Alert{Headline: "Earlier", URL: "https://news.example.com/earlier",
+			Topics: []string{"world"}, Regions: []string{"international"}, Language: "en", Priority: flashwire.Urgent}, notifier.PublishOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		feed := newFeedServer(t, urgent)
@@ -335,7 +336,7 @@ func TestAutoModeGuards(t *testing.T) {
 		feed.set([]byte(strings.Replace(string(ninjsDoc("Kremlin: flash", StatusUsable, 1, fixtureNow.Add(-time.Minute), time.Time{})), "syria-1", "syria-2", -1)))
 		runOnce(t, w, src.ID)
 		evs := e.events(t)
-		if len(evs) != 2 || evs[1].Alert.Priority != notifier.Flash {
+		if len(evs) != 2 || evs[1].Alert.Priority != flashwire.Flash {
 			t.Fatalf("events = %+v, want the flash pushed", evs)
 		}
 	})
@@ -348,7 +349,7 @@ func TestAutoModeGuards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, err := e.svc.PublishWith(ctx, w.alert(src, stories[0]), notifier.PublishOptions{})
+		first, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +365,7 @@ func TestAutoModeGuards(t *testing.T) {
 		feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusCanceled, 2, fixtureNow.Add(-5*time.Minute), time.Time{}))
 		runOnce(t, w, src.ID)
 		evs := e.events(t)
-		if len(evs) != 2 || evs[1].Type != notifier.Retracted || evs[1].Alert.ID != first.ID {
+		if len(evs) != 2 || evs[1].Type != flashwire.Retracted || evs[1].Alert.ID != first.ID {
 			t.Fatalf("events = %+v, want %s retracted", evs, first.ID)
 		}
 	})

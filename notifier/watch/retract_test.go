@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -104,7 +105,7 @@ func TestStaleRetractionOneInstance(t *testing.T) {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
 		hash := claimDead(t, e, src, syriaURI)
-		pub, _, err := e.svc.PublishOnce(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		pub, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,9 +136,9 @@ type failingRetract struct {
 	calls atomic.Int32
 }
 
-func (f *failingRetract) Retract(ctx context.Context, id string) (notifier.Alert, error) {
+func (f *failingRetract) Retract(ctx context.Context, id string) (flashwire.Alert, error) {
 	f.calls.Add(1)
-	return notifier.Alert{}, errors.New("alert log unavailable")
+	return flashwire.Alert{}, errors.New("alert log unavailable")
 }
 
 // TestRetractionGivesUp: a retraction that keeps failing is retried a
@@ -204,7 +205,7 @@ func retractions(tb testing.TB, e *watchEnv, alertID string) int {
 	tb.Helper()
 	n := 0
 	for _, ev := range e.events(tb) {
-		if ev.Type == notifier.Retracted && ev.Alert.ID == alertID {
+		if ev.Type == flashwire.Retracted && ev.Alert.ID == alertID {
 			n++
 		}
 	}

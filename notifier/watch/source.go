@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,16 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 )
 
-// Errors of the watch operations.
-var (
-	// ErrNotFound means no source or held story has the requested id.
-	ErrNotFound = errors.New("not found")
-	// ErrNotHeld means the story was already sent or dismissed.
-	ErrNotHeld = errors.New("story is no longer held: it was sent or dismissed")
-)
+// ErrNotHeld means the story was already sent or dismissed.
+var ErrNotHeld = flashwire.NewError(flashwire.ErrConflict, "story is no longer held: it was sent or dismissed")
 
 // The source modes.
 const (
@@ -142,8 +135,6 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return scheduleParser.Parse(spec)
 }
 
-var languagePattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
-
 // normalize trims and fills defaults.
 func (s *Source) normalize() {
 	s.URL = strings.TrimSpace(s.URL)
@@ -159,8 +150,8 @@ func (s *Source) normalize() {
 	if s.Mode == "" {
 		s.Mode = ModeAuto
 	}
-	s.Topics = slugs(s.Topics)
-	s.Regions = slugs(s.Regions)
+	s.Topics = flashwire.NormalizeSlugs(s.Topics)
+	s.Regions = flashwire.NormalizeSlugs(s.Regions)
 	s.Language = strings.TrimSpace(s.Language)
 	ct := make(map[string]string, len(s.CategoryTopics))
 	for k, v := range s.CategoryTopics {
@@ -176,26 +167,13 @@ func (s *Source) normalize() {
 	}
 }
 
-func slugs(in []string) []string {
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for _, s := range in {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // check records every problem with s in bad; topics and regions are the
 // known slugs.
-func (s *Source) check(bad *invalid.Error, topics, regions map[string]bool) {
-	if u, err := url.Parse(s.URL); s.URL == "" {
+func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]bool) {
+	if s.URL == "" {
 		bad.Add("url", "is required")
-	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s.URL) > 2048 {
-		bad.Add("url", "must be an absolute http or https URL")
+	} else if problem := flashwire.CheckWebURL(s.URL); problem != "" {
+		bad.Add("url", "%s", problem)
 	}
 	switch s.Format {
 	case FormatAuto, FormatRSS, FormatAtom, FormatJSONFeed, FormatNinjs:
@@ -223,7 +201,7 @@ func (s *Source) check(bad *invalid.Error, topics, regions map[string]bool) {
 			bad.Add("regions", "%q is not a known region", r)
 		}
 	}
-	if s.Language != "" && !languagePattern.MatchString(s.Language) {
+	if s.Language != "" && !flashwire.ValidLanguageTag(s.Language) {
 		bad.Add("language", "%q is not a BCP 47 language tag such as en or pt-BR", s.Language)
 	}
 	cats := make([]string, 0, len(s.CategoryTopics))
@@ -307,7 +285,7 @@ func (st sourceStore) all(ctx context.Context) ([]Source, error) {
 func (st sourceStore) get(ctx context.Context, id string) (Source, error) {
 	raw, err := st.rdb.HGet(ctx, keySources, id).Result()
 	if errors.Is(err, redis.Nil) {
-		return Source{}, fmt.Errorf("source %s: %w", id, ErrNotFound)
+		return Source{}, fmt.Errorf("source %s: %w", id, flashwire.ErrNotFound)
 	}
 	if err != nil {
 		return Source{}, fmt.Errorf("load source %s: %w", id, err)
@@ -338,7 +316,7 @@ func (st sourceStore) delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete source %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("source %s: %w", id, ErrNotFound)
+		return fmt.Errorf("source %s: %w", id, flashwire.ErrNotFound)
 	}
 	st.rdb.Del(ctx, keyState+id)
 	st.rdb.Publish(ctx, chanChange, id)

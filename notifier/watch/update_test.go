@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -158,9 +159,9 @@ type failingUpdate struct {
 	calls atomic.Int32
 }
 
-func (f *failingUpdate) Update(ctx context.Context, id string, a notifier.Alert) (notifier.Alert, error) {
+func (f *failingUpdate) Update(ctx context.Context, id string, a flashwire.Alert) (flashwire.Alert, error) {
 	f.calls.Add(1)
-	return notifier.Alert{}, errors.New("alert log unavailable")
+	return flashwire.Alert{}, errors.New("alert log unavailable")
 }
 
 // TestUpdateGivesUp: an update that keeps failing is retried a bounded
@@ -211,7 +212,7 @@ func TestUpdateGivesUp(t *testing.T) {
 }
 
 // feedAlert is the alert the watcher makes of the one story of doc.
-func feedAlert(tb testing.TB, w *Watcher, src Source, doc []byte) notifier.Alert {
+func feedAlert(tb testing.TB, w *Watcher, src Source, doc []byte) flashwire.Alert {
 	tb.Helper()
 	stories, err := Parse(doc, FormatNinjs)
 	if err != nil || len(stories) != 1 {
@@ -236,7 +237,7 @@ func updates(tb testing.TB, e *watchEnv, alertID string) []string {
 	tb.Helper()
 	var out []string
 	for _, ev := range e.events(tb) {
-		if ev.Type == notifier.Updated && ev.Alert.ID == alertID {
+		if ev.Type == flashwire.Updated && ev.Alert.ID == alertID {
 			out = append(out, ev.Alert.Headline)
 		}
 	}

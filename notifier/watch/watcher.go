@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -19,23 +18,24 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/notifier"
 )
 
 // ErrLeased means another instance polls the source now.
-var ErrLeased = errors.New("another instance is polling this source")
+var ErrLeased = flashwire.NewError(flashwire.ErrConflict, "another instance is polling this source")
 
 // publisher is what the watcher needs of notifier.Service. Stories go out
-// through PublishOnce, so the newsroom's guards apply to them and a story
-// published under its once key is never published again. Log is the alert
-// log it writes: a claim whose instance died is settled by reading there
-// what the story's once key published, without publishing anything.
+// through Publish under their once key, so the newsroom's guards apply to
+// them and a story is never published twice. A claim whose instance died is
+// settled by asking what the story's once key published (PublishedOnce),
+// without publishing anything; Alert reads an alert's current state.
 type publisher interface {
-	PublishOnce(ctx context.Context, a notifier.Alert, opts notifier.PublishOptions) (notifier.Alert, bool, error)
-	Update(ctx context.Context, id string, a notifier.Alert) (notifier.Alert, error)
-	Retract(ctx context.Context, id string) (notifier.Alert, error)
-	Log() *notifier.Log
+	Publish(ctx context.Context, a flashwire.Alert, opts notifier.PublishOptions) (flashwire.Alert, bool, error)
+	PublishedOnce(ctx context.Context, once string) (flashwire.Alert, bool, error)
+	Alert(ctx context.Context, id string) (flashwire.Alert, error)
+	Update(ctx context.Context, id string, a flashwire.Alert) (flashwire.Alert, error)
+	Retract(ctx context.Context, id string) (flashwire.Alert, error)
 }
 
 // Config is what a Watcher needs. Zero durations take the defaults.
@@ -609,20 +609,20 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 // marked so it is never pushed, an editor's send goes back to the held
 // queue, a withheld story keeps its claim for a later usable version, and
 // a usable one is published again under the same once key.
-func (w *Watcher) takeOver(ctx context.Context, src Source, s Story, hash, state string, a notifier.Alert) error {
+func (w *Watcher) takeOver(ctx context.Context, src Source, s Story, hash, state string, a flashwire.Alert) error {
 	took, err := w.reclaim(ctx, hash, state)
 	if err != nil || !took {
 		return err
 	}
 	key := keyStory + hash
-	alertID, err := w.cfg.Alerts.Log().OnceID(ctx, onceKey(hash))
+	prev, found, err := w.cfg.Alerts.PublishedOnce(ctx, onceKey(hash))
 	if err != nil {
 		// Stale again at once, so the next poll retries.
 		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "changed", "0")
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
-	if alertID != "" {
-		return w.adopt(ctx, src, s, hash, alertID, a)
+	if found {
+		return w.adopt(ctx, src, s, hash, prev.ID, a)
 	}
 	switch {
 	case s.Status == StatusCanceled:
@@ -645,12 +645,12 @@ func (w *Watcher) takeOver(ctx context.Context, src Source, s Story, hash, state
 // key as the story's, with the headline it carries now, then brings it in
 // line with the feed: a canceled story is retracted, a new headline sent as
 // an update. The alert counts as the dead instance's, not this one's.
-func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID string, a notifier.Alert) error {
-	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID string, a flashwire.Alert) error {
+	cur, err := w.cfg.Alerts.Alert(ctx, alertID)
 	switch {
-	case errors.Is(err, notifier.ErrNotFound):
+	case errors.Is(err, flashwire.ErrNotFound):
 		// Its state expired: only the id is known, and nothing can reach it.
-		cur = notifier.Alert{ID: alertID, Headline: a.Headline}
+		cur = flashwire.Alert{ID: alertID, Headline: a.Headline}
 	case err != nil:
 		w.cfg.Redis.HSet(context.WithoutCancel(ctx), keyStory+hash, "changed", "0")
 		return fmt.Errorf("story %s: %w", s.ID, err)
@@ -680,9 +680,9 @@ func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID 
 // newsroom's guards: a duplicate of an alert already sent is recorded as
 // that alert, so the story's updates and retraction reach it; a non-flash
 // story within the minimum gap goes to the held queue for an editor.
-func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string, a notifier.Alert) error {
+func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string, a flashwire.Alert) error {
 	key := keyStory + hash
-	pub, repeat, err := w.cfg.Alerts.PublishOnce(ctx, a, notifier.PublishOptions{Once: onceKey(hash)})
+	pub, repeat, err := w.cfg.Alerts.Publish(ctx, a, notifier.PublishOptions{Once: onceKey(hash)})
 	var dup *notifier.DuplicateError
 	var soon *notifier.TooSoonError
 	switch {
@@ -735,7 +735,7 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 // it read) to "updating" sends it; the record keeps the last headline sent
 // until the update went through, so an instance dying in between leaves a
 // stale "updating" record that a later poll takes over.
-func (w *Watcher) updateStory(ctx context.Context, s Story, hash, alertID, oldHeadline string, a notifier.Alert) error {
+func (w *Watcher) updateStory(ctx context.Context, s Story, hash, alertID, oldHeadline string, a flashwire.Alert) error {
 	_, moved, err := w.move(ctx, hash, statePushed, stateUpdating, oldHeadline, "", draftJSON(a))
 	if err != nil || !moved {
 		return err
@@ -748,7 +748,7 @@ func (w *Watcher) updateStory(ctx context.Context, s Story, hash, alertID, oldHe
 // retracted instead; otherwise the feed's current version is sent, or the
 // recorded one when the feed's cannot be (withheld now, or no headline): an
 // update begun is finished.
-func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, alertID string, a notifier.Alert) error {
+func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, alertID string, a flashwire.Alert) error {
 	if s.Status == StatusCanceled {
 		_, moved, err := w.move(ctx, hash, stateUpdating, stateRetracting, "", "", "")
 		if err != nil || !moved {
@@ -780,7 +780,7 @@ func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, a
 // headline did not go out and why, and every poll that lists the story with
 // that headline reports it on the source, until the feed's headline changes
 // or the alert carries it.
-func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string, a notifier.Alert) error {
+func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string, a flashwire.Alert) error {
 	key := keyStory + hash
 	bg := context.WithoutCancel(ctx)
 	// Counted before the call, so that an instance dying in it spends an
@@ -790,9 +790,9 @@ func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string,
 		w.cfg.Redis.HSet(bg, key, "changed", "0")
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
-	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	cur, err := w.cfg.Alerts.Alert(ctx, alertID)
 	switch {
-	case errors.Is(err, notifier.ErrNotFound):
+	case errors.Is(err, flashwire.ErrNotFound):
 		// Its state expired: nothing can reach it any more.
 		return w.updated(bg, hash, a.Headline)
 	case err == nil && cur.Retracted:
@@ -839,7 +839,7 @@ func (w *Watcher) updated(ctx context.Context, hash, headline string) error {
 // its alert carries that headline since (an editor's correction): then the
 // record catches up and the source's error clears.
 func (w *Watcher) unupdated(ctx context.Context, hash, alertID, headline, problem string) error {
-	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	cur, err := w.cfg.Alerts.Alert(ctx, alertID)
 	if err == nil && cur.Headline == headline {
 		if err := w.cfg.Redis.HSet(ctx, keyStory+hash, "headline", headline).Err(); err != nil {
 			return fmt.Errorf("story %s: %w", hash, err)
@@ -918,7 +918,7 @@ func (w *Watcher) retract(ctx context.Context, src Source, s Story, hash string)
 // alert has been retracted since (by an editor): then the story is
 // recorded retracted and the source's error clears.
 func (w *Watcher) unretracted(ctx context.Context, s Story, hash, alertID, problem string) error {
-	cur, err := w.cfg.Alerts.Log().Alert(ctx, alertID)
+	cur, err := w.cfg.Alerts.Alert(ctx, alertID)
 	if err == nil && cur.Retracted {
 		_, _, err = w.move(ctx, hash, stateUnretracted, stateRetracted, "", "", "")
 		return err
@@ -929,11 +929,9 @@ func (w *Watcher) unretracted(ctx context.Context, s Story, hash, alertID, probl
 	return errors.New(problem)
 }
 
-var alertLanguage = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
-
 // alert turns a story into the alert it would push. Priority: flash for
 // ninjs urgency 1, urgent for everything else the rule flags.
-func (w *Watcher) alert(src Source, s Story) notifier.Alert {
+func (w *Watcher) alert(src Source, s Story) flashwire.Alert {
 	headline, _ := src.Breaking.withDefaults().cutPrefix(s.Headline)
 	topics := append([]string(nil), src.Topics...)
 	for _, t := range s.Terms {
@@ -942,19 +940,19 @@ func (w *Watcher) alert(src Source, s Story) notifier.Alert {
 		}
 	}
 	lang := src.Language
-	if lang == "" && alertLanguage.MatchString(s.Language) {
+	if lang == "" && flashwire.ValidLanguageTag(s.Language) {
 		lang = s.Language
 	}
 	if lang == "" {
 		lang = "en"
 	}
-	priority := notifier.Urgent
+	priority := flashwire.Urgent
 	if s.Urgency == 1 {
-		priority = notifier.Flash
+		priority = flashwire.Flash
 	}
-	a := notifier.Alert{
-		Headline: clip(headline, notifier.MaxHeadline),
-		Summary:  clip(s.Summary, notifier.MaxSummary),
+	a := flashwire.Alert{
+		Headline: clip(headline, flashwire.MaxHeadline),
+		Summary:  clip(s.Summary, flashwire.MaxSummary),
 		URL:      s.URL,
 		ImageURL: s.ImageURL,
 		Topics:   topics,
@@ -973,7 +971,7 @@ func (w *Watcher) checkSource(ctx context.Context, s *Source) error {
 	if err != nil {
 		return fmt.Errorf("load taxonomy: %w", err)
 	}
-	var bad invalid.Error
+	var bad flashwire.InvalidError
 	s.check(&bad, topics, regions)
 	return bad.Err()
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"flashwire/internal/invalid"
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 	"flashwire/subscribers"
@@ -160,7 +160,7 @@ func (e *watchEnv) source(tb testing.TB, w *Watcher, s Source) Source {
 	return created
 }
 
-func (e *watchEnv) events(tb testing.TB) []notifier.Event {
+func (e *watchEnv) events(tb testing.TB) []flashwire.Event {
 	tb.Helper()
 	evs, _, err := notifier.NewLog(e.rdb).Since(context.Background(), "0-0", 1000)
 	if err != nil {
@@ -204,7 +204,7 @@ func TestAutoModePublishes(t *testing.T) {
 		t.Fatalf("got %d events, want 2", len(evs))
 	}
 	a := evs[0].Alert
-	if a.Headline != "Putin, Trump Agree To Joint Efforts Against IS In Syria" || a.Priority != notifier.Urgent ||
+	if a.Headline != "Putin, Trump Agree To Joint Efforts Against IS In Syria" || a.Priority != flashwire.Urgent ||
 		strings.Join(a.Topics, ",") != "world,politics" || a.Language != "en-us" || a.ImageURL == "" {
 		t.Errorf("alert = %+v", a)
 	}
@@ -225,7 +225,7 @@ func TestAutoModePublishes(t *testing.T) {
 	}
 	runOnce(t, w, src.ID)
 	evs = e.events(t)
-	if len(evs) != 3 || evs[2].Alert.Priority != notifier.Flash {
+	if len(evs) != 3 || evs[2].Alert.Priority != flashwire.Flash {
 		t.Fatalf("events = %+v", evs)
 	}
 }
@@ -274,7 +274,7 @@ func TestCanceledRetracts(t *testing.T) {
 	runOnce(t, w, src.ID)
 	runOnce(t, w, src.ID)
 	evs := e.events(t)
-	if len(evs) != 2 || evs[0].Type != notifier.Published || evs[1].Type != notifier.Retracted || evs[1].Alert.ID != evs[0].ID {
+	if len(evs) != 2 || evs[0].Type != flashwire.Published || evs[1].Type != flashwire.Retracted || evs[1].Alert.ID != evs[0].ID {
 		t.Fatalf("events = %+v", evs)
 	}
 	// A canceled story never seen before is never pushed later.
@@ -298,7 +298,7 @@ func TestChangedHeadlineUpdates(t *testing.T) {
 	runOnce(t, w, src.ID)
 	runOnce(t, w, src.ID)
 	evs := e.events(t)
-	if len(evs) != 2 || evs[1].Type != notifier.Updated || evs[1].Alert.ID != evs[0].ID ||
+	if len(evs) != 2 || evs[1].Type != flashwire.Updated || evs[1].Alert.ID != evs[0].ID ||
 		evs[1].Alert.Headline != "Putin, Trump agree joint efforts against IS in Syria" {
 		t.Fatalf("events = %+v", evs)
 	}
@@ -524,7 +524,7 @@ func TestHoldQueue(t *testing.T) {
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		if err := w.Dismiss(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrNotFound) {
+		if err := w.Dismiss(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -599,9 +599,9 @@ func TestCreateSourceInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := w.CreateSource(context.Background(), tt.source)
-			var bad *invalid.Error
+			var bad *flashwire.InvalidError
 			if !errors.As(err, &bad) {
-				t.Fatalf("err = %v, want *invalid.Error", err)
+				t.Fatalf("err = %v, want *flashwire.InvalidError", err)
 			}
 			for _, f := range bad.Fields {
 				if f.Field == tt.field {
@@ -675,7 +675,7 @@ func TestHeldFollowsFeed(t *testing.T) {
 	feed.set(ninjsDoc("Kremlin publishes joint statement on Syria", StatusUsable, 1, created, time.Time{}))
 	runOnce(t, w, src.ID)
 	held, _ := w.Held(ctx)
-	if len(held) != 1 || held[0].Alert.Headline != "Kremlin publishes joint statement on Syria" || held[0].Alert.Priority != notifier.Flash {
+	if len(held) != 1 || held[0].Alert.Headline != "Kremlin publishes joint statement on Syria" || held[0].Alert.Priority != flashwire.Flash {
 		t.Fatalf("held = %+v", held)
 	}
 	// Canceled, it leaves the queue, unsent.
@@ -726,7 +726,7 @@ func TestWithheldNeverPushed(t *testing.T) {
 	// Withheld is not final: once the agency releases the story it goes out.
 	feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, created, time.Time{}))
 	runOnce(t, w, src.ID)
-	if evs := e.events(t); len(evs) != 1 || evs[0].Type != notifier.Published {
+	if evs := e.events(t); len(evs) != 1 || evs[0].Type != flashwire.Published {
 		t.Fatalf("after release: events = %+v, want one published", evs)
 	}
 }

@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,8 +72,8 @@ func TestMetricsMove(t *testing.T) {
 	_, _ = sender.secrets.Create(ctx, "pt_bad")
 	// Queued a minute ago, before the sender starts: its first look at the
 	// queue sees all three waiting.
-	enqueue(t, sender.Queue(), "pt_ok", 2, clk.Now().Add(-time.Minute))
-	enqueue(t, sender.Queue(), "pt_bad", 1, clk.Now().Add(-time.Minute))
+	enqueue(t, sender.queue, "pt_ok", 2, clk.Now().Add(-time.Minute))
+	enqueue(t, sender.queue, "pt_bad", 1, clk.Now().Add(-time.Minute))
 	if v := metricValue(t, reg, "flashwire_webhook_attempts_total", "outcome", "delivered"); v > 0 {
 		t.Fatalf("%v deliveries counted before any attempt", v)
 	}
@@ -128,16 +130,16 @@ func TestResponseKeptIsTheFirstKiB(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	for _, tt := range tests {
 		_, _ = sender.secrets.Create(ctx, tt.partner)
-		enqueue(t, sender.Queue(), tt.partner, 1, time.Now())
+		enqueue(t, sender.queue, tt.partner, 1, time.Now())
 	}
 	startSender(t, sender)
 	for _, tt := range tests {
 		t.Run(tt.partner, func(t *testing.T) {
 			waitFor(t, "the attempt record", func() bool {
-				_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+				_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 				return n == 1
 			})
-			as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			got := as[0].Response
 			want := tt.body
 			if len(want) > MaxResponse {
@@ -204,16 +206,16 @@ func TestRetryAfterStatuses(t *testing.T) {
 	sender.Rand = func() float64 { return 0.5 }
 	for _, tt := range tests {
 		_, _ = sender.secrets.Create(ctx, tt.partner)
-		enqueue(t, sender.Queue(), tt.partner, 1, clk.Now())
+		enqueue(t, sender.queue, tt.partner, 1, clk.Now())
 	}
 	startSender(t, sender)
 	for _, tt := range tests {
 		t.Run(tt.partner, func(t *testing.T) {
 			waitFor(t, "the attempt record", func() bool {
-				_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+				_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 				return n == 1
 			})
-			as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			a := as[0]
 			if a.Status != tt.status || a.Outcome != "retry" || a.NextAttempt == nil {
 				t.Fatalf("attempt %+v, want a retry after %d", a, tt.status)
@@ -222,5 +224,58 @@ func TestRetryAfterStatuses(t *testing.T) {
 				t.Errorf("next attempt in %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if code == http.StatusFound {
+			w.Header().Set("Location", "https://elsewhere.example/")
+		}
+		w.WriteHeader(code)
+	})
+	tests := []struct {
+		status  int
+		outcome string
+		errText string
+	}{
+		{200, "delivered", ""},                          // plain success
+		{204, "delivered", ""},                          // any 2xx
+		{302, "retry", "redirects are not followed"},    // 3xx fails, not followed
+		{400, "retry", "HTTP 400"},                      // 4xx fails
+		{500, "retry", "HTTP 500"},                      // 5xx fails
+		{429, "retry", "HTTP 429"},                      // without Retry-After: the schedule
+		{410, "disabled", "endpoint answered 410 Gone"}, // the partner is disabled
+	}
+	dir := newDirectory()
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		dir.targets[id] = Target{ID: id, URL: fmt.Sprintf("%s/%d", rc.URL, tt.status), State: "active"}
+	}
+	sender := newTestSender(rdb, dir, Options{})
+	for id := range dir.targets {
+		_, _ = sender.secrets.Create(ctx, id)
+		enqueue(t, sender.queue, id, 1, time.Now())
+	}
+	startSender(t, sender)
+	for _, tt := range tests {
+		id := fmt.Sprintf("pt_%d", tt.status)
+		waitFor(t, "the attempt of "+id, func() bool {
+			_, n, _ := sender.queue.Attempts(ctx, id, 0, 1)
+			return n == 1
+		})
+		as, _, _ := sender.queue.Attempts(ctx, id, 0, 1)
+		if a := as[0]; a.Status != tt.status || a.Outcome != tt.outcome || !strings.Contains(a.Error, tt.errText) {
+			t.Errorf("%d: attempt %+v, want outcome %s and error %q", tt.status, a, tt.outcome, tt.errText)
+		}
+	}
+	if r := dir.reason("pt_410"); !strings.Contains(r, "410") {
+		t.Errorf("reason of the 410 partner %q", r)
+	}
+	if r := dir.reason("pt_500"); r != "" {
+		t.Errorf("a single 500 disabled its partner: %s", r)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 )
@@ -50,7 +51,7 @@ func BenchmarkSignedDeliveries(b *testing.B) {
 	now := time.Now()
 	per := b.N/len(urls) + 1
 	for i := range urls {
-		enqueue(b, sender.Queue(), fmt.Sprintf("pt_%d", i), per, now.Add(time.Duration(i)*time.Millisecond))
+		enqueue(b, sender.queue, fmt.Sprintf("pt_%d", i), per, now.Add(time.Duration(i)*time.Millisecond))
 	}
 	want := int64(per * len(urls))
 	b.ResetTimer()
@@ -98,9 +99,9 @@ func BenchmarkOneAlertTo1000Partners(b *testing.B) {
 	for i := range b.N {
 		before := got.Load()
 		start := time.Now()
-		if _, err := log.Append(ctx, notifier.Event{Type: notifier.Published, Alert: notifier.Alert{
+		if _, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: flashwire.Alert{
 			Headline: fmt.Sprintf("Alert %d", i), URL: "https://news.example/a", Topics: []string{"world"},
-			Language: "en", Priority: notifier.Flash, PublishedAt: time.Now().UTC()}}); err != nil {
+			Language: "en", Priority: flashwire.Flash, PublishedAt: time.Now().UTC()}}); err != nil {
 			b.Fatal(err)
 		}
 		for got.Load() < before+1000 {

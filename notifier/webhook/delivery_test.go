@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,191 +14,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 )
-
-// directory is a partner directory the tests control.
-type directory struct {
-	mu      sync.Mutex
-	targets map[string]Target
-	reasons map[string]string
-}
-
-func newDirectory(ts ...Target) *directory {
-	d := &directory{targets: map[string]Target{}, reasons: map[string]string{}}
-	for _, t := range ts {
-		d.targets[t.ID] = t
-	}
-	return d
-}
-
-func (d *directory) Match(_ context.Context, _ notifier.Event, _ time.Time) ([]Target, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []Target
-	for _, t := range d.targets {
-		if t.State == "active" {
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
-func (d *directory) Target(_ context.Context, id string) (Target, bool, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t, ok := d.targets[id]
-	return t, ok, nil
-}
-
-func (d *directory) Disable(_ context.Context, id, reason string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t := d.targets[id]
-	t.State = "disabled"
-	d.targets[id] = t
-	d.reasons[id] = reason
-	return nil
-}
-
-func (d *directory) setState(id, state string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t := d.targets[id]
-	t.State = state
-	d.targets[id] = t
-}
-
-func (d *directory) reason(id string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.reasons[id]
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// hit is one request a receiver got.
-type hit struct {
-	ID     string
-	Header http.Header
-	Body   []byte
-	At     time.Time
-}
-
-// receiver is a partner endpoint on loopback that records every request
-// and answers with answer (200 when nil).
-type receiver struct {
-	*httptest.Server
-	mu     sync.Mutex
-	hits   []hit
-	answer func(w http.ResponseWriter, r *http.Request)
-}
-
-func newReceiver(tb testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *receiver {
-	tb.Helper()
-	rc := &receiver{answer: answer}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.hits = append(rc.hits, hit{ID: r.Header.Get("webhook-id"), Header: r.Header.Clone(), Body: body, At: time.Now()})
-		rc.mu.Unlock()
-		if rc.answer != nil {
-			rc.answer(w, r)
-		}
-	}))
-	tb.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) Hits() []hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]hit(nil), rc.hits...)
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-var testAllow = func() Allow {
-	a, err := ParseAllow([]string{"127.0.0.1"})
-	if err != nil {
-		panic(err)
-	}
-	return a
-}()
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// startSender runs a sender until the test ends.
-func startSender(tb testing.TB, s *Sender) (stop func()) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Run(ctx)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
-	tb.Cleanup(stop)
-	return stop
-}
-
-func newTestSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
-	opts.Allow = testAllow
-	if opts.Poll == 0 {
-		opts.Poll = 10 * time.Millisecond
-	}
-	opts.Logger = quiet()
-	return NewSender(rdb, dir, NewSecrets(rdb), opts)
-}
-
-// enqueue queues n alert deliveries for the partner directly.
-func enqueue(tb testing.TB, q *Queue, partnerID string, n int, at time.Time) []Delivery {
-	tb.Helper()
-	ds := make([]Delivery, n)
-	for i := range ds {
-		id := fmt.Sprintf("%d-%d", at.UnixMilli(), i)
-		body, _ := json.Marshal(message{Type: string(notifier.Published), Timestamp: at, Data: notifier.Alert{ID: id, Headline: "h" + strconv.Itoa(i)}})
-		ds[i] = Delivery{ID: DeliveryID(id, partnerID), PartnerID: partnerID, Type: string(notifier.Published),
-			AlertID: id, CreatedAt: at, State: StatePending, Body: body}
-	}
-	if _, err := q.Enqueue(context.Background(), ds); err != nil {
-		tb.Fatal(err)
-	}
-	return ds
-}
 
 func TestDeliverEndToEnd(t *testing.T) {
 	for _, cluster := range []bool{false, true} {
@@ -235,9 +51,9 @@ func TestDeliverEndToEnd(t *testing.T) {
 			defer cancel()
 			go func() { _ = disp.Run(dctx) }()
 
-			ev, err := log.Append(ctx, notifier.Event{Type: notifier.Published, Alert: notifier.Alert{
+			ev, err := log.Append(ctx, flashwire.Event{Type: flashwire.Published, Alert: flashwire.Alert{
 				Headline: "Quake", URL: "https://news.example/q", Topics: []string{"world"}, Language: "en",
-				Priority: notifier.Flash, PublishedAt: time.Now().UTC()}})
+				Priority: flashwire.Flash, PublishedAt: time.Now().UTC()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,9 +70,9 @@ func TestDeliverEndToEnd(t *testing.T) {
 				t.Errorf("User-Agent %q", ua)
 			}
 			var msg struct {
-				Type      string         `json:"type"`
-				Timestamp time.Time      `json:"timestamp"`
-				Data      notifier.Alert `json:"data"`
+				Type      string          `json:"type"`
+				Timestamp time.Time       `json:"timestamp"`
+				Data      flashwire.Alert `json:"data"`
 			}
 			if err := json.Unmarshal(h.Body, &msg); err != nil {
 				t.Fatal(err)
@@ -269,7 +85,7 @@ func TestDeliverEndToEnd(t *testing.T) {
 				w := st[notifier.Webhook]
 				return w.Reached == 1 && w.Pending == 0
 			})
-			as, total, err := sender.Queue().Attempts(ctx, "pt_a", 0, 10)
+			as, total, err := sender.queue.Attempts(ctx, "pt_a", 0, 10)
 			if err != nil || total != 1 || as[0].Outcome != "delivered" || as[0].Status != 200 {
 				t.Fatalf("attempts %+v total %d err %v", as, total, err)
 			}
@@ -291,7 +107,7 @@ func TestRetrySchedule(t *testing.T) {
 	// +10 % on every wait: inside the ±20 % jitter, visibly not the plain schedule.
 	sender.Rand = func() float64 { return 0.75 }
 	secret, _ := sender.secrets.Create(ctx, "pt_a")
-	ds := enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	ds := enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	startSender(t, sender)
 
 	start := clk.Now()
@@ -311,10 +127,10 @@ func TestRetrySchedule(t *testing.T) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 		waitFor(t, "the attempt record", func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+			_, n, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 			return n == int64(i+1)
 		})
-		as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 		if i == len(Schedule) {
 			if as[0].Outcome != "failed" || as[0].NextAttempt != nil {
 				t.Fatalf("last attempt %+v, want failed with no next attempt", as[0])
@@ -335,7 +151,7 @@ func TestRetrySchedule(t *testing.T) {
 		clk.Advance(time.Second)
 		elapsed += wait
 	}
-	d, err := sender.Queue().Delivery(ctx, "pt_a", ds[0].ID)
+	d, err := sender.queue.Delivery(ctx, "pt_a", ds[0].ID)
 	if err != nil || d.State != StateFailed || d.Attempts != len(Schedule)+1 {
 		t.Fatalf("delivery %+v, %v; want failed after %d attempts", d, err, len(Schedule)+1)
 	}
@@ -358,13 +174,13 @@ func TestRetryAfterHonoured(t *testing.T) {
 	sender := newTestSender(rdb, dir, Options{})
 	sender.Now = clk.Now
 	_, _ = sender.secrets.Create(ctx, "pt_a")
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
+	enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	startSender(t, sender)
 	waitFor(t, "the attempt record", func() bool {
-		_, n, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+		_, n, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 		return n == 1
 	})
-	as, _, _ := sender.Queue().Attempts(ctx, "pt_a", 0, 1)
+	as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 	if as[0].Status != 429 || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(10*time.Minute)) {
 		t.Fatalf("attempt %+v, want the next one at Retry-After, +10m", as[0])
 	}
@@ -401,8 +217,8 @@ func TestHangingPartnerDoesNotDelayOthers(t *testing.T) {
 	_, _ = sender.secrets.Create(ctx, "pt_slow")
 	_, _ = sender.secrets.Create(ctx, "pt_fast")
 	// The slow partner's deliveries are older: first in the queue.
-	enqueue(t, sender.Queue(), "pt_slow", 50, time.Now().Add(-time.Second))
-	enqueue(t, sender.Queue(), "pt_fast", 50, time.Now())
+	enqueue(t, sender.queue, "pt_slow", 50, time.Now().Add(-time.Second))
+	enqueue(t, sender.queue, "pt_fast", 50, time.Now())
 	startSender(t, sender)
 	defer close(release)
 
@@ -453,8 +269,8 @@ func TestCrashLosesNothing(t *testing.T) {
 	_, _ = a.secrets.Create(ctx, "pt_a")
 	_, _ = a.secrets.Create(ctx, "pt_b")
 	var want []Delivery
-	want = append(want, enqueue(t, a.Queue(), "pt_a", 30, time.Now())...)
-	want = append(want, enqueue(t, a.Queue(), "pt_b", 30, time.Now())...)
+	want = append(want, enqueue(t, a.queue, "pt_a", 30, time.Now())...)
+	want = append(want, enqueue(t, a.queue, "pt_b", 30, time.Now())...)
 	stopA := startSender(t, a)
 	waitFor(t, "the first sender to have requests in flight", func() bool { return len(rc.Hits()) >= 4 })
 	// Crash: the connection goes first, so nothing of A's is recorded.
@@ -495,132 +311,6 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 }
 
-func TestGoneDisablesAndReplay(t *testing.T) {
-	_, rdb := redistest.Start(t)
-	ctx := context.Background()
-	var mu sync.Mutex
-	gone := true
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if gone {
-			w.WriteHeader(http.StatusGone)
-		}
-	})
-	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
-	sender := newTestSender(rdb, dir, Options{PerPartner: 1})
-	_, _ = sender.secrets.Create(ctx, "pt_a")
-	ds := enqueue(t, sender.Queue(), "pt_a", 3, time.Now().Add(-time.Minute))
-	startSender(t, sender)
-	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
-	waitFor(t, "every delivery to be held", func() bool {
-		n, _ := sender.Queue().Parked(ctx, "pt_a")
-		return n == 3
-	})
-	if n := len(rc.Hits()); n != 1 {
-		t.Errorf("%d requests after a 410; only the first should be sent", n)
-	}
-
-	// An admin re-enables the partner and replays what it missed.
-	mu.Lock()
-	gone = false
-	mu.Unlock()
-	dir.setState("pt_a", "active")
-	n, err := sender.Queue().ReplaySince(ctx, "pt_a", time.Now().Add(-time.Hour), time.Now(), 10*time.Millisecond)
-	if err != nil || n != 3 {
-		t.Fatalf("ReplaySince = %d, %v", n, err)
-	}
-	sender.Wake()
-	waitFor(t, "the replayed deliveries", func() bool { return len(rc.Hits()) == 4 })
-	for _, d := range ds {
-		got, err := sender.Queue().Delivery(ctx, "pt_a", d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "delivered state", func() bool {
-			got, _ = sender.Queue().Delivery(ctx, "pt_a", d.ID)
-			return got.State == StateDelivered
-		})
-	}
-	if err := sender.Queue().Replay(ctx, "pt_a", "msg_nope", time.Now()); err == nil {
-		t.Error("replay of an unknown delivery succeeded")
-	}
-}
-
-func TestDisableAfterADayOfFailures(t *testing.T) {
-	_, rdb := redistest.Start(t)
-	ctx := context.Background()
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
-	dir := newDirectory(Target{ID: "pt_a", URL: rc.URL, State: "active"})
-	clk := &clock{t: time.Now()}
-	sender := newTestSender(rdb, dir, Options{})
-	sender.Now = clk.Now
-	_, _ = sender.secrets.Create(ctx, "pt_a")
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
-	startSender(t, sender)
-	waitFor(t, "the first failure", func() bool { return len(rc.Hits()) == 1 })
-	clk.Advance(23 * time.Hour)
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(time.Millisecond))
-	waitFor(t, "a failure after 23 hours", func() bool { return len(rc.Hits()) >= 2 })
-	time.Sleep(50 * time.Millisecond)
-	if r := dir.reason("pt_a"); r != "" {
-		t.Fatalf("disabled after 23 hours: %s", r)
-	}
-	clk.Advance(90 * time.Minute)
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now().Add(2*time.Millisecond))
-	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
-
-	// Re-enabled, the partner gets a fresh day: one more failure does not
-	// disable it again.
-	dir.mu.Lock()
-	delete(dir.reasons, "pt_a")
-	dir.mu.Unlock()
-	dir.setState("pt_a", "active")
-	clk.Advance(time.Minute) // past the circuit breaker's cooldown
-	hits := len(rc.Hits())
-	enqueue(t, sender.Queue(), "pt_a", 1, clk.Now())
-	waitFor(t, "a failure after re-enabling", func() bool { return len(rc.Hits()) > hits })
-	time.Sleep(50 * time.Millisecond)
-	if r := dir.reason("pt_a"); r != "" {
-		t.Fatalf("disabled again at the first failure after re-enabling: %s", r)
-	}
-}
-
-func TestSecretRotation(t *testing.T) {
-	_, rdb := redistest.Start(t)
-	ctx := context.Background()
-	clk := &clock{t: time.Now()}
-	s := NewSecrets(rdb)
-	s.Now = clk.Now
-	if _, err := s.Signing(ctx, "pt_a"); err == nil {
-		t.Fatal("a partner without a secret signs")
-	}
-	first, _ := s.Create(ctx, "pt_a")
-	second, err := s.Rotate(ctx, "pt_a", DefaultGrace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := s.Signing(ctx, "pt_a")
-	if len(got) != 2 || got[0] != second || got[1] != first {
-		t.Fatalf("during the grace period signing with %v", got)
-	}
-	clk.Advance(DefaultGrace)
-	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != second {
-		t.Fatalf("after the grace period signing with %v", got)
-	}
-	third, _ := s.Rotate(ctx, "pt_a", time.Hour)
-	if err := s.RevokePrevious(ctx, "pt_a"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != third {
-		t.Fatalf("after revoking signing with %v", got)
-	}
-	fourth, _ := s.Rotate(ctx, "pt_a", 0)
-	if got, _ := s.Signing(ctx, "pt_a"); len(got) != 1 || got[0] != fourth {
-		t.Fatalf("after a rotation without grace signing with %v", got)
-	}
-}
-
 func TestRefusedAtSend(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	ctx := context.Background()
@@ -634,8 +324,8 @@ func TestRefusedAtSend(t *testing.T) {
 	sender := NewSender(rdb, dir, NewSecrets(rdb), Options{Poll: 10 * time.Millisecond, Logger: quiet()})
 	_, _ = sender.secrets.Create(ctx, "pt_name")
 	_, _ = sender.secrets.Create(ctx, "pt_http")
-	enqueue(t, sender.Queue(), "pt_name", 1, time.Now())
-	enqueue(t, sender.Queue(), "pt_http", 1, time.Now())
+	enqueue(t, sender.queue, "pt_name", 1, time.Now())
+	enqueue(t, sender.queue, "pt_http", 1, time.Now())
 	startSender(t, sender)
 	for _, tt := range []struct {
 		partner string
@@ -645,68 +335,15 @@ func TestRefusedAtSend(t *testing.T) {
 		{"pt_http", ErrInsecureURL.Error()},
 	} {
 		waitFor(t, "the attempt of "+tt.partner, func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+			_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 			return n == 1
 		})
-		as, _, _ := sender.Queue().Attempts(ctx, tt.partner, 0, 1)
+		as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
 		if !strings.Contains(as[0].Error, tt.want) || as[0].Outcome != "retry" {
 			t.Errorf("%s: attempt %+v, want a retry for %q", tt.partner, as[0], tt.want)
 		}
 	}
 	if n := len(rc.Hits()); n != 0 {
 		t.Fatalf("the refused address got %d requests", n)
-	}
-}
-
-func TestOutcomes(t *testing.T) {
-	_, rdb := redistest.Start(t)
-	ctx := context.Background()
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
-		if code == http.StatusFound {
-			w.Header().Set("Location", "https://elsewhere.example/")
-		}
-		w.WriteHeader(code)
-	})
-	tests := []struct {
-		status  int
-		outcome string
-		errText string
-	}{
-		{200, "delivered", ""},                          // plain success
-		{204, "delivered", ""},                          // any 2xx
-		{302, "retry", "redirects are not followed"},    // 3xx fails, not followed
-		{400, "retry", "HTTP 400"},                      // 4xx fails
-		{500, "retry", "HTTP 500"},                      // 5xx fails
-		{429, "retry", "HTTP 429"},                      // without Retry-After: the schedule
-		{410, "disabled", "endpoint answered 410 Gone"}, // the partner is disabled
-	}
-	dir := newDirectory()
-	for _, tt := range tests {
-		id := fmt.Sprintf("pt_%d", tt.status)
-		dir.targets[id] = Target{ID: id, URL: fmt.Sprintf("%s/%d", rc.URL, tt.status), State: "active"}
-	}
-	sender := newTestSender(rdb, dir, Options{})
-	for id := range dir.targets {
-		_, _ = sender.secrets.Create(ctx, id)
-		enqueue(t, sender.Queue(), id, 1, time.Now())
-	}
-	startSender(t, sender)
-	for _, tt := range tests {
-		id := fmt.Sprintf("pt_%d", tt.status)
-		waitFor(t, "the attempt of "+id, func() bool {
-			_, n, _ := sender.Queue().Attempts(ctx, id, 0, 1)
-			return n == 1
-		})
-		as, _, _ := sender.Queue().Attempts(ctx, id, 0, 1)
-		if a := as[0]; a.Status != tt.status || a.Outcome != tt.outcome || !strings.Contains(a.Error, tt.errText) {
-			t.Errorf("%d: attempt %+v, want outcome %s and error %q", tt.status, a, tt.outcome, tt.errText)
-		}
-	}
-	if r := dir.reason("pt_410"); !strings.Contains(r, "410") {
-		t.Errorf("reason of the 410 partner %q", r)
-	}
-	if r := dir.reason("pt_500"); r != "" {
-		t.Errorf("a single 500 disabled its partner: %s", r)
 	}
 }

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -54,7 +53,7 @@ func (d *Dispatcher) Group() *notifier.Group { return d.group }
 
 // Run dispatches until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	return d.group.Consume(ctx, func(ev notifier.Event) error {
+	return d.group.Consume(ctx, func(ev flashwire.Event) error {
 		if err := d.dispatch(ctx, ev); err != nil {
 			d.log.Warn("dispatch alert event to partners; it will be offered again", "event", ev.ID, "error", err.Error())
 			return err
@@ -64,7 +63,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // dispatch stores one delivery per partner that wants ev.
-func (d *Dispatcher) dispatch(ctx context.Context, ev notifier.Event) error {
+func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 	targets, err := d.partners.Match(ctx, ev, d.Now())
 	if err != nil {
 		return fmt.Errorf("match partners for event %s: %w", ev.ID, err)
@@ -72,7 +71,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev notifier.Event) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	at := eventTime(ev.ID)
+	at := flashwire.EventTime(ev.ID)
 	body, err := json.Marshal(message{Type: string(ev.Type), Timestamp: at, Data: ev.Alert})
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.ID, err)
@@ -99,11 +98,4 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev notifier.Event) error {
 // by both, so dispatching an event twice makes no second delivery.
 func DeliveryID(eventID, partnerID string) string {
 	return "msg_" + eventID + "_" + partnerID
-}
-
-// eventTime is when an event entered the log: its id's milliseconds.
-func eventTime(id string) time.Time {
-	ms, _, _ := strings.Cut(id, "-")
-	n, _ := strconv.ParseInt(ms, 10, 64)
-	return time.UnixMilli(n).UTC()
 }

@@ -9,6 +9,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
 	"flashwire/subscribers"
@@ -16,9 +17,9 @@ import (
 
 // received is a webhook body as a partner decodes it.
 type received struct {
-	Type      string         `json:"type"`
-	Timestamp time.Time      `json:"timestamp"`
-	Data      notifier.Alert `json:"data"`
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      flashwire.Alert `json:"data"`
 }
 
 func decodeHit(tb testing.TB, h hit) received {
@@ -45,7 +46,7 @@ func TestPartnersGetTheEventsTheyAskFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	allRc, pubRc, otherRc := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
-	mk := func(name, url string, topics, events []string) subscribers.Partner {
+	mk := func(name, url string, topics []string, events []flashwire.EventType) subscribers.Partner {
 		p, err := store.CreatePartner(ctx, subscribers.Partner{Name: name, URL: url + "/hook", Topics: topics, Events: events})
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +55,7 @@ func TestPartnersGetTheEventsTheyAskFor(t *testing.T) {
 	}
 	// No events named means every event type.
 	pAll := mk("Every event", allRc.URL, []string{"world"}, nil)
-	pPub := mk("Publications only", pubRc.URL, []string{"world", "science"}, []string{subscribers.EventPublished})
+	pPub := mk("Publications only", pubRc.URL, []string{"world", "science"}, []flashwire.EventType{flashwire.Published})
 	pOther := mk("Sport desk", otherRc.URL, []string{"sport"}, nil)
 
 	secrets := NewSecrets(rdb)
@@ -69,8 +70,9 @@ func TestPartnersGetTheEventsTheyAskFor(t *testing.T) {
 	stats := notifier.NewStats(rdb)
 	dir := NewStoreDirectory(store)
 	sender := NewSender(rdb, dir, secrets, Options{Allow: testAllow, Poll: 10 * time.Millisecond, Logger: quiet(), Stats: stats})
-	alerts := notifier.NewService(notifier.NewLog(rdb), store)
-	disp := NewDispatcher(alerts.Log(), "e2e-1", NewStoreDirectory(store), sender, stats, quiet())
+	alertLog := notifier.NewLog(rdb)
+	alerts := notifier.NewService(alertLog, store)
+	disp := NewDispatcher(alertLog, "e2e-1", NewStoreDirectory(store), sender, stats, quiet())
 	if err := disp.Group().Create(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +82,14 @@ func TestPartnersGetTheEventsTheyAskFor(t *testing.T) {
 	go func() { defer close(dispDone); _ = disp.Run(dctx) }()
 	t.Cleanup(func() { cancel(); <-dispDone })
 
-	pub, err := alerts.Publish(ctx, notifier.Alert{Headline: "Quake hits the coast", URL: "https://news.example/quake",
-		Topics: []string{"world"}, Regions: []string{"asia"}, Language: "en", Priority: notifier.Flash})
+	pub, _, err := alerts.Publish(ctx, flashwire.Alert{Headline: "Quake hits the coast", URL: "https://news.example/quake",
+		Topics: []string{"world"}, Regions: []string{"asia"}, Language: "en", Priority: flashwire.Flash}, notifier.PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the publication", func() bool { return len(allRc.Hits()) == 1 && len(pubRc.Hits()) == 1 })
-	upd, err := alerts.Update(ctx, pub.ID, notifier.Alert{Headline: "Quake hits the coast: 40 dead", URL: "https://news.example/quake",
-		Topics: []string{"world"}, Regions: []string{"asia"}, Language: "en", Priority: notifier.Flash})
+	upd, err := alerts.Update(ctx, pub.ID, flashwire.Alert{Headline: "Quake hits the coast: 40 dead", URL: "https://news.example/quake",
+		Topics: []string{"world"}, Regions: []string{"asia"}, Language: "en", Priority: flashwire.Flash})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"flashwire/notifier"
+	"flashwire"
 	"flashwire/subscribers"
 )
 
 // partnerStore is what the directory needs of subscribers.Store.
 type partnerStore interface {
 	Partner(ctx context.Context, id string) (subscribers.Partner, error)
-	MatchPartners(ctx context.Context, event string, a subscribers.Attrs, now time.Time) ([]subscribers.Partner, error)
+	MatchPartners(ctx context.Context, event flashwire.EventType, a flashwire.Attrs, now time.Time) ([]subscribers.Partner, error)
 	SetPartnerState(ctx context.Context, id, state, reason string) error
 	Partners(ctx context.Context) ([]subscribers.Partner, error)
 }
@@ -29,8 +29,8 @@ func NewStoreDirectory(store partnerStore) *StoreDirectory {
 }
 
 // Match returns the active partners that want ev, by the one matching rule.
-func (d *StoreDirectory) Match(ctx context.Context, ev notifier.Event, now time.Time) ([]Target, error) {
-	ps, err := d.store.MatchPartners(ctx, string(ev.Type), ev.Alert.Attrs(), now)
+func (d *StoreDirectory) Match(ctx context.Context, ev flashwire.Event, now time.Time) ([]Target, error) {
+	ps, err := d.store.MatchPartners(ctx, ev.Type, ev.Alert.Attrs(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (d *StoreDirectory) Match(ctx context.Context, ev notifier.Event, now time.
 // Target returns one partner; ok is false when it was deleted.
 func (d *StoreDirectory) Target(ctx context.Context, id string) (Target, bool, error) {
 	p, err := d.store.Partner(ctx, id)
-	if errors.Is(err, subscribers.ErrNotFound) {
+	if errors.Is(err, flashwire.ErrNotFound) {
 		return Target{}, false, nil
 	}
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 const (
@@ -32,9 +34,6 @@ const (
 	// MaxResponse is how much of a partner's answer an attempt keeps.
 	MaxResponse = 1024
 )
-
-// ErrNotFound means no delivery has the requested id for that partner.
-var ErrNotFound = errors.New("delivery not found")
 
 // The states of a delivery.
 const (
@@ -277,7 +276,7 @@ func (q *Queue) Delivery(ctx context.Context, partnerID, id string) (Delivery, e
 		return Delivery{}, fmt.Errorf("load delivery %s: %w", id, err)
 	}
 	if h["partner"] != partnerID {
-		return Delivery{}, fmt.Errorf("load delivery %s of partner %s: %w", id, partnerID, ErrNotFound)
+		return Delivery{}, fmt.Errorf("load delivery %s of partner %s: %w", id, partnerID, flashwire.ErrNotFound)
 	}
 	created, _ := strconv.ParseInt(h["created"], 10, 64)
 	attempts, _ := strconv.Atoi(h["attempts"])
@@ -304,7 +303,7 @@ func (q *Queue) Replay(ctx context.Context, partnerID, id string, at time.Time) 
 		return fmt.Errorf("replay delivery %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("replay delivery %s of partner %s: %w", id, partnerID, ErrNotFound)
+		return fmt.Errorf("replay delivery %s of partner %s: %w", id, partnerID, flashwire.ErrNotFound)
 	}
 	return nil
 }

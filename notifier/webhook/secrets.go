@@ -2,12 +2,13 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // DefaultGrace is how long a rotated-out secret keeps signing beside the new
@@ -15,7 +16,7 @@ import (
 const DefaultGrace = 24 * time.Hour
 
 // ErrNoSecret means the partner has no signing secret.
-var ErrNoSecret = errors.New("partner has no signing secret")
+var ErrNoSecret = flashwire.NewError(flashwire.ErrConflict, "partner has no signing secret")
 
 // Secrets keeps partners' signing secrets. They are stored as they are, not
 // hashed: signing needs the key itself.

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -32,7 +32,7 @@ type Target struct {
 // Directory is the partner directory as delivery sees it.
 type Directory interface {
 	// Match returns the active partners that want the event.
-	Match(ctx context.Context, ev notifier.Event, now time.Time) ([]Target, error)
+	Match(ctx context.Context, ev flashwire.Event, now time.Time) ([]Target, error)
 	// Target returns one partner; ok is false when it no longer exists.
 	Target(ctx context.Context, id string) (t Target, ok bool, err error)
 	// Disable marks the partner disabled with a reason shown to admins.
@@ -146,12 +146,6 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		Rand:     defaultRand,
 	}
 }
-
-// Queue returns the queue the sender works on.
-func (s *Sender) Queue() *Queue { return s.queue }
-
-// Secrets returns the partners' signing secrets the sender signs with.
-func (s *Sender) Secrets() *Secrets { return s.secrets }
 
 // Wake makes the sender look at the queue now rather than after its poll
 // pause: the dispatcher calls it after enqueueing.
@@ -425,23 +419,6 @@ func (s *Sender) sample(ctx context.Context) {
 			s.metrics.disabledNow.Set(float64(n))
 		}
 	}
-}
-
-// Ping queues a "ping" message to the partner, a test of its endpoint and
-// its verification; the attempt shows in the delivery log.
-func (s *Sender) Ping(ctx context.Context, partnerID string) (Delivery, error) {
-	now := s.Now().UTC()
-	body, err := json.Marshal(message{Type: "ping", Timestamp: now, Data: map[string]string{"partner_id": partnerID}})
-	if err != nil {
-		return Delivery{}, fmt.Errorf("encode ping: %w", err)
-	}
-	d := Delivery{ID: "msg_ping_" + strconv.FormatInt(now.UnixNano(), 36) + "_" + partnerID, PartnerID: partnerID,
-		Type: "ping", CreatedAt: now, State: StatePending, Body: body}
-	if _, err := s.queue.Enqueue(ctx, []Delivery{d}); err != nil {
-		return Delivery{}, err
-	}
-	s.Wake()
-	return d, nil
 }
 
 // message is the JSON body of every webhook.

@@ -1,10 +1,8 @@
-package notifier
+package flashwire
 
 import (
 	"strings"
 	"testing"
-
-	"flashwire/internal/invalid"
 )
 
 func validAlert() Alert {
@@ -64,7 +62,7 @@ func TestAlertValidate(t *testing.T) {
 			a := validAlert()
 			tt.edit(&a)
 			a.Normalize()
-			var bad invalid.Error
+			var bad InvalidError
 			a.Validate(&bad, topics, regions)
 			var got []string
 			for _, f := range bad.Fields {

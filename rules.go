@@ -1,0 +1,142 @@
+package flashwire
+
+import (
+	"net/url"
+	"strings"
+)
+
+// MaxSlug is the longest topic or region slug.
+const MaxSlug = 64
+
+// ValidSlug reports whether s can name a topic or region: lower-case
+// letters and digits in words joined by single hyphens, at most MaxSlug
+// bytes.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > MaxSlug || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeSlugs trims and lower-cases each entry of in and drops empty
+// entries and repeats, keeping the first of each in order. It never
+// returns nil.
+func NormalizeSlugs(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, s := range in {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+// CheckSlugs records in bad, under field, every entry of slugs that is not
+// a slug or, when known is not nil, not one of the known ones; kind names
+// what they are ("topic", "region").
+func CheckSlugs(bad *InvalidError, field, kind string, slugs []string, known map[string]bool) {
+	for _, s := range slugs {
+		switch {
+		case !ValidSlug(s):
+			bad.Add(field, "%q is not a slug (lower-case letters, digits and single hyphens)", s)
+		case known != nil && !known[s]:
+			bad.Add(field, "%q is not a known %s", s, kind)
+		}
+	}
+}
+
+// MaxLanguageTag is the longest language tag accepted: room for a language,
+// script, region and a variant or two.
+const MaxLanguageTag = 35
+
+// ValidLanguageTag reports whether tag is a well-formed BCP 47 language tag
+// of the shape newsrooms use: a primary language of two or three letters,
+// then any subtags of one to eight letters and digits ("en", "pt-BR",
+// "zh-Hant-TW", "de-CH-1996", "en-x-wire"). A one-character subtag opens an
+// extension or private use and must be followed by another subtag, as in
+// BCP 47 (RFC 5646, section 2.1); the case of letters does not matter.
+func ValidLanguageTag(tag string) bool {
+	if tag == "" || len(tag) > MaxLanguageTag {
+		return false
+	}
+	parts := strings.Split(tag, "-")
+	if n := len(parts[0]); n < 2 || n > 3 || !allLetters(parts[0]) {
+		return false
+	}
+	for i, p := range parts[1:] {
+		if len(p) == 0 || len(p) > 8 || !allAlnum(p) {
+			return false
+		}
+		if len(p) == 1 && i == len(parts)-2 {
+			return false // a singleton with nothing after it
+		}
+	}
+	return true
+}
+
+// PrimaryLanguage returns a language tag's primary subtag in lower case:
+// "pt" for "pt-BR". Matching compares languages by it, so a reader who asked
+// for "en" gets "en-GB" alerts.
+func PrimaryLanguage(tag string) string {
+	base, _, _ := strings.Cut(tag, "-")
+	return strings.ToLower(base)
+}
+
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func allAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9') && !allLetters(s[i:i+1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxURL is the longest web link accepted.
+const MaxURL = 2048
+
+// CheckWebURL returns what is wrong with raw as a web link (an alert's link
+// or image, a feed's address, a partner's endpoint), or "" when it is an
+// absolute http or https URL with a host, of at most MaxURL bytes. Where a
+// link may point (https only, no internal addresses) is a policy of the
+// code that fetches it, not of this rule.
+func CheckWebURL(raw string) string {
+	if len(raw) > MaxURL {
+		return "is longer than 2048 bytes"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "is not a URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an http or https URL"
+	case u.Hostname() == "":
+		return "has no host"
+	}
+	return ""
+}
+
+// IsWebURL reports whether raw passes CheckWebURL.
+func IsWebURL(raw string) bool { return CheckWebURL(raw) == "" }

@@ -1,0 +1,128 @@
+package flashwire
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidSlug(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"world", true},         // a word
+		{"middle-east", true},   // words joined by a hyphen
+		{"g7", true},            // digits are letters here
+		{"2026-election", true}, // starting with a digit is fine
+		{"", false},             // empty
+		{"World", false},        // upper case: NormalizeSlugs lowers it first
+		{"middle--east", false}, // a double hyphen
+		{"-world", false},       // a leading hyphen
+		{"world-", false},       // a trailing hyphen
+		{"middle east", false},  // a space
+		{"café", false},         // letters outside a-z
+		{"world_news", false},   // an underscore
+		{strings.Repeat("a", MaxSlug), true},
+		{strings.Repeat("a", MaxSlug+1), false}, // too long
+	}
+	for _, tt := range tests {
+		if got := ValidSlug(tt.in); got != tt.want {
+			t.Errorf("ValidSlug(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNormalizeSlugs(t *testing.T) {
+	got := NormalizeSlugs([]string{" World", "world", "", "POLITICS", "  "})
+	if strings.Join(got, ",") != "world,politics" {
+		t.Fatalf("NormalizeSlugs = %q, want world,politics: trimmed, lower-cased, first of each kept in order", got)
+	}
+	if got := NormalizeSlugs(nil); got == nil || len(got) != 0 {
+		t.Fatalf("NormalizeSlugs(nil) = %#v, want an empty list, never nil (JSON [] not null)", got)
+	}
+}
+
+func TestCheckSlugs(t *testing.T) {
+	known := map[string]bool{"world": true}
+	var bad InvalidError
+	CheckSlugs(&bad, "topics", "topic", []string{"world", "gossip", "no spaces", "weather"}, known)
+	if len(bad.Fields) != 3 {
+		t.Fatalf("fields = %v, want each of the three faulty slugs named", bad.Fields)
+	}
+	var none InvalidError
+	CheckSlugs(&none, "topics", "topic", []string{"anything"}, nil)
+	if none.Err() != nil {
+		t.Fatalf("with no known list, any slug passes: %v", none.Err())
+	}
+}
+
+func TestValidLanguageTag(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"en", true},             // a language
+		{"fil", true},            // three letters
+		{"pt-BR", true},          // language and region
+		{"EN-gb", true},          // case does not matter
+		{"zh-Hant-TW", true},     // script and region
+		{"es-419", true},         // a numeric region
+		{"de-CH-1996", true},     // a variant
+		{"sl-rozaj-biske", true}, // two variants
+		{"en-a-bbb", true},       // an extension: a singleton followed by a subtag
+		{"en-x-wire", true},      // private use
+		{"", false},              // empty
+		{"e", false},             // a one-letter language
+		{"english", false},       // a language name, not a tag
+		{"en_GB", false},         // underscore instead of hyphen
+		{"en-", false},           // an empty subtag
+		{"en--GB", false},        // an empty subtag
+		{"en-a", false},          // a singleton with nothing after it
+		{"en-toolongsub", false}, // a subtag over eight characters
+		{"en-GB!", false},        // punctuation
+		{"12", false},            // digits are not a language
+		{"en-" + strings.Repeat("abcdefgh-", 4) + "x", false}, // longer than MaxLanguageTag
+	}
+	for _, tt := range tests {
+		if got := ValidLanguageTag(tt.in); got != tt.want {
+			t.Errorf("ValidLanguageTag(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPrimaryLanguage(t *testing.T) {
+	for in, want := range map[string]string{"en": "en", "pt-BR": "pt", "ZH-Hant": "zh", "": ""} {
+		if got := PrimaryLanguage(in); got != want {
+			t.Errorf("PrimaryLanguage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckWebURL(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"https://news.example.com/a/1.html", true},                        // a story
+		{"http://news.example.com/a?id=1#top", true},                       // plain http, query and fragment
+		{"HTTPS://news.example.com/", true},                                // scheme case does not matter
+		{"javascript:alert(1)", false},                                     // would run in readers' pages
+		{"data:text/html,hi", false},                                       // not a web link
+		{"ftp://files.example.com/a.jpg", false},                           // not http
+		{"/a/1.html", false},                                               // relative
+		{"https://", false},                                                // no host
+		{"https:///path", false},                                           // no host
+		{"https://:443/path", false},                                       // a port but no host
+		{"https://news.example.com/%zz", false},                            // not a URL
+		{"urn:newsml:dpa.com:20090101:2301-99-1", false},                   // an agency id, not a link
+		{"https://news.example.com/" + strings.Repeat("a", MaxURL), false}, // too long
+	}
+	for _, tt := range tests {
+		if got := CheckWebURL(tt.in); (got == "") != tt.ok {
+			t.Errorf("CheckWebURL(%.60q) = %q, want ok=%v", tt.in, got, tt.ok)
+		}
+		if IsWebURL(tt.in) != tt.ok {
+			t.Errorf("IsWebURL(%.60q) disagrees with CheckWebURL", tt.in)
+		}
+	}
+}
