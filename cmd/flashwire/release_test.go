@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -217,41 +216,6 @@ func generateTraffic(tb testing.TB, addr, token string) []string {
 		out = append(out, a)
 	}
 	return out
-}
-
-// exposed is what /metrics shows: sample names (with _bucket, _sum and
-// _count of histograms) and metric family names.
-type exposed struct {
-	samples, families map[string]bool
-}
-
-func scrapeNames(tb testing.TB, addr string) exposed {
-	tb.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	e := exposed{samples: map[string]bool{}, families: map[string]bool{}}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			e.families[strings.Fields(rest)[0]] = true
-			continue
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			e.samples[line[:i]] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return e
 }
 
 // checkQueries fails tb for every metric a PromQL expression names that
