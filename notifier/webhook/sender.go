@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,8 +67,8 @@ type Options struct {
 	// DisableAfter disables a partner whose every attempt failed for this
 	// long (default 24 h).
 	DisableAfter time.Duration
-	// Version goes into the User-Agent, "Flashwire/VERSION" (default: the
-	// module version of the build, or "dev").
+	// Version goes into the User-Agent, "Flashwire/VERSION" (default
+	// "dev"); the command that builds the sender knows the build's version.
 	Version string
 	Logger  *slog.Logger
 	// Registry receives the delivery metrics when not nil.
@@ -135,7 +134,7 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		opts.DisableAfter = 24 * time.Hour
 	}
 	if opts.Version == "" {
-		opts.Version = buildVersion()
+		opts.Version = "dev"
 	}
 	return &Sender{
 		queue:    NewQueue(rdb),
@@ -425,14 +424,6 @@ func (s *Sender) sample(ctx context.Context) {
 			s.metrics.disabledNow.Set(float64(n))
 		}
 	}
-}
-
-// buildVersion is the module version the binary was built from, or "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // message is the JSON body of every webhook.
