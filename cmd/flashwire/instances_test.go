@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os/exec"
 	"testing"
 	"time"
@@ -11,7 +10,7 @@ import (
 type instance struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *bytes.Buffer
+	out  *output
 	dead bool
 }
 

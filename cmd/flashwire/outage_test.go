@@ -126,25 +126,15 @@ func TestRedisRestartUnderPublish(t *testing.T) {
 		}
 		return n
 	}
-	waitUntil := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\n%s", what, out.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitUntil("publishes before the outage", func() bool { return count(201) >= 10 })
+	waitFor(t, 30*time.Second, "publishes before the outage", func() bool { return count(201) >= 10 })
 	srv.Stop()
 	okBefore := count(201)
-	waitUntil("refusals while Redis is down", func() bool { return count(503) >= 5 })
+	waitFor(t, 30*time.Second, "refusals while Redis is down", func() bool { return count(503) >= 5 })
 	srv.Restart(t)
 	resMu.Lock()
 	restarted = true
 	resMu.Unlock()
-	waitUntil("publishes after the restart", func() bool { return count(201) >= okBefore+10 })
+	waitFor(t, 30*time.Second, "publishes after the restart", func() bool { return count(201) >= okBefore+10 })
 	close(stop)
 	<-loopDone
 
@@ -188,7 +178,7 @@ func TestRedisRestartUnderPublish(t *testing.T) {
 		}
 	}
 	// ...and reached the reader, whose connection stayed up, once.
-	waitUntil("the reader to get every acknowledged alert", func() bool {
+	waitFor(t, 30*time.Second, "the reader to get every acknowledged alert", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for id := range acked {
