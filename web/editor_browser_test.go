@@ -502,7 +502,9 @@ func TestEditorBrowser(t *testing.T) {
 	}
 	want := []string{"POST /api/v1/sources  201", "POST /api/v1/sources  400",
 		"PATCH /api/v1/partners/{id}  200", "PATCH /api/v1/partners/{id}  200", "POST /api/v1/partners  201", "POST /api/v1/partners  400",
-		"DELETE /api/v1/topics/{slug}  204", "POST /api/v1/topics  200", "DELETE /api/v1/tokens/{id}  204", "POST /api/v1/tokens  201",
+		"DELETE /api/v1/topics/{slug}  204", "POST /api/v1/topics  200",
+		"GET /api/v1/alerts  401", // the revoked token, tried: a failed sign-in
+		"DELETE /api/v1/tokens/{id}  204", "POST /api/v1/tokens  201",
 		"POST /editor/session  201", "DELETE /editor/session  204",
 		"POST /api/v1/held/{id}/dismiss  204", "POST /api/v1/held/{id}/send  201",
 		"POST /api/v1/alerts/{id}/retract " + id + " 200", "POST /api/v1/alerts/{id}/update " + id + " 200",
