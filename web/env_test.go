@@ -34,6 +34,7 @@ type testEnv struct {
 	stats  *notifier.Stats // nil unless envOptions.stats
 	hub    *Hub            // nil unless envOptions.hub
 	reg    *prometheus.Registry
+	server *Server
 }
 
 // envOptions says how newEnv builds an instance. The zero value is a server
@@ -90,7 +91,8 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 		e.hub = NewHub(hcfg)
 		cfg.Hub = e.hub
 	}
-	var h http.Handler = NewServer(cfg)
+	e.server = NewServer(cfg)
+	var h http.Handler = e.server
 	if opts.wrap != nil {
 		h = opts.wrap(h)
 	}
