@@ -21,9 +21,9 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.modi
 # its own ignored node_modules folder.
 NODE_RECEIVER := docs/examples/receiver-node
 
-.PHONY: test deps build run bench fuzz vet fmt
+.PHONY: test deps build run bench fuzz fuzz-short vet fmt
 
-test: deps vet
+test: deps vet fuzz-short
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # deps installs from Debian's packages what the tests run when it is
@@ -67,9 +67,24 @@ run:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# fuzz runs each parser fuzzer for FUZZTIME; new failing inputs land in
-# testdata/fuzz/ and become regression seeds.
+# Every fuzz target, as package:name: the feed parsers, and the readers of
+# what clients send (alert, preferences, partner and source JSON, WebSocket
+# client frames).
+FUZZ_TARGETS := ./notifier/watch:FuzzParseNinjs ./notifier/watch:FuzzParseFeed \
+	./web:FuzzAlertJSON ./web:FuzzPreferencesJSON ./web:FuzzPartnerJSON \
+	./web:FuzzSourceJSON ./web:FuzzClientFrame
+
+# fuzz runs each fuzz target for FUZZTIME; new failing inputs land in
+# testdata/fuzz/ and become regression seeds. make test runs each for
+# FUZZ_SHORT first (go test alone runs the committed seeds only).
 FUZZTIME ?= 30s
+FUZZ_SHORT ?= 5s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseNinjs$$' -fuzztime $(FUZZTIME) ./notifier/watch/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseFeed$$' -fuzztime $(FUZZTIME) ./notifier/watch/
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)

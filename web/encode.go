@@ -33,28 +33,28 @@ func encode(w http.ResponseWriter, status int, v any) {
 // *flashwire.InvalidError naming every field at fault by its path
 // ("quiet_hours.start"), or "body" when the body as a whole is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return decodeError(err)
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON decodes body, which must hold one JSON object, into v, a
+// pointer to a struct. Before anything is decoded it names, by path,
+// every string that is not valid UTF-8 (encoding/json would silently
+// replace it), every key v has no field for, and every time that is not
+// RFC 3339, so one answer lists them all.
+func decodeJSON(body []byte, v any) error {
 	var raw json.RawMessage
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return decodeError(err)
-		}
 		return flashwire.Invalid("body", "must hold a single JSON object")
 	}
-	return decodeJSON(raw, v)
-}
-
-// decodeJSON decodes the JSON object raw into v, a pointer to a struct.
-// Before anything is decoded it names, by path, every string that is not
-// valid UTF-8 (encoding/json would silently replace it), every key v has no
-// field for, and every time that is not RFC 3339, so one answer lists
-// them all.
-func decodeJSON(raw []byte, v any) error {
-	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+	if raw[0] != '{' {
 		return flashwire.Invalid("body", "must be a JSON object")
 	}
 	var bad flashwire.InvalidError
@@ -149,7 +149,12 @@ func replaced(seg []byte, s string) bool {
 	return n > spelled
 }
 
+// joinPath names the member key of the object at path; an empty key is
+// named "" so that every field named has a name.
 func joinPath(path, key string) string {
+	if key == "" {
+		key = `""`
+	}
 	if path == "" {
 		return key
 	}
@@ -260,7 +265,7 @@ func decodeError(err error) error {
 		return flashwire.Invalid("body", "ends in the middle of the JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return flashwire.Invalid(name, "is not a known field")
+		return flashwire.Invalid(joinPath("", name), "is not a known field")
 	}
 	return flashwire.Invalid("body", "%s", err.Error())
 }
