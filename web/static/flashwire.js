@@ -232,11 +232,22 @@
   }
 
   // recheck forgets saved preferences the service no longer has: the page's
-  // filters apply again, over WebSockets, which were not at fault.
+  // filters apply again, over WebSockets, which were not at fault. It also
+  // asks why connecting fails, which a browser hides from scripts, and
+  // reports a refusal of the page's own attributes (400: a topic or region
+  // the service does not know) on the console for the site's developers.
   function recheck() {
     if (get("saved")) api("GET", prefsPath()).catch(function (e) {
       if (e.status === 404) { put("saved", ""); sse = !window.WebSocket; wsFails = 0; }
     });
+    var ask = new AbortController();
+    fetch(new URL("events?" + query(), root).href, { signal: ask.signal }).then(function (r) {
+      if (r.status !== 400) return ask.abort();
+      return r.json().then(function (j) {
+        console.error("flashwire: the service refused this page's settings: " +
+          (j.fields || []).map(function (f) { return f.field + " " + f.problem; }).join("; "), j.fields);
+      });
+    }).catch(function () { /* offline, or the stream it opened was closed */ });
   }
 
   // drop closes the current connection without triggering a retry.
