@@ -91,12 +91,51 @@ func TestDisableAfterADayOfFailures(t *testing.T) {
 	delete(dir.reasons, "pt_a")
 	dir.mu.Unlock()
 	dir.setState("pt_a", "active")
-	clk.Advance(time.Minute) // past the circuit breaker's cooldown
+	// Counted before the clock moves: past the breaker's cooldown, the
+	// retries of earlier deliveries may go out at once.
 	hits := len(rc.Hits())
+	clk.Advance(time.Minute) // past the circuit breaker's cooldown
 	enqueue(t, sender.queue, "pt_a", 1, clk.Now())
 	waitFor(t, "a failure after re-enabling", func() bool { return len(rc.Hits()) > hits })
 	time.Sleep(50 * time.Millisecond)
 	if r := dir.reason("pt_a"); r != "" {
 		t.Fatalf("disabled again at the first failure after re-enabling: %s", r)
+	}
+}
+
+// TestOneDisablePerRunOfFailures records several failures that each end a
+// day of failures at once, as concurrent attempts do: exactly one of them
+// disables the partner, and the others start the next run, so a partner
+// re-enabled meanwhile is not disabled again by a straggler.
+func TestOneDisablePerRunOfFailures(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	q := NewQueue(rdb)
+	start := time.Now().Truncate(time.Millisecond)
+	ds := enqueue(t, q, "pt_a", 4, start)
+	fail := func(d Delivery, at time.Time) finished {
+		t.Helper()
+		d.Attempts++
+		f, err := q.finish(ctx, d, StatePending, at.Add(time.Minute), &Attempt{DeliveryID: d.ID, Outcome: "retry"}, "fail", at, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := fail(ds[0], start); f.disable || !f.failingSince.Equal(start) {
+		t.Fatalf("first failure %+v, want the run to start", f)
+	}
+	day := start.Add(24 * time.Hour)
+	disables := 0
+	for _, d := range ds[1:] {
+		if fail(d, day).disable {
+			disables++
+		}
+	}
+	if disables != 1 {
+		t.Fatalf("%d of 3 failures a day on disabled the partner, want exactly 1", disables)
+	}
+	if f := fail(ds[0], day.Add(time.Minute)); f.disable || f.failingSince.Before(day) {
+		t.Fatalf("a failure after the disable %+v, want a run that began at the disable or later", f)
 	}
 }

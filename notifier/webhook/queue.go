@@ -181,9 +181,13 @@ func (q *Queue) postpone(ctx context.Context, id string, at time.Time) error {
 
 // finishScript records an attempt's outcome. KEYS: delivery, due, attempt
 // log, failing, parked. ARGV: id, new state, next due ms, attempts, attempt
-// JSON ("" for none), log length, partner, now ms, health (ok, fail or "").
-// Returns {first failure ms since the last success (0 if none), 1 if the
-// delivery reached a final state for the first time}.
+// JSON ("" for none), log length, partner, now ms, health (ok, fail or ""),
+// disable-after ms. Returns {first failure ms since the last success (0 if
+// none), 1 if the delivery reached a final state for the first time, 1 if
+// this failure ends a run of failures long enough to disable the partner}.
+// Only one attempt ends a run: it clears the mark in the same step, so of
+// several attempts failing at once one disables the partner and the others
+// start the next run.
 var finishScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -206,20 +210,34 @@ if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[3], ARGV[5])
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
 end
-local since = 0
+local since, disable = 0, 0
 if ARGV[9] == 'ok' then
   redis.call('HDEL', KEYS[4], ARGV[7])
 elseif ARGV[9] == 'fail' then
   redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
   since = tonumber(redis.call('HGET', KEYS[4], ARGV[7]))
+  if tonumber(ARGV[8]) - since >= tonumber(ARGV[10]) then
+    redis.call('HDEL', KEYS[4], ARGV[7])
+    disable = 1
+  end
 end
-return {since, first}
+return {since, first, disable}
 `)
 
-// finish stores a delivery's new state and its attempt. It returns when the
-// partner's current run of failures began (zero after a success) and
-// whether the delivery became final for the first time.
-func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) (failingSince time.Time, first bool, err error) {
+// finished is what recording an attempt learnt.
+type finished struct {
+	// failingSince is when the partner's current run of failures began
+	// (zero after a success).
+	failingSince time.Time
+	// first: the delivery became final for the first time.
+	first bool
+	// disable: this failure ended a run of failures of disableAfter or
+	// more, and the partner must be disabled; one attempt learns it.
+	disable bool
+}
+
+// finish stores a delivery's new state and its attempt.
+func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time, disableAfter time.Duration) (finished, error) {
 	rec := ""
 	if a != nil {
 		b, _ := json.Marshal(a)
@@ -227,14 +245,17 @@ func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.
 	}
 	res, err := finishScript.Run(ctx, q.rdb,
 		[]string{keyDelivery(d.ID), keyDue, keyAttempts(d.PartnerID), keyFail, keyParked(d.PartnerID)},
-		d.ID, state, next.UnixMilli(), d.Attempts, rec, KeepAttempts, d.PartnerID, now.UnixMilli(), health).Int64Slice()
+		d.ID, state, next.UnixMilli(), d.Attempts, rec, KeepAttempts, d.PartnerID, now.UnixMilli(), health,
+		disableAfter.Milliseconds()).Int64Slice()
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
+		return finished{}, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
 	}
+	var f finished
 	if res[0] > 0 {
-		failingSince = time.UnixMilli(res[0])
+		f.failingSince = time.UnixMilli(res[0])
 	}
-	return failingSince, res[1] == 1, nil
+	f.first, f.disable = res[1] == 1, res[2] == 1
+	return f, nil
 }
 
 // forgetFailures clears when the partner's run of failures began.

@@ -222,8 +222,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				healthy := s.attempt(work, d)
-				s.breaker.release(d.PartnerID, healthy, s.Now())
+				s.attempt(work, d)
 				inflight.Add(-1)
 				select {
 				case done <- struct{}{}:
@@ -250,31 +249,62 @@ func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration)
 	}
 }
 
-// attempt makes one try of d and records it. It reports whether the
-// partner's endpoint looked healthy, for its circuit breaker.
-func (s *Sender) attempt(ctx context.Context, d Delivery) bool {
+// attempt makes one try of d and records it. The circuit breaker hears
+// how the try went before its outcome is recorded: a recorded retry may
+// come due at once (a Retry-After of 0, another instance's clock), and a
+// claim of it must never meet a breaker that has not heard of the last
+// try. The breaker is given the time the try ended on the sender's clock,
+// not whenever this goroutine gets to it, so its cooldown runs from the
+// failure.
+func (s *Sender) attempt(ctx context.Context, d Delivery) {
 	now := s.Now()
+	o := s.try(ctx, &d, now)
+	s.breaker.release(d.PartnerID, o.healthy, now.Add(o.took))
+	if !o.postpone.IsZero() {
+		if err := s.queue.postpone(ctx, d.ID, o.postpone); err != nil {
+			s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
+		}
+		return
+	}
+	s.record(ctx, d, o.state, o.next, o.attempt, o.health, now)
+}
+
+// outcome is what one try of a delivery came to.
+type outcome struct {
+	// healthy is false for failures that say the endpoint is unhealthy,
+	// for its circuit breaker.
+	healthy bool
+	// took is how long the request took.
+	took time.Duration
+	// postpone, when set, makes the delivery due then without counting
+	// a try; the fields below are then unused.
+	postpone time.Time
+	// state, next, attempt and health are recorded (see Sender.record).
+	state, health string
+	next          time.Time
+	attempt       *Attempt
+}
+
+// try makes one try of d at now, counting it in d.Attempts.
+func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 	t, ok, err := s.partners.Target(ctx, d.PartnerID)
 	if err != nil {
 		s.log.Warn("load partner for delivery", "partner", d.PartnerID, "error", err.Error())
-		_ = s.queue.postpone(ctx, d.ID, now.Add(5*time.Second))
-		return true
+		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
 	}
 	if !ok {
 		d.Attempts++
 		a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
-		s.record(ctx, d, StateFailed, time.Time{}, a, "", now)
-		return true
+		return outcome{healthy: true, state: StateFailed, attempt: a}
 	}
 	if t.State != "active" {
 		// Held, not failed: an admin re-enables the partner and replays.
-		s.record(ctx, d, StateParked, time.Time{}, nil, "", now)
-		return true
+		return outcome{healthy: true, state: StateParked}
 	}
 
 	d.Attempts++
 	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now}
-	status, header, body, latency, err := s.post(ctx, t, d)
+	status, header, body, latency, err := s.post(ctx, t, *d)
 	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
 	s.metrics.attemptTime.Observe(latency.Seconds())
 	if err != nil {
@@ -283,15 +313,15 @@ func (s *Sender) attempt(ctx context.Context, d Delivery) bool {
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		a.Outcome = "delivered"
-		s.record(ctx, d, StateDelivered, time.Time{}, a, "ok", now)
-		return true
+		return outcome{healthy: true, took: latency, state: StateDelivered, attempt: a, health: "ok"}
 	case err == nil && status == http.StatusGone:
 		a.Outcome = "disabled"
 		a.Error = "endpoint answered 410 Gone: partner disabled"
 		reason := fmt.Sprintf("endpoint answered 410 Gone at %s", now.UTC().Format(time.RFC3339))
 		s.disable(ctx, d.PartnerID, reason, "gone")
-		s.record(ctx, d, StateParked, time.Time{}, a, "fail", now)
-		return false
+		// No health: disabling ended the partner's run of failures, and
+		// marking a new one would count from now once it is re-enabled.
+		return outcome{took: latency, state: StateParked, attempt: a}
 	}
 	if err == nil && a.Error == "" {
 		a.Error = "HTTP " + strconv.Itoa(status)
@@ -305,13 +335,11 @@ func (s *Sender) attempt(ctx context.Context, d Delivery) bool {
 	}
 	if !more {
 		a.Outcome = "failed"
-		s.record(ctx, d, StateFailed, time.Time{}, a, "fail", now)
-		return false
+		return outcome{took: latency, state: StateFailed, attempt: a, health: "fail"}
 	}
 	next := now.Add(wait)
 	a.Outcome, a.NextAttempt = "retry", &next
-	s.record(ctx, d, StatePending, next, a, "fail", now)
-	return false
+	return outcome{took: latency, state: StatePending, next: next, attempt: a, health: "fail"}
 }
 
 // post sends one signed request and reads the start of the answer.
@@ -370,7 +398,7 @@ func clip(b []byte) string {
 
 // record stores the outcome and reports it in metrics, logs and stats.
 func (s *Sender) record(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) {
-	since, first, err := s.queue.finish(ctx, d, state, next, a, health, now)
+	f, err := s.queue.finish(ctx, d, state, next, a, health, now, s.opts.DisableAfter)
 	if err != nil {
 		// The lease runs out and the delivery is tried again: at least once.
 		s.log.Error("record webhook attempt", "delivery", d.ID, "partner", d.PartnerID, "error", err.Error())
@@ -382,7 +410,7 @@ func (s *Sender) record(ctx context.Context, d Delivery, state string, next time
 	if state == StateDelivered {
 		s.metrics.latency.Observe(max(now.Sub(d.CreatedAt), 0).Seconds())
 	}
-	if first && d.AlertID != "" {
+	if f.first && d.AlertID != "" {
 		switch state {
 		case StateDelivered:
 			s.tally.add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
@@ -390,8 +418,8 @@ func (s *Sender) record(ctx context.Context, d Delivery, state string, next time
 			s.tally.add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
 		}
 	}
-	if health == "fail" && !since.IsZero() && now.Sub(since) >= s.opts.DisableAfter {
-		reason := fmt.Sprintf("every delivery failed from %s to %s", since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if f.disable {
+		reason := fmt.Sprintf("every delivery failed from %s to %s", f.failingSince.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		s.disable(ctx, d.PartnerID, reason, "failing")
 	}
 }
