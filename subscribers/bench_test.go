@@ -33,7 +33,7 @@ func BenchmarkAudience(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	loadReaders(b, rdb, benchReaders)
+	loadReaders(b, s, benchReaders)
 	b.Logf("stored %d readers in %v; redis used_memory %s", benchReaders, time.Since(start).Round(time.Second), usedMemory(b, rdb))
 
 	now := time.Date(2026, 11, 26, 21, 30, 0, 0, time.UTC)
@@ -41,11 +41,11 @@ func BenchmarkAudience(b *testing.B) {
 	var readers int64
 	b.Run("count", func(b *testing.B) {
 		for b.Loop() {
-			n, _, err := s.CountAudience(ctx, alert, now)
+			aud, err := s.CountAudience(ctx, alert, now)
 			if err != nil {
 				b.Fatal(err)
 			}
-			readers = n
+			readers = aud.Readers
 		}
 		b.ReportMetric(float64(readers), "readers")
 	})
@@ -64,9 +64,10 @@ func BenchmarkAudience(b *testing.B) {
 
 // loadReaders stores n random readers with pipelined calls of the save
 // script: 500 at a time, so the client never holds more than a batch.
-func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
+func loadReaders(tb testing.TB, s *Store, n int) {
 	tb.Helper()
 	ctx := context.Background()
+	rdb := s.rdb
 	if err := saveScript.Load(ctx, rdb).Err(); err != nil {
 		tb.Fatal(err)
 	}
@@ -110,9 +111,9 @@ func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
 				}
 				data, _ := encodePreferences(prefs)
 				id := NewReaderID()
-				index, spec := readerIndexKeys(prefs)
-				keys := append([]string{readerKey(id)}, index...)
-				saveScript.EvalSha(ctx, p, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec)
+				index, spec := readerIndexKeys(s.shard(id), prefs)
+				keys := append([]string{s.readerKey(id)}, index...)
+				saveScript.EvalSha(ctx, p, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec, "", "")
 			}
 			return nil
 		})
