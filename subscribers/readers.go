@@ -29,7 +29,6 @@ type Reader struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-
 // NewReaderID returns a fresh random reader id: 32 hex digits.
 func NewReaderID() string {
 	b := make([]byte, 16)

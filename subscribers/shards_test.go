@@ -106,4 +106,3 @@ func testMigrate(t *testing.T, rdb redis.UniversalClient) {
 		t.Fatalf("second migration = %d, %v", n, err)
 	}
 }
-
