@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"flashwire"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 )
 
 // Target is what delivery needs to know of a partner.
@@ -144,7 +146,7 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		wake:     make(chan struct{}, 1),
 		tally:    &tallies{stats: opts.Stats, m: map[string]*notifier.Tally{}},
 		Now:      time.Now,
-		Rand:     defaultRand,
+		Rand:     rand.Float64,
 	}
 }
 
@@ -295,8 +297,8 @@ func (s *Sender) attempt(ctx context.Context, d Delivery) bool {
 			a.Error += ": redirects are not followed"
 		}
 	}
-	wait, more := nextRetry(d.Attempts, s.Rand)
-	if ra, ok := retryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+	wait, more := outbound.NextRetry(d.Attempts, s.Rand)
+	if ra, ok := outbound.RetryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		wait = ra
 	}
 	if !more {
