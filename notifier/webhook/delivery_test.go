@@ -16,8 +16,8 @@ import (
 
 	"flashwire"
 	"flashwire/internal/redistest"
-	"flashwire/notifier/outbound"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 )
 
 func TestDeliverEndToEnd(t *testing.T) {
