@@ -3,10 +3,12 @@ package notifier
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -202,4 +204,69 @@ func quantile(h map[int]int64, q float64) *float64 {
 		}
 	}
 	return nil
+}
+
+// Tallies batches one channel's figures per alert: a channel adds each
+// outcome as it happens and Run writes the sums every half second, one
+// Record per alert, never one per message.
+type Tallies struct {
+	stats   *Stats
+	channel Channel
+	mu      sync.Mutex
+	// m is guarded by mu.
+	m map[string]*Tally
+}
+
+// Tallies returns a batch of figures of channel c; s may be nil, which
+// keeps nothing.
+func (s *Stats) Tallies(c Channel) *Tallies {
+	return &Tallies{stats: s, channel: c, m: map[string]*Tally{}}
+}
+
+// Add adds d to the figures of alert id.
+func (t *Tallies) Add(id string, d Tally) {
+	if t.stats == nil || id == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.m[id]
+	if cur == nil {
+		cur = &Tally{}
+		t.m[id] = cur
+	}
+	cur.Reached += d.Reached
+	cur.Failed += d.Failed
+	cur.Pending += d.Pending
+	cur.Expired += d.Expired
+	cur.Removed += d.Removed
+	cur.Latencies = append(cur.Latencies, d.Latencies...)
+}
+
+// Flush records what was added since the last flush.
+func (t *Tallies) Flush(ctx context.Context, log *slog.Logger) {
+	t.mu.Lock()
+	m := t.m
+	t.m = map[string]*Tally{}
+	t.mu.Unlock()
+	for id, tl := range m {
+		if err := t.stats.Record(ctx, id, t.channel, *tl); err != nil {
+			log.Warn("record delivery figures", "channel", string(t.channel), "alert", id, "error", err.Error())
+		}
+	}
+}
+
+// Run flushes every half second until stop is closed, then once more.
+func (t *Tallies) Run(ctx context.Context, stop <-chan struct{}, log *slog.Logger) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			t.Flush(ctx, log)
+			return
+		case <-tick.C:
+			t.Flush(ctx, log)
+		}
+	}
 }
