@@ -1,6 +1,7 @@
 package webpush
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
@@ -55,7 +56,11 @@ func Payload(t flashwire.EventType, a flashwire.Alert) []byte {
 		m.Priority, m.PublishedAt = string(a.Priority), a.PublishedAt
 	}
 	for {
-		b, _ := json.Marshal(m)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(m)
+		b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		over := len(b) - MaxPayload
 		switch {
 		case over <= 0:
@@ -70,20 +75,31 @@ func Payload(t flashwire.EventType, a flashwire.Alert) []byte {
 	}
 }
 
-// shorten cuts at least over bytes (as JSON may escape them, up to six
-// bytes a character) from the end of s, at a character boundary, and marks
-// the cut with an ellipsis; "" when nothing would be left.
+// shorten cuts characters from the end of s until their JSON takes at
+// least over bytes more than the ellipsis that marks the cut; "" when
+// nothing would be left.
 func shorten(s string, over int) string {
 	n := len(s)
-	for cut := 0; n > 0 && cut < over+3; {
-		_, size := utf8.DecodeLastRuneInString(s[:n])
+	for cut := 0; n > 0 && cut < over+len("…"); {
+		r, size := utf8.DecodeLastRuneInString(s[:n])
 		n -= size
-		cut += size
+		cut += jsonLen(r)
 	}
 	if n == 0 {
 		return ""
 	}
 	return s[:n] + "…"
+}
+
+// jsonLen is how many bytes encoding/json writes for r in a string.
+func jsonLen(r rune) int {
+	switch {
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+		return 2
+	case r < 0x20 || r == '\u2028' || r == '\u2029' || r == utf8.RuneError:
+		return 6
+	}
+	return utf8.RuneLen(r)
 }
 
 // Urgency is the RFC 8030 Urgency of an alert of priority p: flash and

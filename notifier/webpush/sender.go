@@ -589,7 +589,9 @@ func (s *Sender) send(ctx context.Context, j job, targets []subscribers.PushTarg
 		wg.Add(1)
 		go func() {
 			defer func() { <-s.workers; wg.Done() }()
-			results[i] = s.push(ctx, j, a, payload, byBit[bit])
+			// The library appends its padding to the slice it is given:
+			// each push gets one with no room to append into.
+			results[i] = s.push(ctx, j, a, payload[:len(payload):len(payload)], byBit[bit])
 		}()
 	}
 	wg.Wait()
