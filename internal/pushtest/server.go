@@ -69,9 +69,13 @@ type Server struct {
 	hits   map[string]int
 	msgs   []Message
 	cut    map[string]int
-	// hold, when not nil, holds every request until it is closed or the
-	// sender goes away (cut counts those).
-	hold chan struct{}
+	// hold, when not nil, holds every request after the first holdAfter
+	// until it is closed or the sender goes away (cut counts those); held
+	// counts the requests held now, total every request.
+	hold      chan struct{}
+	holdAfter int
+	held      int
+	total     int
 }
 
 type subKeys struct {
@@ -145,11 +149,19 @@ func (s *Server) SetAnswer(a Answer) {
 	s.answer = a
 }
 
-// Hold makes the service hold every request until Release.
-func (s *Server) Hold() {
+// HoldAfter makes the service answer the first n requests (from now on)
+// and hold every later one until Release.
+func (s *Server) HoldAfter(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hold = make(chan struct{})
+	s.hold, s.holdAfter = make(chan struct{}), s.total+n
+}
+
+// Held returns how many requests are held now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
 }
 
 // Release answers the held requests and stops holding.
@@ -187,17 +199,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	m := Message{Endpoint: endpoint, Header: r.Header.Clone(), Body: body, At: time.Now()}
 	s.mu.Lock()
 	keys, known := s.keys[endpoint]
+	s.total++
 	hold, decrypt := s.hold, s.Decrypt
+	if hold != nil && s.total <= s.holdAfter {
+		hold = nil
+	}
+	if hold != nil {
+		s.held++
+	}
 	s.mu.Unlock()
 	if hold != nil {
 		select {
 		case <-hold:
 		case <-r.Context().Done():
-			s.mu.Lock()
+		}
+		s.mu.Lock()
+		s.held--
+		if r.Context().Err() != nil {
 			s.cut[endpoint]++
 			s.mu.Unlock()
 			return
 		}
+		s.mu.Unlock()
 	}
 	switch {
 	case r.Method != http.MethodPost:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -158,7 +159,7 @@ func (e *env) publish(tb testing.TB, a flashwire.Alert) flashwire.Alert {
 func (e *env) figures(tb testing.TB, id string, want func(notifier.ChannelStats) bool) notifier.ChannelStats {
 	tb.Helper()
 	var cs notifier.ChannelStats
-	waitFor(tb, "web push figures of "+id, func() bool {
+	waitFor(tb, "web push figures of "+id+" (last seen "+fmt.Sprint(&cs)+")", func() bool {
 		all, err := e.stats.Get(context.Background(), id)
 		cs = all[notifier.WebPush]
 		return err == nil && cs.Pending == 0 && want(cs)

@@ -46,7 +46,7 @@ func TestSend(t *testing.T) {
 		e.subscribe(t, subscribers.Preferences{Topics: []string{"sport"}}, 1)
 	}
 	// Two instances on one queue: never twice holds between them too.
-	e.start(t, e.sender(t, Options{Batch: 4}), e.sender(t, Options{Batch: 4}))
+	e.start(t, e.sender(t, Options{Batch: 4, Workers: 16}), e.sender(t, Options{Batch: 4, Workers: 16}))
 	a := e.publish(t, breaking)
 	cs := e.figures(t, a.ID, func(cs notifier.ChannelStats) bool { return cs.Reached == int64(len(want)) })
 	if cs.Failed != 0 || cs.Removed != 0 || cs.Expired != 0 || cs.FirstMS == nil || cs.P99MS == nil {

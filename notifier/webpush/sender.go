@@ -98,9 +98,11 @@ type Sender struct {
 	log     *slog.Logger
 	metrics *metrics
 	hosts   *hosts
-	tally   *notifier.Tallies
 	wake    chan struct{}
+	// workers holds a token per push in flight; taking serializes
+	// takeWorkers.
 	workers chan struct{}
+	taking  sync.Mutex
 	// token names this process's leases.
 	token string
 	// next is the shard the next lease starts from; owned by Run.
@@ -150,7 +152,6 @@ func NewSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registry),
 		hosts:   newHosts(opts.PerHost, mrand.Float64),
-		tally:   opts.Stats.Tallies(notifier.WebPush),
 		wake:    make(chan struct{}, 1),
 		workers: make(chan struct{}, opts.Workers),
 		token:   hex.EncodeToString(b),
@@ -188,14 +189,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	var running atomic.Int64
 	done := make(chan struct{}, s.opts.Jobs)
 	work := context.WithoutCancel(ctx)
-	flushStop := make(chan struct{})
-	flushed := make(chan struct{})
-	go func() { defer close(flushed); s.tally.Run(work, flushStop, s.log) }()
-	defer func() {
-		wg.Wait()
-		close(flushStop)
-		<-flushed
-	}()
+	defer wg.Wait()
 	shards := s.dir.ShardCount()
 	var lastSample time.Time
 	pause := s.opts.Poll
@@ -321,7 +315,7 @@ func (s *Sender) walk(stop, work context.Context, j job) {
 		t.Expired = fin.unsettled
 		s.metrics.sends.WithLabelValues("expired", "all").Add(float64(fin.unsettled))
 	}
-	s.tally.Add(j.AlertID, t)
+	s.figures(ctx, j, t)
 }
 
 var errStopped = errors.New("sender stopping")
@@ -426,7 +420,7 @@ func (s *Sender) snapshot(ctx context.Context, j job, sent func(int) bool) ([]in
 		return nil, err
 	}
 	if stored {
-		s.tally.Add(j.AlertID, notifier.Tally{Pending: subs})
+		s.figures(ctx, j, notifier.Tally{Pending: subs})
 	} else if bitmap, err = s.q.bitmap(ctx, keyMatch(j.Shard, j.ID)); err != nil {
 		return nil, err
 	}
@@ -528,7 +522,7 @@ func (s *Sender) sweep(ctx context.Context, j job) error {
 		}
 	}
 	if n > 0 {
-		s.tally.Add(j.AlertID, notifier.Tally{Failed: int64(n), Pending: -int64(n)})
+		s.figures(ctx, j, notifier.Tally{Failed: int64(n), Pending: -int64(n)})
 		s.metrics.sends.WithLabelValues("interrupted", "all").Add(float64(n))
 		s.log.Warn("web push interrupted: an instance stopped between claiming and recording; counted as failed, not sent again",
 			"event", j.ID, "shard", j.Shard, "subscriptions", n)
@@ -543,9 +537,11 @@ type result struct {
 	latency time.Duration // event to 2xx
 }
 
-// send claims the subscriptions of one step, sends each claimed one a
-// push, and records the outcomes. Subscriptions of a push service that
-// asked to be left alone are deferred without a claim.
+// send sends the subscriptions of one step a push each. Subscriptions of
+// a push service that asked to be left alone are deferred without a
+// claim. The others go in chunks: a chunk takes its workers first and only
+// then claims its subscriptions, so what a crash leaves claimed but not
+// recorded is what was in flight, not a whole step.
 func (s *Sender) send(ctx context.Context, j job, targets []subscribers.PushTarget) error {
 	if len(targets) == 0 {
 		return nil
@@ -563,29 +559,87 @@ func (s *Sender) send(ctx context.Context, j job, targets []subscribers.PushTarg
 	}
 	payload := Payload(flashwire.EventType(j.Type), a)
 	now := s.Now()
-	byBit := make(map[int]subscribers.PushTarget, len(targets))
-	var claim []int
+	var ready []subscribers.PushTarget
 	var later []deferral
 	for _, t := range targets {
-		byBit[t.Bit] = t
 		if until, blocked := s.hosts.blocked(hostOf(t.Endpoint), now); blocked {
 			later = append(later, deferral{bit: t.Bit, due: until})
 			continue
 		}
-		claim = append(claim, t.Bit)
+		ready = append(ready, t)
 	}
-	claimed, err := s.q.claim(ctx, j, s.token, now, s.opts.Timeout+time.Second, claim, later)
-	if err != nil {
-		return err
+	if len(later) > 0 {
+		if _, err := s.q.claim(ctx, j, s.token, now, s.opts.Timeout+time.Second, nil, later); err != nil {
+			return err
+		}
 	}
-	results := make([]result, len(claimed))
+	chunk := max(1, min(32, s.opts.Workers/4))
 	var wg sync.WaitGroup
-	for i, bit := range claimed {
+	var mu sync.Mutex
+	var first error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+	for len(ready) > 0 {
+		part := ready[:min(chunk, len(ready))]
+		ready = ready[len(part):]
+		if err := s.takeWorkers(ctx, len(part)); err != nil {
+			wg.Wait()
+			return err
+		}
+		bits := make([]int, len(part))
+		byBit := make(map[int]subscribers.PushTarget, len(part))
+		for i, t := range part {
+			bits[i], byBit[t.Bit] = t.Bit, t
+		}
+		claimed, err := s.q.claim(ctx, j, s.token, s.Now(), s.opts.Timeout+time.Second, bits, nil)
+		for range len(part) - len(claimed) {
+			<-s.workers
+		}
+		if err != nil {
+			wg.Wait()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.pushChunk(ctx, j, a, payload, claimed, byBit); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// takeWorkers takes n worker slots at once: one job at a time takes, so
+// jobs that each hold part of what they need never wait on each other.
+func (s *Sender) takeWorkers(ctx context.Context, n int) error {
+	s.taking.Lock()
+	defer s.taking.Unlock()
+	for i := range n {
 		select {
 		case s.workers <- struct{}{}:
 		case <-ctx.Done():
+			for range i {
+				<-s.workers
+			}
 			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+// pushChunk sends the claimed subscriptions, each on a worker taken for
+// it, and records the outcomes and figures.
+func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payload []byte, claimed []int, byBit map[int]subscribers.PushTarget) error {
+	results := make([]result, len(claimed))
+	var wg sync.WaitGroup
+	for i, bit := range claimed {
 		wg.Add(1)
 		go func() {
 			defer func() { <-s.workers; wg.Done() }()
@@ -637,8 +691,20 @@ func (s *Sender) send(ctx context.Context, j job, targets []subscribers.PushTarg
 			t.Failed++
 		}
 	}
-	s.tally.Add(j.AlertID, t)
+	s.figures(ctx, j, t)
 	return nil
+}
+
+// figures adds t to the alert's figures at once, not batched: the
+// outcomes are recorded in the job already, and a crash must not lose
+// their count.
+func (s *Sender) figures(ctx context.Context, j job, t notifier.Tally) {
+	if s.opts.Stats == nil || (t.Pending == 0 && t.Reached == 0 && t.Failed == 0 && t.Expired == 0 && t.Removed == 0) {
+		return
+	}
+	if err := s.opts.Stats.Record(ctx, j.AlertID, notifier.WebPush, t); err != nil {
+		s.log.Warn("record web push figures", "alert", j.AlertID, "error", err.Error())
+	}
 }
 
 // push encrypts the payload for one subscription (RFC 8291), signs the
