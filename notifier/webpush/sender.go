@@ -163,11 +163,14 @@ func NewSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
 func (s *Sender) PublicKey() string { return s.opts.Keys.Public }
 
 // CheckEndpoint returns an error naming the field "endpoint" when pushes
-// could not be sent there: not https, or not allowed by the address
-// guard. Internal addresses behind a name are refused again when dialled.
+// could not be sent there: not https, or an address the outbound guard
+// refuses. Internal addresses behind a name are refused when dialled.
 func (s *Sender) CheckEndpoint(endpoint string) error {
 	if err := s.opts.Allow.CheckURL(endpoint); err != nil || !strings.HasPrefix(endpoint, "https://") {
 		return flashwire.Invalid("endpoint", "is not an https URL pushes may be sent to")
+	}
+	if err := s.opts.Allow.CheckAddress(endpoint); err != nil {
+		return flashwire.Invalid("endpoint", "points at an internal address, which pushes may not reach")
 	}
 	return nil
 }
