@@ -58,8 +58,9 @@ type Server struct {
 	// VAPIDKey is the sender's public key every push must be signed with
 	// (base64url); empty accepts any valid signature.
 	VAPIDKey string
-	// Decrypt, when false, skips decryption and VAPID checks: for
-	// benchmarks, where the stand-in must not be the bottleneck.
+	// Decrypt, when false, skips decryption and VAPID checks and keeps no
+	// messages, only their count: for benchmarks, where the stand-in must
+	// not be the bottleneck.
 	Decrypt bool
 
 	mu sync.Mutex
@@ -76,6 +77,7 @@ type Server struct {
 	holdAfter int
 	held      int
 	total     int
+	answered  int
 }
 
 type subKeys struct {
@@ -181,6 +183,13 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
+// Answered returns how many pushes the service has answered.
+func (s *Server) Answered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answered
+}
+
 // Cut returns how many requests to each endpoint the sender abandoned
 // (it went away) while they were held.
 func (s *Server) Cut() map[string]int {
@@ -246,7 +255,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	m.Status = status
 	s.mu.Lock()
-	s.msgs = append(s.msgs, m)
+	s.answered++
+	if decrypt {
+		s.msgs = append(s.msgs, m)
+	}
 	s.mu.Unlock()
 	w.WriteHeader(status)
 }
