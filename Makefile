@@ -2,40 +2,67 @@
 # then runs every test against real components.
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools chromium
-# npm tools the tests use (http_ece, an independent Web Push decryption to
-# check Flashwire's against), installed into an ignored folder.
+# npm tools the browser tests use (the axe-core accessibility audit), the
+# widget's size measurement (terser) and the Web Push tests (http_ece, an
+# independent decryption to check Flashwire's against), installed into an
+# ignored folder.
 NPM_TOOLS := .tools/npm
-NPM_PACKAGES := http_ece@1.2.1
+NPM_PACKAGES := axe-core@4.14.1 terser@5.51.2 http_ece@1.2.1
 export PATH := /usr/local/go/bin:$(PATH)
+
+# What make build stamps into the binary (flashwire version, the
+# flashwire_build_info metric, the webhook User-Agent); each may be given
+# on the command line, as the Dockerfile does where there is no git.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+MODIFIED ?= $(shell git rev-parse HEAD >/dev/null 2>&1 && { git diff --quiet HEAD && echo false || echo true; })
+BIN      ?= bin/flashwire
+LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.modified=$(MODIFIED)
+
+# The Node.js webhook receiver example's packages, installed by npm into
+# its own ignored node_modules folder.
+NODE_RECEIVER := docs/examples/receiver-node
 
 .PHONY: test deps build run bench fuzz vet fmt
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# deps installs redis-server, chromium and npm from Debian's packages, and
-# the npm tools into $(NPM_TOOLS), when they are missing. A failed install
-# fails the run: under CI=true tests never skip.
+# deps installs from Debian's packages what the tests run when it is
+# missing: redis-server, chromium, nginx (the proxy test), prometheus (for
+# promtool) and Node.js with npm (the Node.js receiver example and the
+# browser tests' tools), then the npm tools into $(NPM_TOOLS) and the
+# example's npm packages. A failed install fails the run: under CI=true
+# tests never skip.
 deps:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server redis-tools"; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@test -f $(NPM_TOOLS)/node_modules/http_ece/ece.js || \
+	@test -f $(NPM_TOOLS)/node_modules/axe-core/axe.min.js -a -f $(NPM_TOOLS)/node_modules/terser/bin/terser \
+		-a -f $(NPM_TOOLS)/node_modules/http_ece/ece.js || \
 		npm install --prefix $(NPM_TOOLS) --no-audit --no-fund --loglevel=error $(NPM_PACKAGES)
+	@$(MAKE) --no-print-directory $(NODE_RECEIVER)/node_modules/.installed
+
+$(NODE_RECEIVER)/node_modules/.installed: $(NODE_RECEIVER)/package.json $(NODE_RECEIVER)/package-lock.json
+	npm ci --prefix $(NODE_RECEIVER) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+# build writes bin/flashwire (or BIN), a static binary stamped with
+# VERSION, REVISION and MODIFIED.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/flashwire ./cmd/flashwire
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/flashwire
 
 run:
 	$(GO) run ./cmd/flashwire

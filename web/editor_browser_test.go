@@ -290,7 +290,7 @@ func TestEditorBrowser(t *testing.T) {
 		button := func(action, headline string) string {
 			return fmt.Sprintf(`#held button.%s[aria-label=%q]`, strings.ToLower(action), action+": "+headline)
 		}
-		tabUntil(t, console, button("Send", heldToSend), `#held button`, 4)
+		tabUntil(t, console, button("Send", heldToSend), `#held button, #held a`, 6)
 		console.press(t, kb.Enter)
 		reader.waitFor(t, "the held story on the reader page", fmt.Sprintf(`Array.prototype.some.call(document.querySelectorAll('.fw-banner .fw-headline'), function (h) { return h.textContent === %q; })`, heldToSend))
 		// Focus moves to the story that took its place (a refresh of the
@@ -405,8 +405,11 @@ func TestEditorBrowser(t *testing.T) {
 		focusOn(t, console, `#partner-url`)
 		// The browser takes any scheme; the server wants http or https.
 		console.press(t, "ftp://metro.example.com/hooks/flashwire"+kb.Enter)
-		console.waitFor(t, "the URL's error", `document.querySelector('#partner-form .errors').textContent === 'url must be an http or https URL'`)
+		console.waitFor(t, "the URL's error", `document.querySelector('#partner-form .errors').textContent === 'Webhook URL must be a full web address starting with https://.'`)
 		focusOn(t, console, `#partner-url[aria-invalid=true]`)
+		if got := eval[string](t, console, `document.getElementById(document.activeElement.getAttribute('aria-describedby')).textContent`); got != "Webhook URL must be a full web address starting with https://." {
+			t.Errorf("the URL field is described by %q", got)
+		}
 		console.press(t, "https://metro.example.com/hooks/flashwire"+kb.Enter)
 		console.waitFor(t, "the partner's signing secret", `document.activeElement.id === 'partner-secret' && document.querySelector('#partners tr[data-id]')`)
 		focusOn(t, console, `#partner-secret[readonly]`)
@@ -422,7 +425,7 @@ func TestEditorBrowser(t *testing.T) {
 		id := eval[string](t, console, `document.querySelector('#partners tr[data-id]').getAttribute('data-id')`)
 		row := `#partners tr[data-id="` + id + `"]`
 		within := `#view-partners button, #view-partners input, #view-partners select`
-		tabUntil(t, console, row+` .state[aria-label="Pause: Metro Daily"]`, within, 10, shiftTab)
+		tabUntil(t, console, row+` .state[aria-label="Pause: Metro Daily"]`, within, 40, shiftTab)
 		// Pausing and resuming rebuild the list; focus stays on the button.
 		for _, step := range []struct{ key, state, next string }{
 			{kb.Enter, "paused", "Resume"},
@@ -441,7 +444,7 @@ func TestEditorBrowser(t *testing.T) {
 	})
 
 	t.Run("audit", func(t *testing.T) {
-		tabUntil(t, console, `[data-view=audit]`, `#partners button, .tabs button`, 6, shiftTab)
+		tabUntil(t, console, `[data-view=audit]`, `#partners button, .tabs button`, 10, shiftTab)
 		console.press(t, kb.Enter)
 		console.waitFor(t, "the audit log", `document.querySelectorAll('#audit tr').length >= 5`)
 		focusOn(t, console, `#audit-title`)
@@ -454,27 +457,27 @@ func TestEditorBrowser(t *testing.T) {
 		tabUntil(t, console, `[data-view=sources]`, `.tabs button`, 3, shiftTab)
 		console.press(t, kb.Enter)
 		focusOn(t, console, `#sources-title`)
-		tabUntil(t, console, `#source-url`, `#sources button`, 6)
+		tabUntil(t, console, `#source-url`, `#sources button`, 10)
 		console.press(t, feed.URL+"/quiet.rss")
 		console.press(t, kb.Tab)
-		focusOn(t, console, `#source-mode`)
+		focusOn(t, console, `#source-format`)
 		console.press(t, kb.Tab)
-		focusOn(t, console, `#source-topics`)
-		console.press(t, "world")
+		focusOn(t, console, `#source-mode`)
 		// Tabbing into a field selects its text: typing replaces it.
 		console.press(t, kb.Tab)
 		focusOn(t, console, `#source-schedule`)
 		console.press(t, "sometimes")
-		console.press(t, kb.Tab)
-		focusOn(t, console, `#source-form button[type=submit]`)
+		tabUntil(t, console, `#source-topics input[value=world]`, `#source-topics input`, 12)
+		console.press(t, " ")
+		tabUntil(t, console, `#source-save`, `#source-form input, #source-form textarea`, 30)
 		console.press(t, kb.Enter)
-		console.waitFor(t, "the schedule's error", `document.querySelector('#source-form .errors').textContent.indexOf('schedule "sometimes" is not a cron schedule') === 0`)
+		console.waitFor(t, "the schedule's error", `document.querySelector('#source-form .errors').textContent === 'Schedule is not understood: use a cron line such as */5 * * * * or @every 30s.'`)
 		focusOn(t, console, `#source-schedule[aria-invalid=true]`)
 		console.press(t, "@every 1s"+kb.Enter)
 		console.waitFor(t, "the new source's first poll", fmt.Sprintf(`Array.prototype.some.call(document.querySelectorAll('#sources tr[data-id]'), function (tr) {
-			return tr.cells[0].textContent === %q && tr.querySelector('.health .ok') && !tr.querySelector('.health .failing'); })`, feed.URL+"/quiet.rss"))
+			return tr.querySelector('.url').textContent === %q && tr.querySelector('.health .ok') && !tr.querySelector('.health .failing'); })`, feed.URL+"/quiet.rss"))
 		console.waitFor(t, "the failing source's error", fmt.Sprintf(`Array.prototype.some.call(document.querySelectorAll('#sources tr[data-id]'), function (tr) {
-			return tr.cells[0].textContent === %q && /404/.test(tr.querySelector('.health .failing').textContent); })`, feed.URL+"/gone.rss"))
+			return tr.querySelector('.url').textContent === %q && /404/.test(tr.querySelector('.health .failing').textContent); })`, feed.URL+"/gone.rss"))
 		if got := eval[string](t, console, `document.querySelector('#source-form .errors').textContent`); got != "" {
 			t.Errorf("errors left after the fix: %q", got)
 		}

@@ -125,6 +125,7 @@ func NewHub(cfg HubConfig) *Hub {
 		h.now = time.Now
 	}
 	h.ready = make(chan *client, 2*h.maxConns)
+	h.metrics.limit.Set(float64(h.maxConns))
 	if cfg.Online != nil {
 		h.online = newOnline(h, *cfg.Online)
 	}
@@ -443,6 +444,7 @@ type hubMetrics struct {
 	latency     *prometheus.HistogramVec
 	resumes     *prometheus.CounterVec
 	refused     *prometheus.CounterVec
+	limit       prometheus.Gauge
 	// per holds each transport's hot-path metrics, looked up once.
 	per map[notifier.Channel]transportMetrics
 }
@@ -479,13 +481,27 @@ func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
 			Name: "flashwire_live_refused_total",
 			Help: "Live connections refused by a limit, by reason.",
 		}, []string{"reason"}),
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flashwire_live_connections_limit",
+			Help: "Most live connections this instance holds (FLASHWIRE_MAX_CONNECTIONS); more get 503.",
+		}),
 	}
 	m.per = map[notifier.Channel]transportMetrics{}
 	for _, t := range []notifier.Channel{notifier.WebSocket, notifier.SSE} {
 		m.per[t] = transportMetrics{written: m.written.WithLabelValues(string(t)), latency: m.latency.WithLabelValues(string(t))}
+		// Zero from the start rather than absent until the first event, so
+		// rates and alerting rules see every series.
+		m.connections.WithLabelValues(string(t))
+		m.slow.WithLabelValues(string(t))
+	}
+	for _, reason := range []string{"max_connections", "max_per_ip"} {
+		m.refused.WithLabelValues(reason)
+	}
+	for _, recovered := range []string{"true", "false"} {
+		m.resumes.WithLabelValues(recovered)
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.written, m.slow, m.latency, m.resumes, m.refused)
+		reg.MustRegister(m.connections, m.written, m.slow, m.latency, m.resumes, m.refused, m.limit)
 	}
 	return m
 }

@@ -57,25 +57,30 @@ func (p *partnerHits) wait(tb testing.TB, n int) (*http.Request, []byte) {
 	}
 }
 
+// withWebhooks runs a webhook sender, allowed to reach loopback, in the
+// instance newEnv builds.
+func withWebhooks(tb testing.TB) func(*testEnv, *HubConfig, *Config) {
+	return func(e *testEnv, _ *HubConfig, c *Config) {
+		allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
+		secrets := webhook.NewSecrets(e.rdb)
+		sender := webhook.NewSender(e.rdb, webhook.NewStoreDirectory(e.store), secrets, webhook.Options{
+			Allow: allow, Poll: 10 * time.Millisecond, Logger: c.Logger})
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = sender.Run(ctx) }()
+		tb.Cleanup(func() { stop(); <-done })
+		c.PartnerSecrets = secrets
+		c.Webhooks = sender
+	}
+}
+
 func verifies(secret string, r *http.Request, body []byte) bool {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	return err == nil && wh.Verify(body, r.Header) == nil
 }
 
 func TestWebhooksAPI(t *testing.T) {
-	ctx := context.Background()
-	env := newEnv(t, envOptions{configure: func(e *testEnv, _ *HubConfig, c *Config) {
-		allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
-		secrets := webhook.NewSecrets(e.rdb)
-		sender := webhook.NewSender(e.rdb, webhook.NewStoreDirectory(e.store), secrets, webhook.Options{
-			Allow: allow, Poll: 10 * time.Millisecond, Logger: c.Logger})
-		sctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = sender.Run(sctx) }()
-		t.Cleanup(func() { stop(); <-done })
-		c.PartnerSecrets = secrets
-		c.Webhooks = sender
-	}})
+	env := newEnv(t, envOptions{configure: withWebhooks(t)})
 
 	recv := newPartnerHits(t)
 	code, created := env.do(t, "POST", "/api/v1/partners", testAdminToken, map[string]any{

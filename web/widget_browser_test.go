@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,6 +41,9 @@ type widgetEnv struct {
 	editor string
 	// blockWS answers GET /ws with 403 while set.
 	blockWS atomic.Bool
+	// pages are extra pages a test serves at their path, such as a news
+	// site's page that embeds the widget: path -> content.
+	pages sync.Map
 }
 
 // newWidgetEnv starts the instance; opts may ask for more (the hub and
@@ -50,6 +56,12 @@ func newWidgetEnv(tb testing.TB, opts envOptions) *widgetEnv {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/ws" && env.blockWS.Load() {
 				http.Error(w, "WebSockets are blocked here", http.StatusForbidden)
+				return
+			}
+			if page, ok := env.pages.Load(r.URL.Path); ok {
+				w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
+				w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:")
+				_, _ = io.WriteString(w, page.(string))
 				return
 			}
 			h.ServeHTTP(w, r)

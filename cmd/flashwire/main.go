@@ -33,6 +33,7 @@ const usageText = `usage:
   flashwire token create --role editor|admin --name NAME
   flashwire token list
   flashwire token revoke ID
+  flashwire version                                 print the version, VCS revision and Go version
 Run "flashwire serve -h" for the settings; each flag has a FLASHWIRE_* variable.`
 
 // run is the whole program; main only calls it. It blocks until ctx ends
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "version":
+		return versionCommand(stdout)
 	case "help":
 		fmt.Fprintln(stdout, usageText)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -85,4 +86,21 @@ func waitForRedis(ctx context.Context, rdb redis.UniversalClient, wait time.Dura
 		}
 		pause = min(2*pause, 5*time.Second)
 	}
+}
+
+// newRedisUp returns the flashwire_redis_up gauge: 1 when Redis answers a
+// PING within a second at scrape time, 0 otherwise, the figure /readyz
+// gives load balancers.
+func newRedisUp(rdb redis.UniversalClient) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flashwire_redis_up",
+		Help: "1 when Redis answered a PING within 1 s at scrape time, else 0.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if rdb.Ping(ctx).Err() != nil {
+			return 0
+		}
+		return 1
+	})
 }

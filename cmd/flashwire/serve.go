@@ -65,7 +65,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tokens := web.NewTokens(rdb, adminToken)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bin := readBuild()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newBuildInfo(bin), newRedisUp(rdb))
 
 	alertLog := notifier.NewLog(rdb)
 	alerts := notifier.NewService(alertLog, store)
@@ -107,6 +109,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Timeout:  cfg.WebhookTimeout,
 		Workers:  cfg.WebhookWorkers,
 		Lease:    cfg.WebhookLease,
+		Version:  bin.Version,
 		Logger:   log,
 		Registry: reg,
 		Stats:    stats,
@@ -222,7 +225,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if public == "" {
 		public = "http://" + displayHost(ln.Addr())
 	}
-	log.Info("flashwire listening", "addr", ln.Addr().String(), "public_url", public, "embedded_redis", embedded)
+	log.Info("flashwire listening", "addr", ln.Addr().String(), "public_url", public, "embedded_redis", embedded,
+		"version", bin.Version, "revision", bin.Revision)
 	fmt.Fprintf(stdout, "Flashwire is running.\n  Reader demo page: %s/\n  Editor console:   %s/editor\n", public, public)
 	if adminToken != "" && cfg.AdminToken == "" {
 		fmt.Fprintf(stdout, "  Admin token:      %s  (generated for this run; set FLASHWIRE_ADMIN_TOKEN to choose one)\n", adminToken)

@@ -79,7 +79,8 @@
 //
 // Metrics (Config.Registry): flashwire_watch_polls_total{outcome},
 // flashwire_watch_items_seen_total, flashwire_watch_alerts_total,
-// flashwire_watch_held_total{reason} and flashwire_watch_leases_held.
+// flashwire_watch_held_total{reason}, flashwire_watch_leases_held and
+// flashwire_watch_sources_failing.
 //
 // It must never write the alert log itself (every alert goes through
 // notifier.Service, which validates it), never publish a story but under

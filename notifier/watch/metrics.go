@@ -1,7 +1,10 @@
 package watch
 
 import (
+	"context"
 	"errors"
+	"math"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,8 +34,9 @@ type metrics struct {
 }
 
 // newMetrics registers the watcher's figures on reg (nil: kept, not
-// registered). leases reports how many source leases this instance holds.
-func newMetrics(reg prometheus.Registerer, leases func() float64) *metrics {
+// registered). leases reports how many source leases this instance holds;
+// failing how many sources are failing.
+func newMetrics(reg prometheus.Registerer, leases, failing func() float64) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashwire_watch_polls_total",
@@ -68,7 +72,35 @@ func newMetrics(reg prometheus.Registerer, leases func() float64) *metrics {
 		Name: "flashwire_watch_leases_held",
 		Help: "Feed sources whose polling lease this instance holds.",
 	}, leases))
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flashwire_watch_sources_failing",
+		Help: "Feed sources whose last poll failed (fetch or parse) and that back off; the same on every instance.",
+	}, failing))
 	return m
+}
+
+// failingSources counts the sources whose last poll failed, read from
+// Redis at scrape time so that every instance reports the figure, not only
+// the one polling each source. NaN when Redis does not answer within a
+// second: flashwire_redis_up says so.
+func (w *Watcher) failingSources() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	sources, err := w.store.all(ctx)
+	if err != nil {
+		return math.NaN()
+	}
+	n := 0
+	for _, src := range sources {
+		st, err := w.store.state(ctx, src.ID)
+		if err != nil {
+			return math.NaN()
+		}
+		if st.Failures > 0 {
+			n++
+		}
+	}
+	return float64(n)
 }
 
 // register registers c, or returns the collector already registered under

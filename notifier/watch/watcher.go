@@ -149,7 +149,7 @@ func New(cfg Config) *Watcher {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return float64(len(w.leases))
-	})
+	}, w.failingSources)
 	return w
 }
 

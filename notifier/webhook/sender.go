@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,8 +69,8 @@ type Options struct {
 	// DisableAfter disables a partner whose every attempt failed for this
 	// long (default 24 h).
 	DisableAfter time.Duration
-	// Version goes into the User-Agent, "Flashwire/VERSION" (default: the
-	// module version of the build, or "dev").
+	// Version goes into the User-Agent, "Flashwire/VERSION" (default
+	// "dev"); the command that builds the sender knows the build's version.
 	Version string
 	Logger  *slog.Logger
 	// Registry receives the delivery metrics when not nil.
@@ -129,7 +128,7 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		opts.DisableAfter = 24 * time.Hour
 	}
 	if opts.Version == "" {
-		opts.Version = buildVersion()
+		opts.Version = "dev"
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -422,14 +421,6 @@ func (s *Sender) sample(ctx context.Context) {
 			s.metrics.disabledNow.Set(float64(n))
 		}
 	}
-}
-
-// buildVersion is the module version the binary was built from, or "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // message is the JSON body of every webhook.

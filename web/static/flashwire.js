@@ -1,7 +1,7 @@
 /* Flashwire reader widget: breaking-news banners for any page, embedded as
  * <script src="https://SERVICE/static/flashwire.js" data-topics="world" async>.
- * No framework, no build step. Its data- attributes: README.md, "Reader
- * widget"; the protocol: docs/protocol.md. */
+ * No framework, no build step. Its data- attributes, placement and
+ * translations: README.md, "Reader widget"; the protocol: docs/protocol.md. */
 (function () {
   "use strict";
   var me = document.currentScript || document.querySelector("script[src*='flashwire.js']");
@@ -16,7 +16,104 @@
   var WS_TRIES = 3; // WebSocket attempts that never said hello before using SSE
   var MAX_AGE = 3 * 3600e3; // alerts older than this are news, not breaking news
   var MAX_SHOWN = 3;
-  var LABELS = { flash: "Breaking", urgent: "Urgent", normal: "News" };
+  var RANK = { normal: 1, urgent: 2, flash: 3 };
+
+  // The widget's words. A site adds or overrides languages by setting
+  // window.FlashwireWords = {ar: {...}} before the script runs; missing
+  // words fall back to English.
+  var WORDS = {
+    en: {
+      flash: "Breaking", urgent: "Urgent", normal: "News", updated: "Updated", dismiss: "Dismiss alert",
+      toggle: "News alerts", title: "Breaking-news alerts", topics: "Topics", anyTopic: "None ticked: every topic.",
+      regions: "Regions", anyRegion: "None ticked: everywhere.", langs: "Languages", anyLang: "None ticked: every language.",
+      min: "Alerts to show", minAll: "All alerts", minUrgent: "Urgent and breaking news", minFlash: "Breaking news only",
+      pause: "Pause alerts", pauseNone: "Not paused", p1: "For 1 hour", p8: "For 8 hours", p24: "For 24 hours", pausedUntil: "Paused until {t}",
+      quiet: "Quiet hours", mute: "Mute alerts during these hours", from: "From", to: "to", allowFlash: "Still show breaking news",
+      save: "Save", close: "Close", loading: "Loading\u2026", saving: "Saving\u2026", saved: "Saved. Alerts now follow your choices.",
+      failed: "Not saved. Please try again in a moment.", more: "+{n} more", fewer: "Show fewer",
+      skip: "Skip to the latest news alert", region: "Breaking news"
+    },
+    fr: {
+      flash: "Dernière minute", urgent: "Urgent", normal: "Info", updated: "Mis à jour", dismiss: "Fermer l\u2019alerte",
+      toggle: "Alertes info", title: "Alertes de dernière minute", topics: "Thèmes", anyTopic: "Aucun coché\u00a0: tous les thèmes.",
+      regions: "Régions", anyRegion: "Aucune cochée\u00a0: partout.", langs: "Langues", anyLang: "Aucune cochée\u00a0: toutes les langues.",
+      min: "Alertes à afficher", minAll: "Toutes les alertes", minUrgent: "Urgentes et dernière minute", minFlash: "Dernière minute uniquement",
+      pause: "Suspendre les alertes", pauseNone: "Pas de pause", p1: "Pendant 1 heure", p8: "Pendant 8 heures", p24: "Pendant 24 heures", pausedUntil: "En pause jusqu\u2019à {t}",
+      quiet: "Heures de silence", mute: "Couper les alertes pendant ces heures", from: "De", to: "à", allowFlash: "Toujours afficher la dernière minute",
+      save: "Enregistrer", close: "Fermer", loading: "Chargement\u2026", saving: "Enregistrement\u2026", saved: "Enregistré. Les alertes suivent désormais vos choix.",
+      failed: "Échec de l\u2019enregistrement. Réessayez dans un instant.", more: "+{n} autres", fewer: "Afficher moins",
+      skip: "Aller à la dernière alerte", region: "Dernière minute"
+    },
+    de: {
+      flash: "Eilmeldung", urgent: "Dringend", normal: "Nachricht", updated: "Aktualisiert", dismiss: "Meldung schließen",
+      toggle: "Eilmeldungen", title: "Eilmeldungen einstellen", topics: "Themen", anyTopic: "Nichts angehakt: alle Themen.",
+      regions: "Regionen", anyRegion: "Nichts angehakt: überall.", langs: "Sprachen", anyLang: "Nichts angehakt: alle Sprachen.",
+      min: "Angezeigte Meldungen", minAll: "Alle Meldungen", minUrgent: "Dringende und Eilmeldungen", minFlash: "Nur Eilmeldungen",
+      pause: "Meldungen pausieren", pauseNone: "Nicht pausiert", p1: "Für 1 Stunde", p8: "Für 8 Stunden", p24: "Für 24 Stunden", pausedUntil: "Pausiert bis {t}",
+      quiet: "Ruhezeiten", mute: "In dieser Zeit keine Meldungen", from: "Von", to: "bis", allowFlash: "Eilmeldungen trotzdem zeigen",
+      save: "Speichern", close: "Schließen", loading: "Wird geladen\u2026", saving: "Wird gespeichert\u2026", saved: "Gespeichert. Die Meldungen folgen jetzt Ihrer Auswahl.",
+      failed: "Nicht gespeichert. Bitte versuchen Sie es gleich noch einmal.", more: "+{n} weitere", fewer: "Weniger anzeigen",
+      skip: "Zur neuesten Eilmeldung springen", region: "Eilmeldungen"
+    },
+    es: {
+      flash: "Última hora", urgent: "Urgente", normal: "Noticia", updated: "Actualizada", dismiss: "Cerrar alerta",
+      toggle: "Alertas de noticias", title: "Alertas de última hora", topics: "Temas", anyTopic: "Ninguno marcado: todos los temas.",
+      regions: "Regiones", anyRegion: "Ninguna marcada: en todas partes.", langs: "Idiomas", anyLang: "Ninguno marcado: todos los idiomas.",
+      min: "Alertas que mostrar", minAll: "Todas las alertas", minUrgent: "Urgentes y de última hora", minFlash: "Solo última hora",
+      pause: "Pausar alertas", pauseNone: "Sin pausa", p1: "Durante 1 hora", p8: "Durante 8 horas", p24: "Durante 24 horas", pausedUntil: "En pausa hasta las {t}",
+      quiet: "Horas de silencio", mute: "Silenciar las alertas en este horario", from: "De", to: "a", allowFlash: "Mostrar igualmente la última hora",
+      save: "Guardar", close: "Cerrar", loading: "Cargando\u2026", saving: "Guardando\u2026", saved: "Guardado. Las alertas siguen ahora tus preferencias.",
+      failed: "No se ha guardado. Inténtalo de nuevo en un momento.", more: "+{n} más", fewer: "Mostrar menos",
+      skip: "Ir a la última alerta", region: "Última hora"
+    },
+    ru: {
+      flash: "Срочно", urgent: "Важно", normal: "Новости", updated: "Обновлено", dismiss: "Закрыть уведомление",
+      toggle: "Уведомления", title: "Уведомления о срочных новостях", topics: "Темы", anyTopic: "Ничего не отмечено: все темы.",
+      regions: "Регионы", anyRegion: "Ничего не отмечено: все регионы.", langs: "Языки", anyLang: "Ничего не отмечено: все языки.",
+      min: "Какие уведомления показывать", minAll: "Все", minUrgent: "Важные и срочные", minFlash: "Только срочные",
+      pause: "Приостановить уведомления", pauseNone: "Не приостанавливать", p1: "На 1 час", p8: "На 8 часов", p24: "На 24 часа", pausedUntil: "Приостановлено до {t}",
+      quiet: "Тихие часы", mute: "Не показывать уведомления в это время", from: "С", to: "до", allowFlash: "Срочные новости показывать всегда",
+      save: "Сохранить", close: "Закрыть", loading: "Загрузка\u2026", saving: "Сохранение\u2026", saved: "Сохранено. Теперь уведомления приходят по вашему выбору.",
+      failed: "Не удалось сохранить. Попробуйте ещё раз чуть позже.", more: "ещё {n}", fewer: "Свернуть",
+      skip: "Перейти к последней срочной новости", region: "Срочные новости"
+    },
+    uk: {
+      flash: "Терміново", urgent: "Важливо", normal: "Новини", updated: "Оновлено", dismiss: "Закрити сповіщення",
+      toggle: "Сповіщення", title: "Сповіщення про термінові новини", topics: "Теми", anyTopic: "Нічого не позначено: усі теми.",
+      regions: "Регіони", anyRegion: "Нічого не позначено: усі регіони.", langs: "Мови", anyLang: "Нічого не позначено: усі мови.",
+      min: "Які сповіщення показувати", minAll: "Усі", minUrgent: "Важливі й термінові", minFlash: "Лише термінові",
+      pause: "Призупинити сповіщення", pauseNone: "Не призупиняти", p1: "На 1 годину", p8: "На 8 годин", p24: "На 24 години", pausedUntil: "Призупинено до {t}",
+      quiet: "Тихі години", mute: "Не показувати сповіщення в цей час", from: "З", to: "до", allowFlash: "Термінові новини показувати завжди",
+      save: "Зберегти", close: "Закрити", loading: "Завантаження\u2026", saving: "Збереження\u2026", saved: "Збережено. Тепер сповіщення відповідають вашому вибору.",
+      failed: "Не вдалося зберегти. Спробуйте ще раз трохи згодом.", more: "ще {n}", fewer: "Згорнути",
+      skip: "Перейти до останньої термінової новини", region: "Термінові новини"
+    },
+    fa: {
+      flash: "فوری", urgent: "مهم", normal: "خبر", updated: "به‌روز شد", dismiss: "بستن هشدار",
+      toggle: "هشدارهای خبری", title: "هشدارهای خبر فوری", topics: "موضوع‌ها", anyTopic: "هیچ‌کدام انتخاب نشده: همهٔ موضوع‌ها.",
+      regions: "منطقه‌ها", anyRegion: "هیچ‌کدام انتخاب نشده: همه‌جا.", langs: "زبان‌ها", anyLang: "هیچ‌کدام انتخاب نشده: همهٔ زبان‌ها.",
+      min: "کدام هشدارها نمایش داده شوند", minAll: "همهٔ هشدارها", minUrgent: "مهم و فوری", minFlash: "فقط خبرهای فوری",
+      pause: "توقف موقت هشدارها", pauseNone: "بدون توقف", p1: "به مدت ۱ ساعت", p8: "به مدت ۸ ساعت", p24: "به مدت ۲۴ ساعت", pausedUntil: "متوقف تا {t}",
+      quiet: "ساعت‌های سکوت", mute: "در این ساعت‌ها هشداری نشان نده", from: "از", to: "تا", allowFlash: "خبرهای فوری همچنان نمایش داده شوند",
+      save: "ذخیره", close: "بستن", loading: "در حال بارگذاری\u2026", saving: "در حال ذخیره\u2026", saved: "ذخیره شد. هشدارها از این پس مطابق انتخاب شما هستند.",
+      failed: "ذخیره نشد. لطفاً کمی بعد دوباره امتحان کنید.", more: "+{n} مورد دیگر", fewer: "نمایش کمتر",
+      skip: "رفتن به آخرین خبر فوری", region: "خبر فوری"
+    }
+  };
+  // Each built-in language by its own name, for the settings.
+  var NAMES = { en: "English", fr: "Français", de: "Deutsch", es: "Español", ru: "Русский", uk: "Українська", fa: "فارسی" };
+  var extra = window.FlashwireWords || {};
+  for (var w in extra) WORDS[w] = extra[w];
+  // The language: data-ui-lang, else the page's, else English.
+  var lang = (opt.uiLang || document.documentElement.lang || "en").toLowerCase();
+  var base = lang.split("-")[0];
+  if (!WORDS[base]) lang = base = "en";
+  var rtl = /^(ar|fa|he|ur|ps|ckb|yi|dv)$/.test(base);
+  function t(k, n) {
+    var s = WORDS[base][k] || WORDS.en[k];
+    return n == null ? s : s.replace(/\{[nt]\}/, n);
+  }
+  function clock(d) { return d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); }
 
   function list(s) {
     return (s || "").split(",").map(function (x) { return x.trim(); }).filter(Boolean);
@@ -177,7 +274,8 @@
 
   // The banners.
 
-  var stack, shown = {}; // alert id -> banner element
+  var stack, more, skip, said, shown = {}; // alert id -> banner element
+  var small = window.matchMedia("(max-width: 37.5em)"), expanded = false;
 
   function el(tag, cls, text, attrs) {
     var e = document.createElement(tag);
@@ -198,29 +296,70 @@
     } catch (e) { return ""; }
   }
 
+  // banners lists the banners newest first.
+  function banners() { return Array.prototype.slice.call(stack.querySelectorAll(".fw-banner")); }
+
   function show(a, update) {
     if (!a || !a.id) return;
     var b = shown[a.id];
     if (update ? !b : b || Date.now() - Date.parse(a.published_at) > MAX_AGE) return;
     if (!b) {
-      b = shown[a.id] = el("div", "", null, { "data-id": a.id, role: "alert", "aria-live": "assertive", "aria-atomic": "true" });
-      var x = el("button", "fw-close", "\u00d7", { type: "button", "aria-label": "Dismiss alert" });
+      b = shown[a.id] = el("div", "", null, { "data-id": a.id, role: "alert", "aria-live": "assertive", "aria-atomic": "true", tabindex: "-1" });
+      var x = el("button", "fw-close", "\u00d7", { type: "button", "aria-label": t("dismiss") });
       x.addEventListener("click", function () { remove(a.id); });
       stack.insertBefore(add(b, el("div"), x), stack.firstChild);
-      while (stack.children.length > MAX_SHOWN) remove(stack.lastChild.getAttribute("data-id"));
     }
-    var p = LABELS[a.priority] ? a.priority : "normal", body = el("div", "fw-body"), kick = el("p", "fw-kicker");
+    var p = RANK[a.priority] ? a.priority : "normal", body = el("div", "fw-body"), kick = el("p", "fw-kicker");
     b.className = "fw-banner fw-" + p;
-    add(kick, el("span", "fw-label", LABELS[p] + (update ? " \u00b7 Updated" : "")));
+    b.rank = RANK[p];
+    add(kick, el("span", "fw-label", t(p) + (update ? " \u00b7 " + t("updated") : "")));
     var when = new Date(a.updated_at || a.published_at);
-    if (!isNaN(when)) {
-      add(kick, document.createTextNode(" "), el("time", "fw-time",
-        when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), { datetime: when.toISOString() }));
-    }
+    if (!isNaN(when)) add(kick, document.createTextNode(" "), el("time", "fw-time", clock(when), { datetime: when.toISOString() }));
     var href = webURL(a.url);
     add(body, kick, add(el("p", "fw-headline"), el(href ? "a" : "span", "fw-link", a.headline || "", href ? { href: href } : {})),
       a.summary && el("p", "fw-summary", a.summary));
     b.replaceChild(body, b.firstChild); // in place: the banner keeps its spot
+    if (!update) evict();
+    layout();
+    // A banner the compact view keeps folded is still announced.
+    if (b.hidden) said.textContent = t(p) + ": " + (a.headline || "");
+  }
+
+  // evict keeps at most MAX_SHOWN banners, taking away the oldest of the
+  // least urgent: a flash alert is never pushed out by a lesser one.
+  function evict() {
+    var bs = banners();
+    while (bs.length > MAX_SHOWN) {
+      var out = bs[bs.length - 1];
+      for (var i = bs.length - 1; i >= 0; i--) if (bs[i].rank < out.rank) out = bs[i];
+      bs.splice(bs.indexOf(out), 1);
+      remove(out.getAttribute("data-id"));
+    }
+  }
+
+  // lead is the banner the compact view shows: the newest of the most urgent.
+  function lead() {
+    return banners().reduce(function (l, b) { return !l || b.rank > l.rank ? b : l; }, null);
+  }
+
+  // newest is the banner a keyboard reaches first: the newest shown.
+  function newest() { return small.matches && !expanded ? lead() : banners()[0]; }
+
+  // layout folds the stack on small screens to its lead banner and a
+  // count of the others, then keeps it off the focused element.
+  function layout() {
+    var bs = banners(), top = lead(), fold = small.matches && !expanded;
+    bs.forEach(function (b) { b.hidden = fold && b !== top; });
+    more.hidden = !small.matches || bs.length < 2;
+    more.textContent = expanded ? t("fewer") : t("more", (bs.length - 1).toLocaleString(lang));
+    more.setAttribute("aria-expanded", String(expanded));
+    var at = fold && top ? top.nextSibling : null, had = document.activeElement === more;
+    if (top && (more.parentNode !== stack || more.nextSibling !== at && at !== more)) {
+      stack.insertBefore(more, at);
+      if (had) more.focus(); // moving it took focus away
+    }
+    skip.hidden = !bs.length;
+    place();
   }
 
   // remove takes a banner away; when focus was in it (the reader dismissed
@@ -231,13 +370,65 @@
     delete shown[id];
     var had = b.contains(document.activeElement);
     b.remove();
-    var next = had && (stack.querySelector(".fw-close") || (toggle.hidden ? null : toggle));
+    if (stack.querySelectorAll(".fw-banner").length < 2) expanded = false;
+    layout();
+    var next = had && (stack.querySelector(".fw-banner:not([hidden]) .fw-close") || (toggle.hidden ? null : toggle));
     if (next) next.focus();
   }
 
-  // The settings: topics and quiet hours, saved as the reader's preferences.
+  // Placement. data-position puts the banners at the top (the default) or
+  // the bottom of the window; data-offset keeps them clear of the site's
+  // own bar there (a CSS length, or a selector of the bar: its edge is
+  // followed as the page scrolls); data-host puts them inline in an
+  // element of the site instead. A floating stack never covers the focused
+  // element: it moves to the other edge, else folds, else steps aside until
+  // focus moves on.
 
-  var toggle, panel, form, status;
+  function find(sel) { try { return sel && document.querySelector(sel); } catch (e) { return null; } }
+  var position = opt.position === "bottom" ? "bottom" : "top", host = find(opt.host);
+  var length = opt.offset && CSS.supports("top", opt.offset), bar = !host && !length && find(opt.offset);
+
+  // offset is the distance, in CSS terms, from the chosen edge.
+  function offset() {
+    if (!bar) return length ? opt.offset : "0px";
+    var r = bar.getBoundingClientRect(), h = window.innerHeight;
+    return Math.max(0, Math.min(h, position === "top" ? r.bottom : h - r.top)) + "px";
+  }
+
+  function covers(a) {
+    var r = a.getBoundingClientRect();
+    return banners().some(function (b) {
+      var s = b.getBoundingClientRect();
+      return !b.hidden && s.height && r.top < s.bottom && s.top < r.bottom && r.left < s.right && s.left < r.right;
+    });
+  }
+
+  function place() {
+    if (host) return;
+    var a = document.activeElement, flip = position === "top" ? "bottom" : "top";
+    stack.removeAttribute("data-yield");
+    edge(position, offset());
+    if (!a || a === document.body || box.contains(a) || a === skip || !covers(a)) return;
+    edge(flip, "0px");
+    if (!covers(a)) return;
+    stack.setAttribute("data-yield", "fold");
+    if (covers(a)) stack.setAttribute("data-yield", "aside");
+  }
+
+  function edge(e, off) {
+    box.setAttribute("data-edge", e);
+    stack.style.setProperty("--fw-offset", off);
+  }
+
+  var queued = 0;
+  function later() {
+    if (!queued) queued = requestAnimationFrame(function () { queued = 0; place(); });
+  }
+
+  // The settings: topics, regions, languages, priority, a pause and quiet
+  // hours, saved as the reader's preferences.
+
+  var toggle, panel, form, status, prefs = null;
 
   function api(method, path, body) {
     return fetch(new URL("api/v1/" + path, root).href, {
@@ -263,14 +454,32 @@
     return add(el("label", "fw-field"), box && i, document.createTextNode(box ? " " + text : text + " "), !box && i);
   }
 
+  function choice(name, label, options) {
+    var s = el("select", "", null, { name: name });
+    options.forEach(function (o) { add(s, el("option", "", o[1], { value: o[0] })); });
+    return add(el("label", "fw-field fw-choice"), document.createTextNode(label + " "), s);
+  }
+
+  // boxes fills the fieldset of name with a box for each of values, ticked
+  // when in chosen.
+  function boxes(name, legend, hint, values, chosen, text) {
+    var set = form.querySelector(".fw-" + name);
+    set.textContent = "";
+    add(set, el("legend", "", legend));
+    values.forEach(function (v) {
+      add(set, field("checkbox", name, v, text(v))).lastChild.firstChild.checked = chosen.indexOf(v) >= 0;
+    });
+    add(set, el("p", "fw-hint", hint));
+  }
+
   function openPanel() {
     if (!panel.hidden) return;
     panel.hidden = false;
     toggle.setAttribute("aria-expanded", "true");
-    status.textContent = "Loading\u2026";
-    var prefs = get("saved") ? api("GET", prefsPath()).catch(function () { return null; }) : null;
-    Promise.all([api("GET", "topics").catch(function () { return {}; }), prefs]).then(function (r) {
-      fill(r[0].topics && r[0].topics.length ? r[0].topics : want.topics, r[1]);
+    status.textContent = t("loading");
+    var saved = get("saved") ? api("GET", prefsPath()).catch(function () { return null; }) : null;
+    Promise.all([api("GET", "topics").catch(function () { return {}; }), saved]).then(function (r) {
+      fill(r[0], r[1]);
       status.textContent = "";
       var first = form.querySelector("input");
       // The reader asked for the panel: focus may move into it.
@@ -286,81 +495,129 @@
     if (back || had) toggle.focus();
   }
 
-  function fill(topics, p) {
-    var chosen = p ? p.topics || [] : want.topics;
-    var set = form.querySelector(".fw-topics");
-    set.textContent = "";
-    add(set, el("legend", "", "Topics"));
-    topics.forEach(function (t) {
-      add(set, field("checkbox", "topic", t, title(t))).lastChild.firstChild.checked = chosen.indexOf(t) >= 0;
-    });
-    add(set, el("p", "fw-hint", "None ticked: every topic."));
-    var q = p && p.quiet_hours, f = form.elements;
+  function fill(tax, p) {
+    prefs = p;
+    var topics = tax.topics && tax.topics.length ? tax.topics : want.topics;
+    var regions = tax.regions && tax.regions.length ? tax.regions : want.regions;
+    var langs = Object.keys(NAMES);
+    want.lang.concat(p && p.languages || []).forEach(function (l) { if (langs.indexOf(l) < 0) langs.push(l); });
+    boxes("topic", t("topics"), t("anyTopic"), topics, p ? p.topics || [] : want.topics, title);
+    boxes("region", t("regions"), t("anyRegion"), regions, p ? p.regions || [] : want.regions, title);
+    boxes("lang", t("langs"), t("anyLang"), langs, p ? p.languages || [] : want.lang, function (l) { return NAMES[l] || l; });
+    var f = form.elements, q = p && p.quiet_hours, until = p && Date.parse(p.paused_until);
+    f.min.value = (p ? p.min_priority : minPriority) || "normal";
+    var keep = f.pause.querySelector("[value=keep]");
+    keep.hidden = !(until > Date.now());
+    if (!keep.hidden) keep.textContent = t("pausedUntil", new Date(until).toLocaleString(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" }));
+    f.pause.value = keep.hidden ? "0" : "keep";
     f.quiet.checked = !!q;
     f.start.value = q && q.start || "22:00";
     f.end.value = q && q.end || "07:00";
     f.flash.checked = q ? !!q.allow_flash : true;
+    quiet();
+  }
+
+  // quiet turns the quiet-hours times on and off with their box.
+  function quiet() {
+    var f = form.elements;
+    f.start.disabled = f.end.disabled = f.flash.disabled = !f.quiet.checked;
+  }
+
+  function ticked(name) {
+    return Array.prototype.map.call(form.querySelectorAll("input[name=" + name + "]:checked"), function (i) { return i.value; });
   }
 
   function save(ev) {
     ev.preventDefault();
-    var f = form.elements, topics = [];
-    form.querySelectorAll("input[name=topic]").forEach(function (i) { if (i.checked) topics.push(i.value); });
-    var body = { topics: topics, regions: want.regions, languages: want.lang };
-    if (minPriority) body.min_priority = minPriority;
+    var f = form.elements, pause = f.pause.value;
+    var body = { topics: ticked("topic"), regions: ticked("region"), languages: ticked("lang"), min_priority: f.min.value };
+    if (pause === "keep") body.paused_until = prefs.paused_until;
+    else if (+pause) body.paused_until = new Date(Date.now() + pause * 3600e3).toISOString();
     if (f.quiet.checked) {
       body.quiet_hours = {
         start: f.start.value, end: f.end.value, allow_flash: f.flash.checked,
         tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"
       };
     }
-    status.textContent = "Saving\u2026";
-    api("PUT", prefsPath(), body).then(function () {
+    status.textContent = t("saving");
+    api("PUT", prefsPath(), body).then(function (p) {
+      prefs = p;
       put("saved", "1");
-      status.textContent = "Saved. Alerts now follow your choices.";
+      status.textContent = t("saved");
       attempt = 0;
       connect(); // resumes from last_id with the new preferences
     }, function (e) {
-      status.textContent = "Not saved: " + e.message;
+      console.warn("flashwire: " + e.message);
+      status.textContent = t("failed");
     });
   }
 
   function buildPanel() {
-    toggle = el("button", "fw-toggle", "News alerts", { type: "button", "aria-expanded": "false", "aria-controls": "fw-panel" });
+    toggle = el("button", "fw-toggle", t("toggle"), { type: "button", "aria-expanded": "false", "aria-controls": "fw-panel" });
     toggle.hidden = opt.settings === "off";
     toggle.addEventListener("click", function () { if (panel.hidden) openPanel(); else closePanel(true); });
-    var no = el("button", "fw-cancel", "Close", { type: "button" });
+    var no = el("button", "fw-cancel", t("close"), { type: "button" });
     no.addEventListener("click", function () { closePanel(true); });
     status = el("p", "fw-status", null, { role: "status" });
-    form = add(el("form", "fw-form"), el("fieldset", "fw-topics"),
-      add(el("fieldset"), el("legend", "", "Quiet hours"),
-        field("checkbox", "quiet", "1", "Mute alerts during these hours"),
-        field("time", "start", "22:00", "From"), field("time", "end", "07:00", "to"),
-        field("checkbox", "flash", "1", "Still show flash alerts")),
-      add(el("div", "fw-actions"), el("button", "fw-save", "Save", { type: "submit" }), no), status);
+    form = add(el("form", "fw-form"), el("fieldset", "fw-topic"), el("fieldset", "fw-region"), el("fieldset", "fw-lang"),
+      add(el("div", "fw-choices"),
+        choice("min", t("min"), [["normal", t("minAll")], ["urgent", t("minUrgent")], ["flash", t("minFlash")]]),
+        choice("pause", t("pause"), [["keep", ""], ["0", t("pauseNone")], ["1", t("p1")], ["8", t("p8")], ["24", t("p24")]])),
+      add(el("fieldset"), el("legend", "", t("quiet")),
+        field("checkbox", "quiet", "1", t("mute")),
+        field("time", "start", "22:00", t("from")), field("time", "end", "07:00", t("to")),
+        field("checkbox", "flash", "1", t("allowFlash"))),
+      add(el("div", "fw-actions"), el("button", "fw-save", t("save"), { type: "submit" }), no), status);
     form.addEventListener("submit", save);
+    form.elements.quiet.addEventListener("change", quiet);
     panel = add(el("div", "fw-panel", null, { id: "fw-panel", role: "dialog", "aria-labelledby": "fw-title" }),
-      el("h2", "fw-title", "Breaking-news alerts", { id: "fw-title" }), form);
+      el("h2", "fw-title", t("title"), { id: "fw-title" }), form);
     panel.hidden = true;
   }
 
+  // rootEl is an element the widget's styles apply in, in its language.
+  function rootEl(cls) { return el("div", "fw-root" + cls, null, { lang: lang, dir: rtl ? "rtl" : "ltr" }); }
+
   function start() {
     var css = el("link", "", null, { rel: "stylesheet", href: new URL("flashwire.css", me.src).href });
-    stack = el("div", "fw-stack");
+    stack = el("div", "fw-stack", null, { role: "region", "aria-label": t("region") });
+    more = el("button", "fw-more", null, { type: "button" });
+    more.addEventListener("click", function () { expanded = !expanded; layout(); });
+    said = el("p", "fw-said", null, { role: "status" });
+    // The skip link waits at the top of the page, for keyboard users,
+    // while there are banners; it shows when focused.
+    skip = el("a", "fw-skip", t("skip"), { href: "#" });
+    skip.addEventListener("click", function (e) {
+      e.preventDefault();
+      var b = newest();
+      if (b) b.focus();
+    });
     buildPanel();
-    box = add(el("div", "fw-root"), stack, panel, toggle);
-    box.hidden = true; // until styled, so nothing shows unstyled
-    css.onload = css.onerror = function () { box.hidden = false; };
+    box = add(rootEl(""), panel, toggle, said);
+    box.setAttribute("data-position", position);
+    box.setAttribute("data-settings", toggle.hidden ? "off" : "on");
+    var holder = box;
+    if (host) add(host, holder = rootEl(" fw-inline"));
+    holder.insertBefore(stack, holder.firstChild);
+    box.hidden = holder.hidden = true; // until styled, so nothing shows unstyled
+    css.onload = css.onerror = function () { box.hidden = holder.hidden = false; place(); };
     add(document.head, css);
     add(document.body, box);
+    document.body.insertBefore(add(rootEl(" fw-top"), skip), document.body.firstChild);
+    layout();
 
     document.addEventListener("keydown", function (e) {
       if (e.key !== "Escape" || e.defaultPrevented) return;
+      var b = newest();
       if (!panel.hidden) closePanel(false);
-      else if (stack.firstChild) remove(stack.firstChild.getAttribute("data-id"));
+      else if (b) remove(b.getAttribute("data-id"));
       else return;
       e.preventDefault();
     });
+    document.addEventListener("focusin", later);
+    window.addEventListener("scroll", later, { passive: true });
+    window.addEventListener("resize", later);
+    if (small.addEventListener) small.addEventListener("change", layout);
     window.addEventListener("online", function () { attempt = 0; connect(); });
     window.addEventListener("offline", function () { drop(); state("offline"); });
     window.addEventListener("pagehide", drop); // lets the page into the back/forward cache
