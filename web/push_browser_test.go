@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
+
+	"flashwire/notifier/webpush"
 )
 
 // shownNotification is what getNotifications() tells of one.
@@ -129,4 +133,81 @@ func TestServiceWorkerBrowser(t *testing.T) {
 	if left[0].RequireInteraction {
 		t.Fatal("a normal alert requires interaction")
 	}
+}
+
+// TestWidgetNotifications drives the widget's "Get notifications" on the
+// demo page: nothing asks for permission on load; the settings panel
+// shows the state; a click (a user gesture) creates the reader with the
+// page's defaults, registers the service worker and subscribes; a browser
+// that blocks notifications is told so, without a button.
+func TestWidgetNotifications(t *testing.T) {
+	env := newWidgetEnv(t, envOptions{configure: func(e *testEnv, _ *HubConfig, c *Config) {
+		keys, err := webpush.LoadKeys(context.Background(), e.rdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Push = webpush.NewSender(e.rdb, e.store, webpush.Options{Keys: keys})
+	}})
+	bt := newBrowserTab(t)
+	origin := env.URL
+	bt.do(t, chromedp.Navigate(origin+"/"))
+	bt.waitFor(t, "the widget", `document.querySelector(".fw-toggle")`)
+	if p := eval[string](t, bt, `Notification.permission`); p != "default" {
+		t.Fatalf("permission %q after load, want default: nothing may ask before a click", p)
+	}
+	if n := registrations(t, bt); n != 0 {
+		t.Fatalf("%v service workers registered on load", n)
+	}
+	bt.do(t, chromedp.Click(".fw-toggle"))
+	bt.waitFor(t, "the notifications state", `document.querySelector(".fw-push[data-push=off]")`)
+	if got := eval[string](t, bt, `document.querySelector(".fw-push-toggle").textContent`); got != "Get notifications" {
+		t.Fatalf("button says %q", got)
+	}
+
+	// The reader accepts the browser's question.
+	if _, err := chromedp.CallBrowser(bt.ctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: origin,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bt.waitFor(t, "the permission", `Notification.permission === "granted"`)
+	bt.do(t, chromedp.Click(".fw-push-toggle"))
+	// Headless Chromium has no push service to reach, so its subscribe
+	// never ends here; everything before it must have happened: the
+	// reader stored with the page's defaults and the demo's worker
+	// registered.
+	id := eval[string](t, bt, `localStorage.getItem("flashwire:" + location.host + ":reader")`)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, err := env.store.Reader(context.Background(), id)
+		if err == nil && registrations(t, bt) == 1 {
+			if strings.Join(r.Topics, ",") != "world,politics" || strings.Join(r.Regions, ",") != "international" {
+				t.Fatalf("reader %+v; want the page's defaults", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the click: reader %q %v, %v service workers", id, err, registrations(t, bt))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Blocked in the browser: said so, and no button to press.
+	if _, err := chromedp.CallBrowser(bt.ctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingDenied, Origin: origin,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bt.do(t, chromedp.Click(".fw-toggle"), chromedp.Click(".fw-toggle"))
+	bt.waitFor(t, "the blocked state", `document.querySelector(".fw-push[data-push=blocked]") && document.querySelector(".fw-push-toggle").hidden`)
+}
+
+// registrations returns how many service workers the page's origin has.
+func registrations(tb testing.TB, bt *browserTab) float64 {
+	tb.Helper()
+	n, err := chromedp.Run(bt.ctx, chromedp.Evaluate[float64](`navigator.serviceWorker.getRegistrations().then(rs => rs.length)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
