@@ -156,32 +156,45 @@ func audienceGroups(sh shard, a flashwire.Attrs) [][]string {
 	return [][]string{dim("topic", a.Topics), dim("region", a.Regions), dim("lang", lang), prio}
 }
 
-// quietKeys returns the quiet-hours bitmaps of shard sh whose readers are
-// quiet at now for an alert of a's priority. The specs in use are read
-// first and the bitmaps combined after, so a reader whose quiet hours
-// change in between may be counted by their old ones.
-func (s *Store) quietKeys(ctx context.Context, sh shard, a flashwire.Attrs, now time.Time) ([]string, error) {
-	specs, err := s.rdb.HKeys(ctx, sh.key("quiet-specs")).Result()
+// quietKeys returns, for each of the given shards, its quiet-hours
+// bitmaps whose readers are quiet at now for an alert of a's priority. The
+// specs in use are read in one pipelined round trip and each distinct spec
+// judged once, whatever the number of shards; the bitmaps are combined
+// after, so a reader whose quiet hours change in between may be counted by
+// their old ones.
+func (s *Store) quietKeys(ctx context.Context, shards []shard, a flashwire.Attrs, now time.Time) (map[shard][]string, error) {
+	cmds := make([]*redis.StringSliceCmd, len(shards))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sh := range shards {
+			cmds[i] = p.HKeys(ctx, sh.key("quiet-specs"))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load quiet hours in use: %w", err)
 	}
-	var keys []string
-	for _, spec := range specs {
-		q, ok := parseQuietSpec(spec)
-		if ok && q.Quiet(now) && !(a.Priority == "flash" && q.AllowFlash) {
-			keys = append(keys, sh.key("quiet:"+spec))
+	judged := map[string]bool{}
+	out := make(map[shard][]string, len(shards))
+	for i, sh := range shards {
+		for _, spec := range cmds[i].Val() {
+			quiet, seen := judged[spec]
+			if !seen {
+				q, ok := parseQuietSpec(spec)
+				quiet = ok && q.Quiet(now) && !(a.Priority == flashwire.Flash && q.AllowFlash)
+				judged[spec] = quiet
+			}
+			if quiet {
+				out[sh] = append(out[sh], sh.key("quiet:"+spec))
+			}
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
-// runAudience runs the audience script on one shard; mode is count, list
-// or push (see audienceScript).
-func (s *Store) runAudience(ctx context.Context, sh shard, a flashwire.Attrs, now time.Time, mode string) (any, error) {
-	quiet, err := s.quietKeys(ctx, sh, a, now)
-	if err != nil {
-		return nil, err
-	}
+// runAudience runs the audience script on one shard, leaving out the
+// readers of the quiet-hours bitmaps quiet; mode is count, list or push
+// (see audienceScript).
+func (s *Store) runAudience(ctx context.Context, sh shard, a flashwire.Attrs, now time.Time, quiet []string, mode string) (any, error) {
 	groups := audienceGroups(sh, a)
 	keys := []string{sh.key("tmp:a")}
 	args := []any{now.UnixMilli(), mode, len(groups)}
@@ -250,9 +263,13 @@ type Audience struct {
 // reach. Readers are counted by set algebra on the Redis indexes, shard by
 // shard in parallel, never by a scan.
 func (s *Store) CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (Audience, error) {
+	quiet, err := s.quietKeys(ctx, s.shards(), a, now)
+	if err != nil {
+		return Audience{}, err
+	}
 	var readers, push atomic.Int64
-	err := s.eachShard(ctx, func(ctx context.Context, sh shard) error {
-		res, err := s.runAudience(ctx, sh, a, now, "count")
+	err = s.eachShard(ctx, func(ctx context.Context, sh shard) error {
+		res, err := s.runAudience(ctx, sh, a, now, quiet[sh], "count")
 		if err != nil {
 			return err
 		}
@@ -277,10 +294,14 @@ func (s *Store) CountAudience(ctx context.Context, a flashwire.Attrs, now time.T
 // MatchReaders returns the ids of the stored readers an alert with
 // attributes a, published at now, would reach, in no particular order.
 func (s *Store) MatchReaders(ctx context.Context, a flashwire.Attrs, now time.Time) ([]string, error) {
+	quiet, err := s.quietKeys(ctx, s.shards(), a, now)
+	if err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex
 	var ids []string
-	err := s.eachShard(ctx, func(ctx context.Context, sh shard) error {
-		res, err := s.runAudience(ctx, sh, a, now, "list")
+	err = s.eachShard(ctx, func(ctx context.Context, sh shard) error {
+		res, err := s.runAudience(ctx, sh, a, now, quiet[sh], "list")
 		if err != nil {
 			return err
 		}

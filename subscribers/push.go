@@ -352,7 +352,11 @@ func (s *Store) PushSubscriptions(ctx context.Context, sh int, slots []int) ([]P
 // published at now, reaches and who hold a push subscription, as a bitmap
 // of their slots (see Slots), and how many subscriptions they hold.
 func (s *Store) MatchPush(ctx context.Context, sh int, a flashwire.Attrs, now time.Time) (bitmap []byte, subscriptions int64, err error) {
-	res, err := s.runAudience(ctx, shard(sh), a, now, "push")
+	quiet, err := s.quietKeys(ctx, []shard{shard(sh)}, a, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	res, err := s.runAudience(ctx, shard(sh), a, now, quiet[shard(sh)], "push")
 	if err != nil {
 		return nil, 0, err
 	}
