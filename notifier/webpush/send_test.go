@@ -78,8 +78,9 @@ func TestSend(t *testing.T) {
 }
 
 // TestCorrectionAndRetraction: a correction and a retraction reach the
-// subscriptions the alert reached, with its topic; a browser that
-// subscribed after the alert went out gets no retraction.
+// subscriptions the alert reached, with its topic; a correction that
+// widens the targeting also reaches the readers it now matches, and a
+// browser that never got the alert gets no retraction.
 func TestCorrectionAndRetraction(t *testing.T) {
 	e := newEnv(t)
 	_, subs := e.subscribe(t, subscribers.Preferences{}, 3)
@@ -88,14 +89,15 @@ func TestCorrectionAndRetraction(t *testing.T) {
 	e.figures(t, a.ID, func(cs notifier.ChannelStats) bool { return cs.Reached == 3 })
 	_, lateSubs := e.subscribe(t, subscribers.Preferences{Topics: []string{"science"}}, 1)
 	a.Headline = "Vote delayed to Tuesday"
+	a.Topics = []string{"politics", "science"}
 	if _, err := e.alerts.Update(context.Background(), a.ID, a); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the correction", func() bool { return len(e.push.Messages()) == 6 })
+	waitFor(t, "the correction", func() bool { return len(e.push.Messages()) == 7 })
 	if _, err := e.alerts.Retract(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the retraction", func() bool { return len(e.push.Messages()) == 9 })
+	waitFor(t, "the retraction", func() bool { return len(e.push.Messages()) == 10 })
 	time.Sleep(300 * time.Millisecond)
 	byType := map[string]map[string]int{}
 	for _, p := range e.received(t) {
@@ -122,6 +124,9 @@ func TestCorrectionAndRetraction(t *testing.T) {
 				t.Fatalf("%s pushes to %s: %d, want 1", typ, s.Endpoint, byType[typ][s.Endpoint])
 			}
 		}
+	}
+	if byType[TypeUpdate][lateSubs[0].Endpoint] != 1 {
+		t.Fatal("a reader the correction's targeting reaches did not get it")
 	}
 	if n := byType[TypeRetract][lateSubs[0].Endpoint]; n != 0 {
 		t.Fatal("a browser that never got the alert got its retraction")

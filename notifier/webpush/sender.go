@@ -331,12 +331,18 @@ func (s *Sender) steps(stop, ctx context.Context, j job) error {
 			return err
 		}
 	}
-	filter, err := s.sentBefore(ctx, j)
+	sent, err := s.sentBefore(ctx, j)
 	if err != nil {
 		return err
 	}
+	// A retraction goes only where the alert went; a correction also to
+	// the readers its new targeting reaches.
+	var filter func(bit int) bool
+	if j.Type == string(flashwire.Retracted) {
+		filter = sent
+	}
 	if !j.Walked {
-		slots, err := s.snapshot(ctx, j, filter)
+		slots, err := s.snapshot(ctx, j, sent)
 		if err != nil {
 			return err
 		}
