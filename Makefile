@@ -2,10 +2,12 @@
 # then runs every test against real components.
 
 GO ?= go
-# npm tools the browser tests use (the axe-core accessibility audit) and
-# the widget's size measurement (terser), installed into an ignored folder.
+# npm tools the browser tests use (the axe-core accessibility audit), the
+# widget's size measurement (terser) and the Web Push tests (http_ece, an
+# independent decryption to check Flashwire's against), installed into an
+# ignored folder.
 NPM_TOOLS := .tools/npm
-NPM_PACKAGES := axe-core@4.14.1 terser@5.51.2
+NPM_PACKAGES := axe-core@4.14.1 terser@5.51.2 http_ece@1.2.1
 export PATH := /usr/local/go/bin:$(PATH)
 
 # What make build stamps into the binary (flashwire version, the
@@ -44,7 +46,8 @@ deps:
 		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@test -f $(NPM_TOOLS)/node_modules/axe-core/axe.min.js -a -f $(NPM_TOOLS)/node_modules/terser/bin/terser || \
+	@test -f $(NPM_TOOLS)/node_modules/axe-core/axe.min.js -a -f $(NPM_TOOLS)/node_modules/terser/bin/terser \
+		-a -f $(NPM_TOOLS)/node_modules/http_ece/ece.js || \
 		npm install --prefix $(NPM_TOOLS) --no-audit --no-fund --loglevel=error $(NPM_PACKAGES)
 	@$(MAKE) --no-print-directory $(NODE_RECEIVER)/node_modules/.installed
 

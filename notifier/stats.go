@@ -3,10 +3,12 @@ package notifier
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,14 +22,21 @@ const (
 	WebSocket Channel = "websocket"
 	SSE       Channel = "sse"
 	Webhook   Channel = "webhook"
+	WebPush   Channel = "webpush"
 )
 
 // Tally is what one instance saw of one alert on one channel since its last
 // report: counts are deltas, latencies are publish-to-write times.
 type Tally struct {
-	Reached   int64
-	Failed    int64
-	Pending   int64
+	Reached int64
+	Failed  int64
+	Pending int64
+	// Expired counts messages given up because their alert stopped being
+	// news before they could go (Web Push: the TTL ran out).
+	Expired int64
+	// Removed counts subscriptions found gone and deleted (Web Push: the
+	// push service answered 404 or 410).
+	Removed   int64
 	Latencies []time.Duration
 }
 
@@ -36,6 +45,10 @@ type ChannelStats struct {
 	Reached int64 `json:"reached"`
 	Failed  int64 `json:"failed"`
 	Pending int64 `json:"pending"`
+	// Expired and Removed are kept by the channels that have them (see
+	// Tally).
+	Expired int64 `json:"expired,omitempty"`
+	Removed int64 `json:"removed,omitempty"`
 	// First, Median and P99 are publish-to-delivery times in milliseconds,
 	// read from a histogram: Median and P99 are the upper bound of their
 	// bucket (at most 19% above the true figure). Nil before any delivery.
@@ -46,7 +59,7 @@ type ChannelStats struct {
 
 // Stats keeps per-alert delivery figures in Redis:
 //
-//	flashwire:v1:{alerts}:stats:ID  hash: CHANNEL:reached|failed|pending|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:stats:ID  hash: CHANNEL:reached|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
 //
 // Reports are batched by the channels (one per alert per instance fan-out),
 // never one per connection.
@@ -103,7 +116,7 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 		}
 		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
 	}
-	for name, n := range map[string]int64{"reached": t.Reached, "failed": t.Failed, "pending": t.Pending} {
+	for name, n := range map[string]int64{"reached": t.Reached, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
 		if n != 0 {
 			args = append(args, prefix+name, n)
 		}
@@ -145,6 +158,10 @@ func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, e
 			cs.Failed = n
 		case rest == "pending":
 			cs.Pending = n
+		case rest == "expired":
+			cs.Expired = n
+		case rest == "removed":
+			cs.Removed = n
 		case rest == "first":
 			f, _ := strconv.ParseFloat(val, 64)
 			cs.FirstMS = &f
@@ -187,4 +204,69 @@ func quantile(h map[int]int64, q float64) *float64 {
 		}
 	}
 	return nil
+}
+
+// Tallies batches one channel's figures per alert: a channel adds each
+// outcome as it happens and Run writes the sums every half second, one
+// Record per alert, never one per message.
+type Tallies struct {
+	stats   *Stats
+	channel Channel
+	mu      sync.Mutex
+	// m is guarded by mu.
+	m map[string]*Tally
+}
+
+// Tallies returns a batch of figures of channel c; s may be nil, which
+// keeps nothing.
+func (s *Stats) Tallies(c Channel) *Tallies {
+	return &Tallies{stats: s, channel: c, m: map[string]*Tally{}}
+}
+
+// Add adds d to the figures of alert id.
+func (t *Tallies) Add(id string, d Tally) {
+	if t.stats == nil || id == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.m[id]
+	if cur == nil {
+		cur = &Tally{}
+		t.m[id] = cur
+	}
+	cur.Reached += d.Reached
+	cur.Failed += d.Failed
+	cur.Pending += d.Pending
+	cur.Expired += d.Expired
+	cur.Removed += d.Removed
+	cur.Latencies = append(cur.Latencies, d.Latencies...)
+}
+
+// Flush records what was added since the last flush.
+func (t *Tallies) Flush(ctx context.Context, log *slog.Logger) {
+	t.mu.Lock()
+	m := t.m
+	t.m = map[string]*Tally{}
+	t.mu.Unlock()
+	for id, tl := range m {
+		if err := t.stats.Record(ctx, id, t.channel, *tl); err != nil {
+			log.Warn("record delivery figures", "channel", string(t.channel), "alert", id, "error", err.Error())
+		}
+	}
+}
+
+// Run flushes every half second until stop is closed, then once more.
+func (t *Tallies) Run(ctx context.Context, stop <-chan struct{}, log *slog.Logger) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			t.Flush(ctx, log)
+			return
+		case <-tick.C:
+			t.Flush(ctx, log)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,30 +23,44 @@ const benchReaders = 1_000_000
 // times counting and listing the audience of an alert for one topic and
 // one region. Benchmarks run only with -bench, so go test never pays for
 // the load.
+//
+// It runs on one redis-server and on a three-master Cluster, with the
+// default 16 shards: the shards are counted in parallel, and on the
+// Cluster they sit on different masters.
 func BenchmarkAudience(b *testing.B) {
 	if testing.Short() {
 		b.Skip("loads a million readers")
 	}
+	b.Run("single", func(b *testing.B) {
+		_, rdb := redistest.Start(b)
+		benchAudience(b, rdb)
+	})
+	b.Run("cluster", func(b *testing.B) {
+		_, rdb := redistest.StartCluster(b)
+		benchAudience(b, rdb)
+	})
+}
+
+func benchAudience(b *testing.B, rdb redis.UniversalClient) {
 	ctx := context.Background()
-	_, rdb := redistest.Start(b)
 	s := NewStore(rdb)
 	if err := s.Seed(ctx); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	loadReaders(b, rdb, benchReaders)
-	b.Logf("stored %d readers in %v; redis used_memory %s", benchReaders, time.Since(start).Round(time.Second), usedMemory(b, rdb))
+	loadReaders(b, s, benchReaders)
+	b.Logf("stored %d readers in %v; redis used_memory %s", benchReaders, time.Since(start).Round(time.Second), usedMemory(b, s))
 
 	now := time.Date(2026, 11, 26, 21, 30, 0, 0, time.UTC)
 	alert := flashwire.Attrs{Topics: []string{"world"}, Regions: []string{"europe"}, Language: "en", Priority: "urgent"}
 	var readers int64
 	b.Run("count", func(b *testing.B) {
 		for b.Loop() {
-			n, _, err := s.CountAudience(ctx, alert, now)
+			aud, err := s.CountAudience(ctx, alert, now)
 			if err != nil {
 				b.Fatal(err)
 			}
-			readers = n
+			readers = aud.Readers
 		}
 		b.ReportMetric(float64(readers), "readers")
 	})
@@ -64,9 +79,10 @@ func BenchmarkAudience(b *testing.B) {
 
 // loadReaders stores n random readers with pipelined calls of the save
 // script: 500 at a time, so the client never holds more than a batch.
-func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
+func loadReaders(tb testing.TB, s *Store, n int) {
 	tb.Helper()
 	ctx := context.Background()
+	rdb := s.rdb
 	if err := saveScript.Load(ctx, rdb).Err(); err != nil {
 		tb.Fatal(err)
 	}
@@ -110,9 +126,9 @@ func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
 				}
 				data, _ := encodePreferences(prefs)
 				id := NewReaderID()
-				index, spec := readerIndexKeys(prefs)
-				keys := append([]string{readerKey(id)}, index...)
-				saveScript.EvalSha(ctx, p, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec)
+				index, spec := readerIndexKeys(s.shard(id), prefs)
+				keys := append([]string{s.readerKey(id)}, index...)
+				saveScript.EvalSha(ctx, p, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec, "", "")
 			}
 			return nil
 		})
@@ -122,16 +138,32 @@ func loadReaders(tb testing.TB, rdb redis.UniversalClient, n int) {
 	}
 }
 
-func usedMemory(tb testing.TB, rdb redis.UniversalClient) string {
+// usedMemory returns Redis's used_memory_human of each master.
+func usedMemory(tb testing.TB, s *Store) string {
 	tb.Helper()
-	info, err := rdb.Info(context.Background(), "memory").Result()
+	var mu sync.Mutex
+	var out []string
+	read := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "memory").Result()
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory_human:"); ok {
+				mu.Lock()
+				out = append(out, strings.TrimSpace(v))
+				mu.Unlock()
+			}
+		}
+		return err
+	}
+	ctx := context.Background()
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, read)
+	case *redis.Client:
+		err = read(ctx, c)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory_human:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return strings.Join(out, " + ")
 }

@@ -17,6 +17,14 @@
 // which knows the time zones. One script does all of it, so a count never
 // sees half a write.
 //
+// The reader index is spread over shards (Store.Shards, 16 by default,
+// fixed per installation): a reader lives in shard N, chosen by a stable
+// hash of its id, with its own hash tag {readers:N}, so that a Redis
+// Cluster spreads the shards over its masters. Every reader script runs in
+// one shard; counting and matching run the audience script on every shard
+// in parallel and add up. The embedded and single-Redis set-ups use the
+// same shards.
+//
 // Keys (hash tags keep each group in one Redis Cluster slot, so its
 // multi-key scripts and transactions run on Cluster; the reader scripts
 // also touch undeclared keys of their own slot, which Cluster allows):
@@ -25,29 +33,38 @@
 //	flashwire:v1:{taxonomy}:regions           set of region slugs
 //	flashwire:v1:{taxonomy}:seeded            set once the defaults were written
 //
-//	flashwire:v1:{readers}:reader:ID          "slot|created|seen|preferences JSON" (times in Unix ms);
-//	                                          expires ReaderTTL after the last touch
-//	flashwire:v1:{readers}:ids                hash slot -> reader id
-//	flashwire:v1:{readers}:next               next never-used slot
-//	flashwire:v1:{readers}:cap                slots every index bitmap is sized for (grows by 65536)
-//	flashwire:v1:{readers}:free               set of slots freed by deleted readers, used first
-//	flashwire:v1:{readers}:seen               sorted set slot by last seen (ms): what Sweep expires
-//	flashwire:v1:{readers}:paused             sorted set slot by paused-until (ms)
-//	flashwire:v1:{readers}:pausing            bitmap of the readers in "paused"
-//	flashwire:v1:{readers}:any-topic          bitmap of readers who named no topic
-//	flashwire:v1:{readers}:topic:SLUG         bitmap of readers who named the topic
-//	flashwire:v1:{readers}:any-region, region:SLUG, any-lang, lang:BASE (primary subtag)
-//	flashwire:v1:{readers}:prio:any|normal|urgent|flash   bitmap by minimum priority
-//	flashwire:v1:{readers}:quiet:TZ|HH:MM|HH:MM|flash|none  bitmap of readers with those quiet hours
-//	flashwire:v1:{readers}:quiet-specs        hash quiet spec -> readers using it (0 deletes it)
-//	flashwire:v1:{readers}:indexes            set of every index bitmap's key
-//	flashwire:v1:{readers}:tmp:a|b|x          scratch of the audience script, deleted before it returns
+//	flashwire:v1:{readers}:shards             the shard count the installation was started with
+//
+// and in each shard N (the {readers:N} part is written {R} below):
+//
+//	flashwire:v1:{R}:reader:ID          "slot|created|seen|preferences JSON" (times in Unix ms);
+//	                                    expires ReaderTTL after the last touch
+//	flashwire:v1:{R}:ids                hash slot -> reader id
+//	flashwire:v1:{R}:next               next never-used slot
+//	flashwire:v1:{R}:cap                slots every index bitmap is sized for (grows by 65536)
+//	flashwire:v1:{R}:free               set of slots freed by deleted readers, used first
+//	flashwire:v1:{R}:seen               sorted set slot by last seen (ms): what Sweep expires
+//	flashwire:v1:{R}:paused             sorted set slot by paused-until (ms)
+//	flashwire:v1:{R}:pausing            bitmap of the readers in "paused"
+//	flashwire:v1:{R}:any-topic          bitmap of readers who named no topic
+//	flashwire:v1:{R}:topic:SLUG         bitmap of readers who named the topic
+//	flashwire:v1:{R}:any-region, region:SLUG, any-lang, lang:BASE (primary subtag)
+//	flashwire:v1:{R}:prio:any|normal|urgent|flash   bitmap by minimum priority
+//	flashwire:v1:{R}:quiet:TZ|HH:MM|HH:MM|flash|none  bitmap of readers with those quiet hours
+//	flashwire:v1:{R}:quiet-specs        hash quiet spec -> readers using it (0 deletes it)
+//	flashwire:v1:{R}:push               hash slot -> the reader's Web Push subscriptions (push.go)
+//	flashwire:v1:{R}:push-any           bitmap of readers with a push subscription
+//	flashwire:v1:{R}:pushn:0..3         bit planes of how many push subscriptions each reader holds
+//	flashwire:v1:{R}:indexes            set of every index bitmap's key
+//	flashwire:v1:{R}:tmp:a|b|x          scratch of the audience script, deleted before it returns
 //
 //	flashwire:v1:{partners}:all               hash partner id -> JSON
 //	flashwire:v1:{partners}:version           bumped by every partner change
 //
-// All readers share one slot: the price of counting an audience in one
-// script. A million readers take about 0.6 GB on that node (BENCHMARKS.md).
+// Earlier versions kept every reader under the one tag {readers}; on start,
+// InitShards moves such readers into their shards once and deletes the old
+// keys (migrate.go). A shard of a million readers takes about 0.6 GB; 16
+// shards let a Cluster hold tens of millions (BENCHMARKS.md).
 //
 // Stale readers leave the indexes by Sweep (RunSweeper runs it on a timer):
 // their records expire by TTL, and the sweep clears their slot in every

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,14 +14,22 @@ import (
 	"flashwire"
 )
 
-// audienceScript computes, in bitmaps, the readers an alert reaches.
-// KEYS[1] routes the script to the {readers} slot; KEYS[2..] are the index
-// bitmaps, in ARGV[3] groups whose sizes follow in ARGV[4..]: the audience
-// is the AND of each group's OR. After the groups come the quiet-hours
-// bitmaps to leave out (their count after the group sizes); readers paused
-// at ARGV[1] (ms) are left out too: the pausing bitmap less those whose
-// pause ended by then, which Sweep keeps few. ARGV[2] is "count" for the number or
-// "list" for the bitmap itself.
+// audienceScript computes, in bitmaps, the readers of one shard an alert
+// reaches. KEYS[1] is the shard's scratch key tmp:a (it routes the script to
+// the shard's slot); KEYS[2..] are the index bitmaps, in ARGV[3] groups
+// whose sizes follow in ARGV[4..]: the audience is the AND of each group's
+// OR. After the groups come the quiet-hours bitmaps to leave out (their
+// count after the group sizes); readers paused at ARGV[1] (ms) are left out
+// too: the pausing bitmap less those whose pause ended by then, which Sweep
+// keeps few. ARGV[2] says what to return:
+//
+//	count  {readers, n0, n1, n2, n3}
+//	list   the audience bitmap
+//	push   {the bitmap of the audience's readers with a push subscription, n0, n1, n2, n3}
+//
+// where ni counts the audience's readers whose number of push
+// subscriptions has bit i set (the bit planes pushn:0..3, see push.go), so
+// that the subscriptions number n0 + 2 n1 + 4 n2 + 8 n3.
 var audienceScript = redis.NewScript(luaPrelude + `
 local a, b, x = P .. 'tmp:a', P .. 'tmp:b', P .. 'tmp:x'
 local ki = 2
@@ -85,27 +95,50 @@ if found and orInto(x, leave) then
   redis.call('BITOP', 'AND', x, x, a)
   redis.call('BITOP', 'XOR', a, a, x)
 end
-local out = 0
-if ARGV[2] == 'list' then
+local mode = ARGV[2]
+if mode == 'push' and found then
+  if redis.call('EXISTS', P .. 'push-any') == 1 then
+    redis.call('BITOP', 'AND', a, a, P .. 'push-any')
+  else
+    found = false
+  end
+end
+local out
+if mode == 'list' then
   out = ''
   if found then
     out = redis.call('GET', a) or ''
   end
-elseif found then
-  out = redis.call('BITCOUNT', a)
+else
+  out = {0, 0, 0, 0, 0}
+  if found then
+    if mode == 'push' then
+      out[1] = redis.call('GET', a) or ''
+    else
+      out[1] = redis.call('BITCOUNT', a)
+    end
+    for i = 0, 3 do
+      local k = PP .. i
+      if redis.call('EXISTS', k) == 1 then
+        redis.call('BITOP', 'AND', b, a, k)
+        out[i + 2] = redis.call('BITCOUNT', b)
+      end
+    end
+  end
 end
 redis.call('DEL', a, b, x)
 return out
 `)
 
-// audienceGroups lists, per dimension, the index bitmaps of readers that
-// accept an alert with attributes a: the "any" bitmap and one per value.
-func audienceGroups(a flashwire.Attrs) [][]string {
+// audienceGroups lists, per dimension, the index bitmaps of shard sh of
+// readers that accept an alert with attributes a: the "any" bitmap and one
+// per value.
+func audienceGroups(sh shard, a flashwire.Attrs) [][]string {
 	dim := func(name string, values []string) []string {
-		g := []string{readersPrefix + "any-" + name}
+		g := []string{sh.key("any-" + name)}
 		for _, v := range flashwire.NormalizeSlugs(values) {
 			if flashwire.ValidSlug(v) {
-				g = append(g, readersPrefix+name+":"+v)
+				g = append(g, sh.key(name+":"+v))
 			}
 		}
 		return g
@@ -114,41 +147,56 @@ func audienceGroups(a flashwire.Attrs) [][]string {
 	if base := flashwire.PrimaryLanguage(a.Language); base != "" {
 		lang = []string{base}
 	}
-	prio := []string{readersPrefix + "prio:any"}
+	prio := []string{sh.key("prio:any")}
 	for _, p := range []flashwire.Priority{flashwire.Normal, flashwire.Urgent, flashwire.Flash} {
 		if p.Rank() <= a.Priority.Rank() {
-			prio = append(prio, readersPrefix+"prio:"+string(p))
+			prio = append(prio, sh.key("prio:"+string(p)))
 		}
 	}
 	return [][]string{dim("topic", a.Topics), dim("region", a.Regions), dim("lang", lang), prio}
 }
 
-// quietKeys returns the quiet-hours bitmaps whose readers are quiet at now
-// for an alert of a's priority. The specs in use are read first and the
-// bitmaps combined after, so a reader whose quiet hours change in between
-// may be counted by their old ones.
-func (s *Store) quietKeys(ctx context.Context, a flashwire.Attrs, now time.Time) ([]string, error) {
-	specs, err := s.rdb.HKeys(ctx, readersPrefix+"quiet-specs").Result()
+// quietKeys returns, for each of the given shards, its quiet-hours
+// bitmaps whose readers are quiet at now for an alert of a's priority. The
+// specs in use are read in one pipelined round trip and each distinct spec
+// judged once, whatever the number of shards; the bitmaps are combined
+// after, so a reader whose quiet hours change in between may be counted by
+// their old ones.
+func (s *Store) quietKeys(ctx context.Context, shards []shard, a flashwire.Attrs, now time.Time) (map[shard][]string, error) {
+	cmds := make([]*redis.StringSliceCmd, len(shards))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sh := range shards {
+			cmds[i] = p.HKeys(ctx, sh.key("quiet-specs"))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load quiet hours in use: %w", err)
 	}
-	var keys []string
-	for _, spec := range specs {
-		q, ok := parseQuietSpec(spec)
-		if ok && q.Quiet(now) && !(a.Priority == "flash" && q.AllowFlash) {
-			keys = append(keys, readersPrefix+"quiet:"+spec)
+	judged := map[string]bool{}
+	out := make(map[shard][]string, len(shards))
+	for i, sh := range shards {
+		for _, spec := range cmds[i].Val() {
+			quiet, seen := judged[spec]
+			if !seen {
+				q, ok := parseQuietSpec(spec)
+				quiet = ok && q.Quiet(now) && !(a.Priority == flashwire.Flash && q.AllowFlash)
+				judged[spec] = quiet
+			}
+			if quiet {
+				out[sh] = append(out[sh], sh.key("quiet:"+spec))
+			}
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
-func (s *Store) runAudience(ctx context.Context, a flashwire.Attrs, now time.Time, mode string) (any, error) {
-	quiet, err := s.quietKeys(ctx, a, now)
-	if err != nil {
-		return nil, err
-	}
-	groups := audienceGroups(a)
-	keys := []string{readersPrefix + "tmp:a"}
+// runAudience runs the audience script on one shard, leaving out the
+// readers of the quiet-hours bitmaps quiet; mode is count, list or push
+// (see audienceScript).
+func (s *Store) runAudience(ctx context.Context, sh shard, a flashwire.Attrs, now time.Time, quiet []string, mode string) (any, error) {
+	groups := audienceGroups(sh, a)
+	keys := []string{sh.key("tmp:a")}
 	args := []any{now.UnixMilli(), mode, len(groups)}
 	for _, g := range groups {
 		keys = append(keys, g...)
@@ -158,47 +206,135 @@ func (s *Store) runAudience(ctx context.Context, a flashwire.Attrs, now time.Tim
 	args = append(args, len(quiet))
 	res, err := audienceScript.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("match readers: %w", err)
+		return nil, fmt.Errorf("match readers of shard %d: %w", sh, err)
 	}
 	return res, nil
 }
 
-// CountAudience returns how many stored readers and active partners an
-// alert with attributes a, published at now, would reach. Readers are
-// counted by set algebra on the Redis indexes, never by a scan.
-func (s *Store) CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (readers, partners int64, err error) {
-	res, err := s.runAudience(ctx, a, now, "count")
-	if err != nil {
-		return 0, 0, err
+// eachShard runs fn on every shard, at most 32 at a time, and returns the
+// first error. On a Redis Cluster the shards sit on different masters, so
+// they are counted in parallel; on one Redis the calls share a round trip
+// time instead of adding theirs up.
+func (s *Store) eachShard(ctx context.Context, fn func(ctx context.Context, sh shard) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	sem := make(chan struct{}, 32)
+	for _, sh := range s.shards() {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, sh); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
 	}
-	readers, _ = res.(int64)
+	wg.Wait()
+	return first
+}
+
+// pushCount reads the counts the audience script returns after its first
+// value: subscriptions by bit plane.
+func pushCount(res []any) int64 {
+	var n int64
+	for i := 1; i < len(res) && i <= 4; i++ {
+		v, _ := res[i].(int64)
+		n += v << (i - 1)
+	}
+	return n
+}
+
+// Audience is how many an alert would reach.
+type Audience struct {
+	// Readers are the stored readers whose preferences accept the alert.
+	Readers int64 `json:"readers"`
+	// Partners are the active partners whose filters accept it.
+	Partners int64 `json:"partners"`
+	// Push is how many push subscriptions those readers hold: the Web Push
+	// messages the alert would send.
+	Push int64 `json:"push"`
+}
+
+// CountAudience returns how many stored readers, push subscriptions and
+// active partners an alert with attributes a, published at now, would
+// reach. Readers are counted by set algebra on the Redis indexes, shard by
+// shard in parallel, never by a scan.
+func (s *Store) CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (Audience, error) {
+	quiet, err := s.quietKeys(ctx, s.shards(), a, now)
+	if err != nil {
+		return Audience{}, err
+	}
+	var readers, push atomic.Int64
+	err = s.eachShard(ctx, func(ctx context.Context, sh shard) error {
+		res, err := s.runAudience(ctx, sh, a, now, quiet[sh], "count")
+		if err != nil {
+			return err
+		}
+		r, _ := res.([]any)
+		if len(r) > 0 {
+			n, _ := r[0].(int64)
+			readers.Add(n)
+		}
+		push.Add(pushCount(r))
+		return nil
+	})
+	if err != nil {
+		return Audience{}, err
+	}
 	ps, err := s.MatchPartners(ctx, flashwire.Published, a, now)
 	if err != nil {
-		return 0, 0, err
+		return Audience{}, err
 	}
-	return readers, int64(len(ps)), nil
+	return Audience{Readers: readers.Load(), Partners: int64(len(ps)), Push: push.Load()}, nil
 }
 
 // MatchReaders returns the ids of the stored readers an alert with
 // attributes a, published at now, would reach, in no particular order.
 func (s *Store) MatchReaders(ctx context.Context, a flashwire.Attrs, now time.Time) ([]string, error) {
-	res, err := s.runAudience(ctx, a, now, "list")
+	quiet, err := s.quietKeys(ctx, s.shards(), a, now)
 	if err != nil {
 		return nil, err
 	}
-	bitmap, _ := res.(string)
-	var slots []string
-	for i := 0; i < len(bitmap); i++ {
-		// Redis numbers a bitmap's bits from the most significant bit of
-		// the first byte.
-		for b := bitmap[i]; b != 0; {
+	var mu sync.Mutex
+	var ids []string
+	err = s.eachShard(ctx, func(ctx context.Context, sh shard) error {
+		res, err := s.runAudience(ctx, sh, a, now, quiet[sh], "list")
+		if err != nil {
+			return err
+		}
+		bitmap, _ := res.(string)
+		found, err := s.slotIDs(ctx, sh, Slots([]byte(bitmap)))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		ids = append(ids, found...)
+		mu.Unlock()
+		return nil
+	})
+	return ids, err
+}
+
+// Slots returns the slots whose bits are set in a bitmap, in order. Redis
+// numbers a bitmap's bits from the most significant bit of the first byte.
+func Slots(bitmap []byte) []int {
+	var slots []int
+	for i, c := range bitmap {
+		for b := c; b != 0; {
 			bit := bits.LeadingZeros8(b)
-			slots = append(slots, strconv.Itoa(i*8+bit))
+			slots = append(slots, i*8+bit)
 			b &^= 0x80 >> bit
 		}
 	}
-	// Slots become ids in pipelines of bounded HMGETs: few round trips,
-	// and no single command that holds Redis for long.
+	return slots
+}
+
+// slotIDs turns slots of shard sh into reader ids, in pipelines of bounded
+// HMGETs: few round trips, and no single command that holds Redis for long.
+func (s *Store) slotIDs(ctx context.Context, sh shard, slots []int) ([]string, error) {
 	ids := make([]string, 0, len(slots))
 	const perCommand, perPipeline = 1000, 50
 	for len(slots) > 0 {
@@ -209,13 +345,17 @@ func (s *Store) MatchReaders(ctx context.Context, a flashwire.Attrs, now time.Ti
 					break
 				}
 				n := min(perCommand, len(slots))
-				cmds = append(cmds, p.HMGet(ctx, readersPrefix+"ids", slots[:n]...))
+				fields := make([]string, n)
+				for i, slot := range slots[:n] {
+					fields[i] = strconv.Itoa(slot)
+				}
+				cmds = append(cmds, p.HMGet(ctx, sh.key("ids"), fields...))
 				slots = slots[n:]
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("match readers: %w", err)
+			return nil, fmt.Errorf("match readers of shard %d: %w", sh, err)
 		}
 		for _, c := range cmds {
 			for _, v := range c.Val() {

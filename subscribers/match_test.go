@@ -32,10 +32,11 @@ func testMatching(t *testing.T, rdb redis.UniversalClient) {
 			if got := r.Matches(tt.a, at); got != tt.want {
 				t.Fatalf("Matches = %v, want %v", got, tt.want)
 			}
-			n, _, err := s.CountAudience(ctx, tt.a, at)
+			aud, err := s.CountAudience(ctx, tt.a, at)
 			if err != nil {
 				t.Fatal(err)
 			}
+			n := aud.Readers
 			ids, err := s.MatchReaders(ctx, tt.a, at)
 			if err != nil {
 				t.Fatal(err)
@@ -142,10 +143,11 @@ func testMatcherProperty(t *testing.T, rdb redis.UniversalClient) {
 			}
 		}
 		sort.Strings(want)
-		n, _, err := s.CountAudience(ctx, a, at)
+		aud, err := s.CountAudience(ctx, a, at)
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := aud.Readers
 		got, err := s.MatchReaders(ctx, a, at)
 		if err != nil {
 			t.Fatal(err)

@@ -29,11 +29,6 @@ type Reader struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-// readersPrefix starts every reader key: the one hash tag puts the records
-// and every index in one Cluster slot, so that a write and the set algebra
-// of a count each run as a single script.
-const readersPrefix = "flashwire:v1:{readers}:"
-
 // NewReaderID returns a fresh random reader id: 32 hex digits.
 func NewReaderID() string {
 	b := make([]byte, 16)
@@ -58,46 +53,45 @@ func ParseReaderID(s string) (string, error) {
 	return s, nil
 }
 
-func readerKey(id string) string { return readersPrefix + "reader:" + id }
+// readerKey is the record of reader id, in the shard the id hashes to.
+func (s *Store) readerKey(id string) string { return s.shard(id).key("reader:" + id) }
 
-// keyPausing is the bitmap of readers with a pause set, over or not; the
-// sorted set "paused" says until when, and Sweep forgets pauses that are
-// over, so that an audience leaves out the pausing readers less the few
+// readerIndexKeys lists the index bitmaps of shard sh a reader with
+// preferences p belongs to, and the quiet-hours spec ("" for none). Every
+// dimension puts each reader in exactly one "any" bitmap or in one or more
+// value bitmaps. A reader with a pause set, over or not, is in "pausing";
+// the sorted set "paused" says until when, and Sweep forgets pauses that
+// are over, so that an audience leaves out the pausing readers less the few
 // whose pause ended since.
-const keyPausing = readersPrefix + "pausing"
-
-// readerIndexKeys lists the index bitmaps a reader with preferences p
-// belongs to, and the quiet-hours spec ("" for none). Every dimension puts
-// each reader in exactly one "any" bitmap or in one or more value bitmaps.
-func readerIndexKeys(p Preferences) (keys []string, spec string) {
-	keys = appendDimension(keys, "topic", p.Topics)
-	keys = appendDimension(keys, "region", p.Regions)
+func readerIndexKeys(sh shard, p Preferences) (keys []string, spec string) {
+	keys = appendDimension(keys, sh, "topic", p.Topics)
+	keys = appendDimension(keys, sh, "region", p.Regions)
 	var bases []string
 	for _, l := range p.Languages {
 		bases = append(bases, flashwire.PrimaryLanguage(l))
 	}
-	keys = appendDimension(keys, "lang", flashwire.NormalizeSlugs(bases))
+	keys = appendDimension(keys, sh, "lang", flashwire.NormalizeSlugs(bases))
 	min := string(p.MinPriority)
 	if p.MinPriority.Rank() == 0 {
 		min = "any"
 	}
-	keys = append(keys, readersPrefix+"prio:"+min)
+	keys = append(keys, sh.key("prio:"+min))
 	if q := p.QuietHours; q != nil {
 		spec = quietSpec(*q)
-		keys = append(keys, readersPrefix+"quiet:"+spec)
+		keys = append(keys, sh.key("quiet:"+spec))
 	}
 	if p.PausedUntil != nil {
-		keys = append(keys, keyPausing)
+		keys = append(keys, sh.key("pausing"))
 	}
 	return keys, spec
 }
 
-func appendDimension(keys []string, dim string, values []string) []string {
+func appendDimension(keys []string, sh shard, dim string, values []string) []string {
 	if len(values) == 0 {
-		return append(keys, readersPrefix+"any-"+dim)
+		return append(keys, sh.key("any-"+dim))
 	}
 	for _, v := range values {
-		keys = append(keys, readersPrefix+dim+":"+v)
+		keys = append(keys, sh.key(dim+":"+v))
 	}
 	return keys
 }
@@ -122,18 +116,23 @@ func parseQuietSpec(spec string) (QuietHours, bool) {
 // capStep is how many slots the index bitmaps grow by at a time: 8 KiB.
 const capStep = "65536"
 
-// luaPrelude is shared by the reader scripts. clear(idx) takes a reader's
-// bit out of every index bitmap (the set "indexes" lists them all), which
-// works even when the reader's record has already expired; a quiet-hours
-// bitmap whose last reader leaves is deleted. release(idx) frees the slot.
-// The scripts touch keys of the {readers} slot beyond those they declare,
-// which Redis Cluster allows within one slot.
+// luaPrelude is shared by the reader scripts. P is the key prefix of the
+// shard KEYS[1] belongs to: every script works in one shard. clear(idx,
+// keepPush) takes a reader's bit out of every index bitmap (the set
+// "indexes" lists them all), which works even when the reader's record has
+// already expired; a quiet-hours bitmap whose last reader leaves is
+// deleted. keepPush leaves the push-subscription bitmaps alone, for a
+// change of preferences. release(idx) frees the slot and forgets its push
+// subscriptions. The scripts touch keys of the shard's slot beyond those
+// they declare, which Redis Cluster allows within one slot.
 const luaPrelude = `
-local P = '` + readersPrefix + `'
+local P = string.match(KEYS[1], '^(.-}:)')
 local QP = P .. 'quiet:'
-local function clear(idx)
+local PP = P .. 'pushn:'
+local function clear(idx, keepPush)
   for _, k in ipairs(redis.call('SMEMBERS', P .. 'indexes')) do
-    if redis.call('GETBIT', k, idx) == 1 then
+    local isPush = string.sub(k, 1, #PP) == PP or k == P .. 'push-any'
+    if not (keepPush and isPush) and redis.call('GETBIT', k, idx) == 1 then
       redis.call('SETBIT', k, idx, 0)
       if string.sub(k, 1, #QP) == QP then
         local spec = string.sub(k, #QP + 1)
@@ -188,23 +187,32 @@ local function release(idx)
   redis.call('HDEL', P .. 'ids', idx)
   redis.call('ZREM', P .. 'seen', idx)
   redis.call('ZREM', P .. 'paused', idx)
+  redis.call('HDEL', P .. 'push', idx)
   redis.call('SADD', P .. 'free', idx)
 end
 `
 
 // saveScript creates or replaces a reader. KEYS[1] is the record, KEYS[2..]
 // the index bitmaps it belongs to; ARGV: id, preferences JSON, now (ms),
-// TTL (ms), paused-until (ms or ""), quiet spec (or "").
+// TTL (ms), paused-until (ms or ""), quiet spec (or ""), and for a copy
+// from the unsharded layout (see migrate.go) its creation time (ms or "")
+// and "nx" to leave an existing reader as it is.
 var saveScript = redis.NewScript(luaPrelude + `
 local rec = KEYS[1]
 local id, prefs, now, ttl, paused, spec = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local idx, created = record(rec)
 local isNew = 0
 if idx then
-  clear(idx)
+  if ARGV[8] == 'nx' then
+    return {0, created}
+  end
+  clear(idx, true)
 else
   isNew = 1
   idx, created = allocate(), now
+  if ARGV[7] and ARGV[7] ~= '' then
+    created = ARGV[7]
+  end
   redis.call('HSET', P .. 'ids', idx, id)
 end
 local cap = capacity()
@@ -232,7 +240,7 @@ local idx = record(KEYS[1])
 if not idx then
   return 0
 end
-clear(idx)
+clear(idx, false)
 release(idx)
 redis.call('DEL', KEYS[1])
 return 1
@@ -264,7 +272,7 @@ for _, idx in ipairs(stale) do
       redis.call('DEL', rec)
     end
   end
-  clear(idx)
+  clear(idx, false)
   release(idx)
 end
 for _, idx in ipairs(redis.call('ZRANGEBYSCORE', P .. 'paused', '-inf', ARGV[2])) do
@@ -318,9 +326,9 @@ func (s *Store) PutReader(ctx context.Context, id string, p Preferences) (r Read
 	if p.PausedUntil != nil {
 		paused = strconv.FormatInt(p.PausedUntil.UnixMilli(), 10)
 	}
-	index, spec := readerIndexKeys(p)
-	keys := append([]string{readerKey(id)}, index...)
-	res, err := saveScript.Run(ctx, s.rdb, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec).Slice()
+	index, spec := readerIndexKeys(s.shard(id), p)
+	keys := append([]string{s.readerKey(id)}, index...)
+	res, err := saveScript.Run(ctx, s.rdb, keys, id, data, now.UnixMilli(), ReaderTTL.Milliseconds(), paused, spec, "", "").Slice()
 	if err != nil {
 		return Reader{}, false, fmt.Errorf("save reader: %w", err)
 	}
@@ -339,7 +347,7 @@ func (s *Store) Reader(ctx context.Context, id string) (Reader, error) {
 	if err != nil {
 		return Reader{}, err
 	}
-	v, err := s.rdb.Get(ctx, readerKey(id)).Result()
+	v, err := s.rdb.Get(ctx, s.readerKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Reader{}, errNoReader
 	}
@@ -351,12 +359,18 @@ func (s *Store) Reader(ctx context.Context, id string) (Reader, error) {
 		return Reader{}, fmt.Errorf("decode reader: malformed record")
 	}
 	r := Reader{ID: id, CreatedAt: msTime(f[1]), LastSeen: msTime(f[2])}
-	var stored storedPreferences
-	if err := json.Unmarshal([]byte(f[3]), &stored); err != nil {
+	if r.Preferences, err = decodePreferences(f[3]); err != nil {
 		return Reader{}, fmt.Errorf("decode reader: %w", err)
 	}
-	r.Preferences = stored.preferences()
 	return r, nil
+}
+
+func decodePreferences(data string) (Preferences, error) {
+	var stored storedPreferences
+	if err := json.Unmarshal([]byte(data), &stored); err != nil {
+		return Preferences{}, err
+	}
+	return stored.preferences(), nil
 }
 
 // storedPreferences is Preferences as a reader's record keeps them: short
@@ -399,7 +413,7 @@ func (s *Store) TouchReader(ctx context.Context, id string) error {
 		return err
 	}
 	now := s.Now().UTC().UnixMilli()
-	n, err := touchScript.Run(ctx, s.rdb, []string{readerKey(id)}, now, ReaderTTL.Milliseconds()).Int()
+	n, err := touchScript.Run(ctx, s.rdb, []string{s.readerKey(id)}, now, ReaderTTL.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("touch reader: %w", err)
 	}
@@ -416,7 +430,7 @@ func (s *Store) DeleteReader(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	n, err := deleteScript.Run(ctx, s.rdb, []string{readerKey(id)}).Int()
+	n, err := deleteScript.Run(ctx, s.rdb, []string{s.readerKey(id)}).Int()
 	if err != nil {
 		return fmt.Errorf("delete reader: %w", err)
 	}
@@ -436,16 +450,19 @@ const sweepBatch = 100
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.Add(-ReaderTTL).UnixMilli()
 	total := 0
-	for {
-		n, err := sweepScript.Run(ctx, s.rdb, []string{readersPrefix + "seen"}, cutoff, now.UnixMilli(), sweepBatch).Int()
-		if err != nil {
-			return total, fmt.Errorf("sweep readers: %w", err)
-		}
-		total += n
-		if n < sweepBatch {
-			return total, nil
+	for _, sh := range s.shards() {
+		for {
+			n, err := sweepScript.Run(ctx, s.rdb, []string{sh.key("seen")}, cutoff, now.UnixMilli(), sweepBatch).Int()
+			if err != nil {
+				return total, fmt.Errorf("sweep readers of shard %d: %w", sh, err)
+			}
+			total += n
+			if n < sweepBatch {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // RunSweeper calls Sweep every interval until ctx ends, logging nothing:

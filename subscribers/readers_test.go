@@ -38,7 +38,7 @@ func testReaders(t *testing.T, rdb redis.UniversalClient) {
 		if err != nil || got.ID != id || got.QuietHours.TZ != "Europe/London" || !got.LastSeen.Equal(now) {
 			t.Fatalf("Reader = %+v, %v", got, err)
 		}
-		if ttl := rdb.PTTL(ctx, readerKey(id)).Val(); ttl < ReaderTTL-time.Minute {
+		if ttl := rdb.PTTL(ctx, s.readerKey(id)).Val(); ttl < ReaderTTL-time.Minute {
 			t.Fatalf("record TTL %v, want about %v", ttl, ReaderTTL)
 		}
 	})
@@ -51,11 +51,11 @@ func testReaders(t *testing.T, rdb redis.UniversalClient) {
 		}
 		// The old topic, region and quiet hours no longer hold the reader.
 		for _, key := range []string{"topic:world", "region:uk", "prio:urgent"} {
-			if n := rdb.BitCount(ctx, readersPrefix+key, nil).Val(); n != 0 {
+			if n := rdb.BitCount(ctx, s.shard(id).key(key), nil).Val(); n != 0 {
 				t.Errorf("%s still counts %d", key, n)
 			}
 		}
-		if n := rdb.HLen(ctx, readersPrefix+"quiet-specs").Val(); n != 0 {
+		if n := rdb.HLen(ctx, s.shard(id).key("quiet-specs")).Val(); n != 0 {
 			t.Errorf("quiet-specs keeps %d specs no reader uses", n)
 		}
 	})
@@ -150,19 +150,22 @@ func testReaders(t *testing.T, rdb redis.UniversalClient) {
 		if _, err := s.Reader(ctx, id); !errors.Is(err, flashwire.ErrNotFound) {
 			t.Fatalf("Reader after delete = %v", err)
 		}
-		if n := rdb.BitCount(ctx, readersPrefix+"topic:climate", nil).Val(); n != 0 {
+		if n := rdb.BitCount(ctx, s.shard(id).key("topic:climate"), nil).Val(); n != 0 {
 			t.Fatalf("topic:climate still counts %d", n)
 		}
-		// The freed slot is used again.
-		free := rdb.SMembers(ctx, readersPrefix+"free").Val()
+		// The freed slot is used again by the next reader of its shard.
+		free := rdb.SMembers(ctx, s.shard(id).key("free")).Val()
 		if len(free) != 1 {
 			t.Fatalf("free slots %v", free)
 		}
 		fresh := NewReaderID()
+		for s.shard(fresh) != s.shard(id) {
+			fresh = NewReaderID()
+		}
 		if _, _, err := s.PutReader(ctx, fresh, Preferences{}); err != nil {
 			t.Fatal(err)
 		}
-		if got, _, _ := strings.Cut(rdb.Get(ctx, readerKey(fresh)).Val(), "|"); got != free[0] {
+		if got, _, _ := strings.Cut(rdb.Get(ctx, s.readerKey(fresh)).Val(), "|"); got != free[0] {
 			t.Fatalf("new reader in slot %s, want freed slot %s", got, free[0])
 		}
 	})
@@ -188,26 +191,30 @@ func testSweep(t *testing.T, rdb redis.UniversalClient) {
 	}
 	// The old reader's record expired in Redis; simulate that without
 	// waiting 180 days.
-	rdb.Del(ctx, readerKey(old))
+	rdb.Del(ctx, s.readerKey(old))
 	n, err := s.Sweep(ctx, start.Add(ReaderTTL+time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1 reader removed", n, err)
 	}
-	if got := rdb.BitCount(ctx, readersPrefix+"topic:sport", nil).Val(); got != 1 {
+	sport := rdb.BitCount(ctx, s.shard(old).key("topic:sport"), nil).Val()
+	if s.shard(old) != s.shard(kept) {
+		sport += rdb.BitCount(ctx, s.shard(kept).key("topic:sport"), nil).Val()
+	}
+	if got := sport; got != 1 {
 		t.Fatalf("topic:sport counts %d, want only the reader seen lately", got)
 	}
-	if rdb.Exists(ctx, readersPrefix+"quiet:"+quietSpec(*quiet)).Val() != 0 || rdb.HLen(ctx, readersPrefix+"quiet-specs").Val() != 0 {
+	if rdb.Exists(ctx, s.shard(old).key("quiet:"+quietSpec(*quiet))).Val() != 0 || rdb.HLen(ctx, s.shard(old).key("quiet-specs")).Val() != 0 {
 		t.Fatal("the swept reader's quiet hours remain indexed")
 	}
 	if _, err := s.Reader(ctx, kept); err != nil {
 		t.Fatalf("kept reader: %v", err)
 	}
 	// The pause that is over is forgotten, bitmap and all.
-	if rdb.ZCard(ctx, readersPrefix+"paused").Val() != 0 || rdb.BitCount(ctx, keyPausing, nil).Val() != 0 {
+	if rdb.ZCard(ctx, s.shard(kept).key("paused")).Val() != 0 || rdb.BitCount(ctx, s.shard(kept).key("pausing"), nil).Val() != 0 {
 		t.Fatal("a pause that is over remains indexed")
 	}
-	if n, _, _ := s.CountAudience(ctx, flashwire.Attrs{Topics: []string{"sport"}}, now); n != 1 {
-		t.Fatalf("audience after the sweep = %d, want the kept reader", n)
+	if aud, _ := s.CountAudience(ctx, flashwire.Attrs{Topics: []string{"sport"}}, now); aud.Readers != 1 {
+		t.Fatalf("audience after the sweep = %d, want the kept reader", aud.Readers)
 	}
 	if n, _ := s.Sweep(ctx, start.Add(ReaderTTL+time.Hour)); n != 0 {
 		t.Fatalf("second sweep removed %d", n)

@@ -15,6 +15,10 @@ type Store struct {
 	// Now is the clock for created, updated and last-seen times; tests
 	// replace it before first use.
 	Now func() time.Time
+	// Shards is how many shards the reader index is spread over (see
+	// shards.go); zero means DefaultShards. It is fixed per installation
+	// (InitShards checks it) and set before first use.
+	Shards int
 	// partners is this instance's copy of the partner list.
 	partners partnerCache
 }

@@ -72,6 +72,9 @@ func TestStore(t *testing.T) {
 		t.Run("matching", func(t *testing.T) { testMatching(t, rdb) })
 		t.Run("property", func(t *testing.T) { testMatcherProperty(t, rdb) })
 		t.Run("capacity", func(t *testing.T) { testCapacity(t, rdb) })
+		t.Run("push", func(t *testing.T) { testPush(t, rdb) })
+		t.Run("shards", func(t *testing.T) { testShards(t, rdb) })
+		t.Run("migrate", func(t *testing.T) { testMigrate(t, rdb) })
 	})
 }
 
@@ -122,16 +125,17 @@ func testCapacity(t *testing.T, rdb redis.UniversalClient) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	s := newStore(t, rdb, &now)
+	s.Shards = 1
 	first := NewReaderID()
 	if _, _, err := s.PutReader(ctx, first, Preferences{Topics: []string{"health"}}); err != nil {
 		t.Fatal(err)
 	}
-	rdb.Set(ctx, readersPrefix+"next", 65536, 0)
+	rdb.Set(ctx, shard(0).key("next"), 65536, 0)
 	second := NewReaderID()
 	if _, _, err := s.PutReader(ctx, second, Preferences{Topics: []string{"science"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range rdb.SMembers(ctx, readersPrefix+"indexes").Val() {
+	for _, key := range rdb.SMembers(ctx, shard(0).key("indexes")).Val() {
 		if n := rdb.StrLen(ctx, key).Val(); n != 2*65536/8 {
 			t.Errorf("%s is %d bytes, want %d", key, n, 2*65536/8)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"flashwire"
 	"flashwire/notifier"
+	"flashwire/subscribers"
 )
 
 // alertRequest is the body of POST /api/v1/alerts.
@@ -78,7 +79,7 @@ func patch[T any](dst, src *T) {
 // audienceCounter counts stored readers and partners an alert would reach;
 // subscribers.Store is one.
 type audienceCounter interface {
-	CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (readers, partners int64, err error)
+	CountAudience(ctx context.Context, a flashwire.Attrs, now time.Time) (subscribers.Audience, error)
 }
 
 // onlineCounter counts the live connections an alert would reach, on
@@ -93,6 +94,8 @@ type audience struct {
 	Online   *int64 `json:"online"`
 	Readers  *int64 `json:"readers"`
 	Partners *int64 `json:"partners"`
+	// Push is how many Web Push subscriptions the stored readers hold.
+	Push *int64 `json:"push"`
 
 	// OnlineInstances says how many instances' connections Online sums:
 	// fewer answered than expected means it is partial.
@@ -135,12 +138,12 @@ func handleAlertCreate(d alertDeps) http.Handler {
 				resp.Audience.Online, resp.Audience.OnlineInstances = &c.Online, &c.Instances
 			}
 			if d.audience != nil {
-				readers, partners, err := d.audience.CountAudience(ctx, attrs, d.alerts.Now())
+				aud, err := d.audience.CountAudience(ctx, attrs, d.alerts.Now())
 				if err != nil {
 					writeError(w, r, err)
 					return
 				}
-				resp.Audience.Readers, resp.Audience.Partners = &readers, &partners
+				resp.Audience.Readers, resp.Audience.Partners, resp.Audience.Push = &aud.Readers, &aud.Partners, &aud.Push
 			}
 			encode(w, http.StatusOK, resp)
 			return

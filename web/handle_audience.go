@@ -10,13 +10,6 @@ import (
 	"flashwire/subscribers"
 )
 
-// audienceBody is the answer of GET /api/v1/audience: how many stored
-// readers and active partners an alert would reach now.
-type audienceBody struct {
-	Readers  int64 `json:"readers"`
-	Partners int64 `json:"partners"`
-}
-
 // audienceParams are the query parameters GET /api/v1/audience knows.
 var audienceParams = map[string]bool{"topics": true, "regions": true, "priority": true, "language": true}
 
@@ -65,11 +58,11 @@ func handleAudience(store *subscribers.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		readers, partners, err := store.CountAudience(r.Context(), a, store.Now())
+		aud, err := store.CountAudience(r.Context(), a, store.Now())
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, audienceBody{Readers: readers, Partners: partners})
+		encode(w, http.StatusOK, aud)
 	})
 }

@@ -26,7 +26,7 @@ func getJSON(tb testing.TB, url string) (int, errorBody, http.Header) {
 	return resp.StatusCode, body, resp.Header
 }
 
-func fieldNames(b errorBody) string {
+func namedFields(b errorBody) string {
 	var out []string
 	for _, f := range b.Fields {
 		out = append(out, f.Field)
@@ -60,7 +60,7 @@ func TestLiveRefusals(t *testing.T) {
 			}
 			for _, tt := range tests {
 				code, body, _ := getJSON(t, env.URL+path+"?"+tt.query)
-				if code != tt.status || fieldNames(body) != tt.fields || (tt.error != "" && body.Error != tt.error) {
+				if code != tt.status || namedFields(body) != tt.fields || (tt.error != "" && body.Error != tt.error) {
 					t.Errorf("%s: %d %+v, want %d naming %q", tt.name, code, body, tt.status, tt.fields)
 				}
 			}

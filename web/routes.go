@@ -40,6 +40,14 @@ func addRoutes(mux *routeTable, s *Server) {
 	mux.Handle("PUT /api/v1/readers/{id}/preferences", reader(handleReaderPut(s.cfg.Subscribers)))
 	mux.Handle("DELETE /api/v1/readers/{id}/preferences", reader(handleReaderDelete(s.cfg.Subscribers)))
 	mux.Handle("OPTIONS /api/v1/readers/{id}/preferences", reader(nil))
+	mux.Handle("POST /api/v1/readers/{id}/push", reader(handlePushSubscribe(s.cfg.Subscribers, s.cfg.Push)))
+	mux.Handle("DELETE /api/v1/readers/{id}/push", reader(handlePushUnsubscribe(s.cfg.Subscribers)))
+	mux.Handle("OPTIONS /api/v1/readers/{id}/push", reader(nil))
+	mux.Handle("DELETE /api/v1/readers/{id}/push/{sub}", reader(handlePushUnsubscribe(s.cfg.Subscribers)))
+	mux.Handle("OPTIONS /api/v1/readers/{id}/push/{sub}", reader(nil))
+
+	// Web Push: the key browsers subscribe with, for any origin.
+	mux.Handle("GET /api/v1/push/key", handlePushKey(s.cfg.Push))
 
 	// Partners receiving webhooks: admins only.
 	mux.Handle("GET /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerList(s.cfg.Subscribers)))
@@ -90,6 +98,7 @@ func addRoutes(mux *routeTable, s *Server) {
 	// Pages and the reader widget.
 	mux.Handle("GET /static/", handleStatic())
 	mux.Handle("GET /{$}", handleDemoPage())
+	mux.Handle("GET /flashwire-sw.js", handleServiceWorker())
 	mux.Handle("GET /editor", handleEditorPage())
 	mux.Handle("POST /editor/session", s.handleSessionCreate())
 	mux.Handle("GET /editor/session", s.handleSessionGet())

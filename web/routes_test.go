@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
+	"flashwire/notifier/webpush"
 	"flashwire/subscribers"
 )
 
@@ -71,6 +73,13 @@ var routeRows = []route{
 	{pattern: "PUT /api/v1/readers/{id}/preferences", path: "/api/v1/readers/{reader}/preferences", body: `{}`, want: public(201)},
 	{pattern: "DELETE /api/v1/readers/{id}/preferences", path: "/api/v1/readers/{reader}/preferences", want: public(404)},
 	{pattern: "OPTIONS /api/v1/readers/{id}/preferences", path: "/api/v1/readers/{reader}/preferences", want: public(204)},
+	// Web Push subscriptions: the reader id is the credential here too.
+	{pattern: "POST /api/v1/readers/{id}/push", path: "/api/v1/readers/{reader}/push", body: `{}`, want: public(400)},
+	{pattern: "DELETE /api/v1/readers/{id}/push", path: "/api/v1/readers/{reader}/push", body: `{"endpoint":"https://push.example.net/send/1"}`, want: public(404)},
+	{pattern: "OPTIONS /api/v1/readers/{id}/push", path: "/api/v1/readers/{reader}/push", want: public(204)},
+	{pattern: "DELETE /api/v1/readers/{id}/push/{sub}", path: "/api/v1/readers/{reader}/push/sub_0", want: public(404)},
+	{pattern: "OPTIONS /api/v1/readers/{id}/push/{sub}", path: "/api/v1/readers/{reader}/push/sub_0", want: public(204)},
+	{pattern: "GET /api/v1/push/key", path: "/api/v1/push/key", want: public(200)},
 	// Partners and their webhooks.
 	{pattern: "GET /api/v1/partners", path: "/api/v1/partners", want: adminsOnly(200)},
 	{pattern: "POST /api/v1/partners", path: "/api/v1/partners", body: `{}`, want: adminsOnly(400)},
@@ -107,6 +116,7 @@ var routeRows = []route{
 	// Pages and the console's session.
 	{pattern: "GET /static/", path: "/static/flashwire.js", want: public(200)},
 	{pattern: "GET /{$}", path: "/", want: public(200)},
+	{pattern: "GET /flashwire-sw.js", path: "/flashwire-sw.js", want: public(200)},
 	{pattern: "GET /editor", path: "/editor", want: public(200)},
 	{pattern: "POST /editor/session", path: "/editor/session", tokenInBody: true, want: [4]int{400, 401, 201, 201}},
 	// Without a session cookie, bearer tokens do not make a session.
@@ -126,6 +136,11 @@ func TestRouteTable(t *testing.T) {
 		secrets := webhook.NewSecrets(e.rdb)
 		c.PartnerSecrets = secrets
 		c.Webhooks = webhook.NewSender(e.rdb, webhook.NewStoreDirectory(e.store), secrets, webhook.Options{Logger: quiet})
+		keys, err := webpush.LoadKeys(context.Background(), e.rdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Push = webpush.NewSender(e.rdb, e.store, webpush.Options{Keys: keys})
 	}})
 	editor := env.newToken(t, "night desk", "editor")
 	tokens := [4]string{"", "fw_not-a-token-of-this-service", editor, testAdminToken}

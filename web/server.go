@@ -21,6 +21,7 @@ import (
 	"flashwire/notifier"
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
+	"flashwire/notifier/webpush"
 	"flashwire/subscribers"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	// Webhooks delivers to partners and serves their delivery log, replay,
 	// test and secret routes; nil answers those routes with 503.
 	Webhooks *webhook.Sender
+	// Push sends Web Push and serves its key; nil answers the push routes
+	// with 503.
+	Push *webpush.Sender
 	// TrustedProxies are the networks of the load balancers and reverse
 	// proxies in front of the service: from them the client address is
 	// read from X-Forwarded-For (see clientAddr). None trusts no header.

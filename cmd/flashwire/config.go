@@ -14,6 +14,8 @@ import (
 
 	"flashwire"
 	"flashwire/notifier/webhook"
+	"flashwire/notifier/webpush"
+	"flashwire/subscribers"
 )
 
 // config is everything serve needs, read from flags and FLASHWIRE_*
@@ -48,6 +50,21 @@ type config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when deciding a client's address.
 	TrustedProxies []netip.Prefix
+	// ReaderShards is how many shards the reader index is spread over,
+	// fixed per installation.
+	ReaderShards int
+	// VAPID is the Web Push key pair; zero means the one stored in Redis
+	// (generated on first start).
+	VAPID webpush.Keys
+	// VAPIDSubject is the contact push services see (mailto: or https:).
+	VAPIDSubject string
+	// WebPushWorkers bounds pushes in flight; WebPushLease is how long a
+	// push job an instance holds stays its own without renewal.
+	WebPushWorkers int
+	WebPushLease   time.Duration
+	// vapidPublic and vapidPrivate are the key settings as given, checked
+	// together once every setting is read.
+	vapidPublic, vapidPrivate string
 }
 
 // minAdminToken is the shortest bootstrap admin token accepted: it is
@@ -211,6 +228,47 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"reader-shards", "FLASHWIRE_READER_SHARDS", "16", "how many shards the reader index is spread over (hash tags a Redis Cluster spreads); fixed once readers are stored", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > subscribers.MaxShards {
+			return fmt.Errorf("%q is not a whole number from 1 to %d", v, subscribers.MaxShards)
+		}
+		c.ReaderShards = n
+		return nil
+	}},
+	{"vapid-public-key", "FLASHWIRE_VAPID_PUBLIC_KEY", "", "Web Push VAPID public key (base64url, with FLASHWIRE_VAPID_PRIVATE_KEY); empty uses the pair generated on first start and kept in Redis", func(c *config, v string) error {
+		c.vapidPublic = v
+		return nil
+	}},
+	{"vapid-private-key", "FLASHWIRE_VAPID_PRIVATE_KEY", "", "Web Push VAPID private key (base64url, with FLASHWIRE_VAPID_PUBLIC_KEY)", func(c *config, v string) error {
+		c.vapidPrivate = v
+		return nil
+	}},
+	{"vapid-subject", "FLASHWIRE_VAPID_SUBJECT", "", "contact push services may write to about this sender: mailto:ADDRESS or an https: URL; required in production", func(c *config, v string) error {
+		if v != "" {
+			if problem := webpush.CheckSubject(v); problem != "" {
+				return fmt.Errorf("%q %s", v, problem)
+			}
+		}
+		c.VAPIDSubject = v
+		return nil
+	}},
+	{"webpush-workers", "FLASHWIRE_WEBPUSH_WORKERS", "256", "most Web Push requests in flight on this instance", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4096 {
+			return fmt.Errorf("%q is not a whole number from 1 to 4096", v)
+		}
+		c.WebPushWorkers = n
+		return nil
+	}},
+	{"webpush-lease", "FLASHWIRE_WEBPUSH_LEASE", "30s", "how long a Web Push job an instance works on stays its own without renewal: after a crash another instance goes on with it this long after the last renewal", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second || d > time.Hour {
+			return fmt.Errorf("%q is not a duration from 3s to 1h such as 30s", v)
+		}
+		c.WebPushLease = d
+		return nil
+	}},
 	{"redis-wait", "FLASHWIRE_REDIS_WAIT", "30s", "how long start-up retries an unreachable Redis", func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -260,7 +318,33 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return config{}, &usageError{msg: fmt.Sprintf("%s: %s is shorter than the webhook timeout (%s) plus 1s; raise it or lower FLASHWIRE_WEBHOOK_TIMEOUT",
 			origin["webhook-lease"], c.WebhookLease, c.WebhookTimeout)}
 	}
+	if err := c.checkVAPID(); err != nil {
+		return config{}, err
+	}
 	return c, nil
+}
+
+// checkVAPID checks the two key settings together: both or neither, and a
+// pair that belongs together.
+func (c *config) checkVAPID() error {
+	switch {
+	case c.vapidPublic == "" && c.vapidPrivate == "":
+		return nil
+	case c.vapidPrivate == "":
+		return &usageError{msg: "FLASHWIRE_VAPID_PRIVATE_KEY: is required with FLASHWIRE_VAPID_PUBLIC_KEY; give both or neither"}
+	case c.vapidPublic == "":
+		return &usageError{msg: "FLASHWIRE_VAPID_PUBLIC_KEY: is required with FLASHWIRE_VAPID_PRIVATE_KEY; give both or neither"}
+	}
+	keys, err := webpush.ParseKeys(c.vapidPublic, c.vapidPrivate)
+	if err != nil {
+		name := "FLASHWIRE_VAPID_PUBLIC_KEY"
+		if strings.HasPrefix(err.Error(), "private") {
+			name = "FLASHWIRE_VAPID_PRIVATE_KEY"
+		}
+		return &usageError{msg: fmt.Sprintf("%s: %v", name, err)}
+	}
+	c.VAPID = keys
+	return nil
 }
 
 func splitList(v string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"flashwire/notifier"
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
+	"flashwire/notifier/webpush"
 	"flashwire/subscribers"
 	"flashwire/web"
 )
@@ -42,7 +44,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	embedded := len(cfg.RedisURLs) == 0
 
 	store := subscribers.NewStore(rdb)
+	store.Shards = cfg.ReaderShards
 	if err := store.Seed(ctx); err != nil {
+		return err
+	}
+	// The shard count is fixed per installation; readers of an earlier
+	// unsharded index move into their shards here, once.
+	var shardsErr *subscribers.ShardsError
+	if err := store.InitShards(ctx); errors.As(err, &shardsErr) {
+		return &usageError{msg: "FLASHWIRE_READER_SHARDS: " + shardsErr.Error()}
+	} else if err != nil {
 		return err
 	}
 	// Readers not seen for subscribers.ReaderTTL leave the audience
@@ -121,6 +132,45 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Warn("webhook deliveries still in flight at the deadline; their leases run out and any instance retries them")
 		}
 	}
+	// Web Push: like webhooks, a dispatcher on every instance turns alert
+	// events into durable jobs (one per reader shard) and the sender walks
+	// them; it outlives ctx to drain in step 3 of shutdown.
+	vapid := cfg.VAPID
+	if vapid == (webpush.Keys{}) {
+		if vapid, err = webpush.LoadKeys(ctx, rdb); err != nil {
+			return err
+		}
+	}
+	if cfg.VAPIDSubject == "" {
+		log.Warn("FLASHWIRE_VAPID_SUBJECT is not set: push services expect a contact (mailto:ADDRESS or an https: URL) and may refuse or throttle Web Push without one; set it in production")
+	}
+	pusher := webpush.NewSender(rdb, store, webpush.Options{
+		Keys:     vapid,
+		Subject:  cfg.VAPIDSubject,
+		Allow:    cfg.WebhookAllow,
+		Workers:  cfg.WebPushWorkers,
+		Lease:    cfg.WebPushLease,
+		Logger:   log,
+		Registry: reg,
+		Stats:    stats,
+	})
+	pushDispatcher := webpush.NewDispatcher(alertLog, consumerName(cfg.InstanceID), pusher, log)
+	if err := pushDispatcher.Group().Create(ctx); err != nil {
+		return err
+	}
+	go func() { _ = pushDispatcher.Run(ctx) }()
+	pusherCtx, stopPusher := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPusher()
+	pusherDone := make(chan struct{})
+	go func() { defer close(pusherDone); _ = pusher.Run(pusherCtx) }()
+	drainPush := func(ctx context.Context) {
+		stopPusher()
+		select {
+		case <-pusherDone:
+		case <-ctx.Done():
+			log.Warn("web push jobs still in flight at the deadline; their leases run out and any instance goes on with them")
+		}
+	}
 	handler := web.NewServer(web.Config{
 		Logger:         log,
 		Redis:          rdb,
@@ -135,6 +185,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Watcher:        watcher,
 		PartnerSecrets: partnerSecrets,
 		Webhooks:       sender,
+		Push:           pusher,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 
@@ -206,6 +257,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			waitHub(ctx)
 		}},
 		{"drain webhook deliveries", drainWebhooks},
+		{"drain web push", drainPush},
 	})
 }
 
@@ -224,7 +276,8 @@ type step struct {
 //     WebSockets are closed by the hub, with a reconnect hint, from a
 //     RegisterOnShutdown hook at the start of this step, once the hub has
 //     left the instances that dry runs count readers online on;
-//  3. drain webhook deliveries in flight;
+//  3. drain webhook deliveries and Web Push in flight (a push job gives
+//     its lease back after the step it is at);
 //  4. close Redis (deferred by serve, after this returns).
 func shutdown(log *slog.Logger, steps []step) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"flashwire/internal/redistest"
+	"flashwire/notifier/outbound"
 )
 
 // metricValue returns the value of the counter or gauge, or the sample
@@ -178,9 +179,9 @@ func TestRetryAfterStatuses(t *testing.T) {
 		{"pt_503_date", 503, clk.Now().Add(15 * time.Minute).UTC().Format(http.TimeFormat), 15 * time.Minute}, // an HTTP date
 		{"pt_429_date", 429, clk.Now().Add(7 * time.Minute).UTC().Format(http.TimeFormat), 7 * time.Minute},   // the same for 429
 		{"pt_503_capped", 503, "100000", 12 * time.Hour},                                                      // no longer than the life of the news
-		{"pt_503_none", 503, "", Schedule[0]},                                                                 // absent: the schedule
-		{"pt_503_garbage", 503, "soon", Schedule[0]},                                                          // unreadable: the schedule
-		{"pt_500", 500, "600", Schedule[0]},                                                                   // only 429 and 503 are honoured
+		{"pt_503_none", 503, "", outbound.Schedule[0]},                                                        // absent: the schedule
+		{"pt_503_garbage", 503, "soon", outbound.Schedule[0]},                                                 // unreadable: the schedule
+		{"pt_500", 500, "600", outbound.Schedule[0]},                                                          // only 429 and 503 are honoured
 	}
 	byPath := map[string]int{}
 	dir := newDirectory()

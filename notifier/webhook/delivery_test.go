@@ -17,6 +17,7 @@ import (
 	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 )
 
 func TestDeliverEndToEnd(t *testing.T) {
@@ -112,7 +113,7 @@ func TestRetrySchedule(t *testing.T) {
 
 	start := clk.Now()
 	elapsed := time.Duration(0)
-	for i := 0; i <= len(Schedule); i++ {
+	for i := 0; i <= len(outbound.Schedule); i++ {
 		waitFor(t, fmt.Sprintf("attempt %d", i+1), func() bool { return len(rc.Hits()) == i+1 })
 		h := rc.Hits()[i]
 		if h.ID != ds[0].ID {
@@ -131,13 +132,13 @@ func TestRetrySchedule(t *testing.T) {
 			return n == int64(i+1)
 		})
 		as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
-		if i == len(Schedule) {
+		if i == len(outbound.Schedule) {
 			if as[0].Outcome != "failed" || as[0].NextAttempt != nil {
 				t.Fatalf("last attempt %+v, want failed with no next attempt", as[0])
 			}
 			break
 		}
-		wait := Schedule[i] * 11 / 10
+		wait := outbound.Schedule[i] * 11 / 10
 		if as[0].Outcome != "retry" || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(wait)) {
 			t.Fatalf("attempt %d: %+v, want a retry at +%v", i+1, as[0], wait)
 		}
@@ -152,12 +153,12 @@ func TestRetrySchedule(t *testing.T) {
 		elapsed += wait
 	}
 	d, err := sender.queue.Delivery(ctx, "pt_a", ds[0].ID)
-	if err != nil || d.State != StateFailed || d.Attempts != len(Schedule)+1 {
-		t.Fatalf("delivery %+v, %v; want failed after %d attempts", d, err, len(Schedule)+1)
+	if err != nil || d.State != StateFailed || d.Attempts != len(outbound.Schedule)+1 {
+		t.Fatalf("delivery %+v, %v; want failed after %d attempts", d, err, len(outbound.Schedule)+1)
 	}
 	clk.Advance(48 * time.Hour)
 	time.Sleep(50 * time.Millisecond)
-	if n := len(rc.Hits()); n != len(Schedule)+1 {
+	if n := len(rc.Hits()); n != len(outbound.Schedule)+1 {
 		t.Fatalf("%d attempts after giving up", n)
 	}
 }

@@ -91,6 +91,24 @@ func (a Allow) CheckURL(raw string) error {
 	return nil
 }
 
+// CheckAddress refuses a URL whose host is an IP address the dialer would
+// refuse, so that an address given literally is turned away when it is
+// stored, not only when it is dialled. Names are judged at dial time.
+func (a Allow) CheckAddress(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]"))
+	if err != nil || a.addr(ip) {
+		return nil
+	}
+	if why := refused(ip); why != "" {
+		return fmt.Errorf("%s (%s): %w", raw, why, ErrRefusedAddress)
+	}
+	return nil
+}
+
 // blocked are the networks no webhook may reach: loopback, private,
 // link-local (cloud metadata at 169.254.169.254), CGNAT, multicast,
 // unspecified, broadcast, reserved and documentation ranges, and the IPv6

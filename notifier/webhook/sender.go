@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"flashwire"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 )
 
 // Target is what delivery needs to know of a partner.
@@ -90,7 +92,7 @@ type Sender struct {
 	metrics  *metrics
 	breaker  *breaker
 	wake     chan struct{}
-	tally    *tallies
+	tally    *notifier.Tallies
 	// Now is the clock for schedules and signatures; tests replace it.
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for the jitter; tests replace it.
@@ -146,9 +148,9 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		metrics:  newMetrics(opts.Registry),
 		breaker:  newBreaker(5, 30*time.Second, opts.PerPartner),
 		wake:     make(chan struct{}, 1),
-		tally:    &tallies{stats: opts.Stats, m: map[string]*notifier.Tally{}},
+		tally:    opts.Stats.Tallies(notifier.Webhook),
 		Now:      time.Now,
-		Rand:     defaultRand,
+		Rand:     rand.Float64,
 	}
 }
 
@@ -176,7 +178,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
-		s.flushLoop(work, flushStop)
+		s.tally.Run(work, flushStop, s.log)
 	}()
 	defer func() {
 		wg.Wait()
@@ -329,8 +331,8 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 			a.Error += ": redirects are not followed"
 		}
 	}
-	wait, more := nextRetry(d.Attempts, s.Rand)
-	if ra, ok := retryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+	wait, more := outbound.NextRetry(d.Attempts, s.Rand)
+	if ra, ok := outbound.RetryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		wait = ra
 	}
 	if !more {
@@ -413,9 +415,9 @@ func (s *Sender) record(ctx context.Context, d Delivery, state string, next time
 	if f.first && d.AlertID != "" {
 		switch state {
 		case StateDelivered:
-			s.tally.add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
+			s.tally.Add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
 		case StateFailed:
-			s.tally.add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
+			s.tally.Add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
 		}
 	}
 	if f.disable {
@@ -459,58 +461,6 @@ type message struct {
 	Type      string    `json:"type"`
 	Timestamp time.Time `json:"timestamp"`
 	Data      any       `json:"data"`
-}
-
-// tallies batches per-alert figures: one Stats.Record per alert per flush,
-// never one per delivery.
-type tallies struct {
-	stats *notifier.Stats
-	mu    sync.Mutex
-	// m is guarded by mu.
-	m map[string]*notifier.Tally
-}
-
-func (t *tallies) add(alertID string, d notifier.Tally) {
-	if t.stats == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	cur := t.m[alertID]
-	if cur == nil {
-		cur = &notifier.Tally{}
-		t.m[alertID] = cur
-	}
-	cur.Reached += d.Reached
-	cur.Failed += d.Failed
-	cur.Pending += d.Pending
-	cur.Latencies = append(cur.Latencies, d.Latencies...)
-}
-
-func (t *tallies) flush(ctx context.Context, log *slog.Logger) {
-	t.mu.Lock()
-	m := t.m
-	t.m = map[string]*notifier.Tally{}
-	t.mu.Unlock()
-	for id, tl := range m {
-		if err := t.stats.Record(ctx, id, notifier.Webhook, *tl); err != nil {
-			log.Warn("record webhook stats", "alert", id, "error", err.Error())
-		}
-	}
-}
-
-func (s *Sender) flushLoop(ctx context.Context, stop chan struct{}) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			s.tally.flush(ctx, s.log)
-			return
-		case <-tick.C:
-			s.tally.flush(ctx, s.log)
-		}
-	}
 }
 
 type metrics struct {

@@ -421,6 +421,7 @@
       var n = r.audience || {}, parts = [];
       parts.push(n.online == null ? "readers online: unknown" : onlineText(n.online, n.online_instances));
       if (n.readers != null) parts.push(count(n.readers, "stored reader", "stored readers"));
+      if (n.push) parts.push(count(n.push, "push subscription", "push subscriptions"));
       if (n.partners != null) parts.push(count(n.partners, "partner", "partners"));
       out.textContent = "Reaches " + parts.join(" · ");
       out.setAttribute("data-online", n.online == null ? "" : String(n.online));
@@ -490,13 +491,15 @@
 
   var sentNext = "", headlines = {}; // alert id -> headline, for the audit log
   function delivery(d) {
-    var names = { websocket: "WebSocket", sse: "SSE", webhook: "Webhooks" }, out = [];
+    var names = { websocket: "WebSocket", sse: "SSE", webhook: "Webhooks", webpush: "Web Push" }, out = [];
     Object.keys(names).forEach(function (c) {
       var s = d && d[c];
       if (!s) return;
       var t = names[c] + ": " + s.reached + " reached";
       if (s.failed) t += ", " + s.failed + " failed";
       if (s.pending) t += ", " + s.pending + " pending";
+      if (s.expired) t += ", " + s.expired + " expired";
+      if (s.removed) t += ", " + s.removed + " removed (gone)";
       if (s.median_ms != null) t += " · median " + Math.round(s.median_ms) + " ms, p99 " + Math.round(s.p99_ms) + " ms";
       out.push(el("li", { text: t }));
     });

@@ -31,7 +31,10 @@
       quiet: "Quiet hours", mute: "Mute alerts during these hours", from: "From", to: "to", allowFlash: "Still show breaking news",
       save: "Save", close: "Close", loading: "Loading\u2026", saving: "Saving\u2026", saved: "Saved. Alerts now follow your choices.",
       failed: "Not saved. Please try again in a moment.", more: "+{n} more", fewer: "Show fewer",
-      skip: "Skip to the latest news alert", region: "Breaking news"
+      skip: "Skip to the latest news alert", region: "Breaking news",
+      push: "Notifications", pushGet: "Get notifications", pushStop: "Turn off notifications",
+      pushOn: "On: alerts reach this browser even when this site is closed.", pushOff: "Off.",
+      pushBlocked: "Blocked in this browser\u2019s settings.", pushFailed: "Notifications could not be turned on."
     },
     fr: {
       flash: "Dernière minute", urgent: "Urgent", normal: "Info", updated: "Mis à jour", dismiss: "Fermer l\u2019alerte",
@@ -42,7 +45,10 @@
       quiet: "Heures de silence", mute: "Couper les alertes pendant ces heures", from: "De", to: "à", allowFlash: "Toujours afficher la dernière minute",
       save: "Enregistrer", close: "Fermer", loading: "Chargement\u2026", saving: "Enregistrement\u2026", saved: "Enregistré. Les alertes suivent désormais vos choix.",
       failed: "Échec de l\u2019enregistrement. Réessayez dans un instant.", more: "+{n} autres", fewer: "Afficher moins",
-      skip: "Aller à la dernière alerte", region: "Dernière minute"
+      skip: "Aller à la dernière alerte", region: "Dernière minute",
+      push: "Notifications", pushGet: "Recevoir les notifications", pushStop: "Désactiver les notifications",
+      pushOn: "Activées\u00a0: les alertes arrivent même site fermé.", pushOff: "Désactivées.",
+      pushBlocked: "Bloquées dans les réglages du navigateur.", pushFailed: "Impossible d’activer les notifications."
     },
     de: {
       flash: "Eilmeldung", urgent: "Dringend", normal: "Nachricht", updated: "Aktualisiert", dismiss: "Meldung schließen",
@@ -53,7 +59,10 @@
       quiet: "Ruhezeiten", mute: "In dieser Zeit keine Meldungen", from: "Von", to: "bis", allowFlash: "Eilmeldungen trotzdem zeigen",
       save: "Speichern", close: "Schließen", loading: "Wird geladen\u2026", saving: "Wird gespeichert\u2026", saved: "Gespeichert. Die Meldungen folgen jetzt Ihrer Auswahl.",
       failed: "Nicht gespeichert. Bitte versuchen Sie es gleich noch einmal.", more: "+{n} weitere", fewer: "Weniger anzeigen",
-      skip: "Zur neuesten Eilmeldung springen", region: "Eilmeldungen"
+      skip: "Zur neuesten Eilmeldung springen", region: "Eilmeldungen",
+      push: "Benachrichtigungen", pushGet: "Benachrichtigungen erhalten", pushStop: "Benachrichtigungen ausschalten",
+      pushOn: "An: Meldungen kommen auch bei geschlossener Seite.", pushOff: "Aus.",
+      pushBlocked: "In den Browser-Einstellungen blockiert.", pushFailed: "Benachrichtigungen ließen sich nicht einschalten."
     },
     es: {
       flash: "Última hora", urgent: "Urgente", normal: "Noticia", updated: "Actualizada", dismiss: "Cerrar alerta",
@@ -64,7 +73,10 @@
       quiet: "Horas de silencio", mute: "Silenciar las alertas en este horario", from: "De", to: "a", allowFlash: "Mostrar igualmente la última hora",
       save: "Guardar", close: "Cerrar", loading: "Cargando\u2026", saving: "Guardando\u2026", saved: "Guardado. Las alertas siguen ahora tus preferencias.",
       failed: "No se ha guardado. Inténtalo de nuevo en un momento.", more: "+{n} más", fewer: "Mostrar menos",
-      skip: "Ir a la última alerta", region: "Última hora"
+      skip: "Ir a la última alerta", region: "Última hora",
+      push: "Notificaciones", pushGet: "Recibir notificaciones", pushStop: "Desactivar notificaciones",
+      pushOn: "Activadas: las alertas llegan aunque el sitio esté cerrado.", pushOff: "Desactivadas.",
+      pushBlocked: "Bloqueadas en los ajustes del navegador.", pushFailed: "No se han podido activar las notificaciones."
     },
     ru: {
       flash: "Срочно", urgent: "Важно", normal: "Новости", updated: "Обновлено", dismiss: "Закрыть уведомление",
@@ -75,7 +87,10 @@
       quiet: "Тихие часы", mute: "Не показывать уведомления в это время", from: "С", to: "до", allowFlash: "Срочные новости показывать всегда",
       save: "Сохранить", close: "Закрыть", loading: "Загрузка\u2026", saving: "Сохранение\u2026", saved: "Сохранено. Теперь уведомления приходят по вашему выбору.",
       failed: "Не удалось сохранить. Попробуйте ещё раз чуть позже.", more: "ещё {n}", fewer: "Свернуть",
-      skip: "Перейти к последней срочной новости", region: "Срочные новости"
+      skip: "Перейти к последней срочной новости", region: "Срочные новости",
+      push: "Уведомления браузера", pushGet: "Получать уведомления", pushStop: "Отключить уведомления",
+      pushOn: "Включены: новости приходят, даже когда сайт закрыт.", pushOff: "Выключены.",
+      pushBlocked: "Заблокированы в настройках браузера.", pushFailed: "Не удалось включить уведомления."
     },
     uk: {
       flash: "Терміново", urgent: "Важливо", normal: "Новини", updated: "Оновлено", dismiss: "Закрити сповіщення",
@@ -86,7 +101,10 @@
       quiet: "Тихі години", mute: "Не показувати сповіщення в цей час", from: "З", to: "до", allowFlash: "Термінові новини показувати завжди",
       save: "Зберегти", close: "Закрити", loading: "Завантаження\u2026", saving: "Збереження\u2026", saved: "Збережено. Тепер сповіщення відповідають вашому вибору.",
       failed: "Не вдалося зберегти. Спробуйте ще раз трохи згодом.", more: "ще {n}", fewer: "Згорнути",
-      skip: "Перейти до останньої термінової новини", region: "Термінові новини"
+      skip: "Перейти до останньої термінової новини", region: "Термінові новини",
+      push: "Сповіщення браузера", pushGet: "Отримувати сповіщення", pushStop: "Вимкнути сповіщення",
+      pushOn: "Увімкнено: новини надходять, навіть коли сайт закрито.", pushOff: "Вимкнено.",
+      pushBlocked: "Заблоковано в налаштуваннях браузера.", pushFailed: "Не вдалося ввімкнути сповіщення."
     },
     fa: {
       flash: "فوری", urgent: "مهم", normal: "خبر", updated: "به‌روز شد", dismiss: "بستن هشدار",
@@ -97,7 +115,10 @@
       quiet: "ساعت‌های سکوت", mute: "در این ساعت‌ها هشداری نشان نده", from: "از", to: "تا", allowFlash: "خبرهای فوری همچنان نمایش داده شوند",
       save: "ذخیره", close: "بستن", loading: "در حال بارگذاری\u2026", saving: "در حال ذخیره\u2026", saved: "ذخیره شد. هشدارها از این پس مطابق انتخاب شما هستند.",
       failed: "ذخیره نشد. لطفاً کمی بعد دوباره امتحان کنید.", more: "+{n} مورد دیگر", fewer: "نمایش کمتر",
-      skip: "رفتن به آخرین خبر فوری", region: "خبر فوری"
+      skip: "رفتن به آخرین خبر فوری", region: "خبر فوری",
+      push: "اعلان‌های مرورگر", pushGet: "دریافت اعلان‌ها", pushStop: "خاموش کردن اعلان‌ها",
+      pushOn: "روشن: هشدارها حتی وقتی سایت بسته است می‌رسند.", pushOff: "خاموش.",
+      pushBlocked: "در تنظیمات مرورگر مسدود شده است.", pushFailed: "روشن کردن اعلان‌ها ممکن نشد."
     }
   };
   // Each built-in language by its own name, for the settings.
@@ -488,6 +509,7 @@
     panel.hidden = false;
     toggle.setAttribute("aria-expanded", "true");
     status.textContent = t("loading");
+    if (pushBox) pushCheck();
     var saved = get("saved") ? api("GET", prefsPath()).catch(function () { return null; }) : null;
     Promise.all([api("GET", "topics").catch(function () { return {}; }), saved]).then(function (r) {
       fill(r[0], r[1]);
@@ -563,6 +585,54 @@
     });
   }
 
+  // Web Push: offered in the panel when the page names its service worker
+  // (data-push-worker) and the browser can; the browser asks for
+  // permission only when the reader clicks.
+  var canPush = opt.pushWorker && "serviceWorker" in navigator && "PushManager" in window && window.Notification;
+  var pushBox, pushSaid, pushBtn;
+
+  function registration() { return navigator.serviceWorker.getRegistration(new URL(opt.pushWorker, location.href).href); }
+
+  function pushState(on) {
+    var blocked = Notification.permission === "denied";
+    pushBox.setAttribute("data-push", blocked ? "blocked" : on ? "on" : "off");
+    pushSaid.textContent = t(blocked ? "pushBlocked" : on ? "pushOn" : "pushOff");
+    pushBtn.textContent = t(on ? "pushStop" : "pushGet");
+    pushBtn.hidden = blocked;
+  }
+
+  function pushCheck(said) {
+    registration().then(function (r) { return r && r.pushManager.getSubscription(); }).then(function (s) {
+      pushState(!!s);
+      if (said && !s && Notification.permission !== "denied") pushSaid.textContent = said;
+    });
+  }
+
+  function pushToggle() {
+    var path = "readers/" + readerId() + "/push";
+    pushBtn.disabled = true;
+    var done = function (e) { pushBtn.disabled = false; pushCheck(e && t("pushFailed")); };
+    if (pushBox.getAttribute("data-push") === "on") {
+      return registration().then(function (r) { return r.pushManager.getSubscription(); }).then(function (s) {
+        return s && api("DELETE", path, { endpoint: s.endpoint }).catch(function () {}).then(function () { return s.unsubscribe(); });
+      }).then(function () { done(); }, function () { done(); });
+    }
+    Notification.requestPermission().then(function (p) {
+      if (p !== "granted") throw new Error(p);
+      // A reader who never saved settings subscribes with the page's.
+      return get("saved") || api("PUT", prefsPath(), { topics: want.topics, regions: want.regions, languages: want.lang, min_priority: minPriority })
+        .then(function () { put("saved", "1"); });
+    }).then(function () {
+      return Promise.all([navigator.serviceWorker.register(opt.pushWorker).then(function () { return navigator.serviceWorker.ready; }), api("GET", "push/key")]);
+    }).then(function (r) {
+      r[0].active.postMessage({ type: "flashwire-config", service: root.href.replace(/\/$/, ""), reader: readerId() });
+      return r[0].pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: r[1].public_key });
+    }).then(function (s) { return api("POST", path, s.toJSON()); }).then(function () { done(); }, function (e) {
+      console.warn("flashwire: " + e.message);
+      done(e);
+    });
+  }
+
   function buildPanel() {
     toggle = el("button", "fw-toggle", t("toggle"), { type: "button", "aria-expanded": "false", "aria-controls": "fw-panel" });
     toggle.hidden = opt.settings === "off";
@@ -581,8 +651,14 @@
       add(el("div", "fw-actions"), el("button", "fw-save", t("save"), { type: "submit" }), no), status);
     form.addEventListener("submit", save);
     form.elements.quiet.addEventListener("change", quiet);
+    if (canPush) {
+      pushSaid = el("p", "fw-hint", null, { role: "status" });
+      pushBtn = el("button", "fw-push-toggle", t("pushGet"), { type: "button" });
+      pushBtn.addEventListener("click", pushToggle);
+      pushBox = add(el("fieldset", "fw-push"), el("legend", "", t("push")), pushBtn, pushSaid);
+    }
     panel = add(el("div", "fw-panel", null, { id: "fw-panel", role: "dialog", "aria-labelledby": "fw-title" }),
-      el("h2", "fw-title", t("title"), { id: "fw-title" }), form);
+      el("h2", "fw-title", t("title"), { id: "fw-title" }), pushBox, form);
     panel.hidden = true;
   }
 

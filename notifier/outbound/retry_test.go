@@ -1,4 +1,4 @@
-package webhook
+package outbound
 
 import (
 	"net/http"
@@ -27,9 +27,9 @@ func TestNextRetry(t *testing.T) {
 		{0, 0.5, 0, false},                    // nonsense count
 	}
 	for _, tt := range tests {
-		got, more := nextRetry(tt.failed, func() float64 { return tt.rnd })
+		got, more := NextRetry(tt.failed, func() float64 { return tt.rnd })
 		if more != tt.wantMore || (more && (got-tt.want).Abs() > 10*time.Millisecond) {
-			t.Errorf("nextRetry(%d, %v) = %v, %v; want %v, %v", tt.failed, tt.rnd, got, more, tt.want, tt.wantMore)
+			t.Errorf("NextRetry(%d, %v) = %v, %v; want %v, %v", tt.failed, tt.rnd, got, more, tt.want, tt.wantMore)
 		}
 	}
 }
@@ -53,9 +53,9 @@ func TestRetryAfter(t *testing.T) {
 		if tt.value != "" {
 			h.Set("Retry-After", tt.value)
 		}
-		got, ok := retryAfter(h, now)
+		got, ok := RetryAfter(h, now)
 		if ok != tt.wantOK || got != tt.want {
-			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.wantOK)
+			t.Errorf("RetryAfter(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }
