@@ -303,7 +303,10 @@ var smallReceiveBuffer = &websocket.Dialer{
 }
 
 // TestHubStalledClient: a client that stops reading is dropped and counted
-// while 1,000 others keep receiving every alert meant for them.
+// while 1,000 others keep receiving every alert meant for them. However
+// long it stalls, the server holds at most its socket's send buffer and
+// its queue for it: it is dropped before much more than that has been
+// published, never after megabytes.
 func TestHubStalledClient(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	env := newLiveEnv(t, rdb, func(h *HubConfig, _ *Config) { h.SendQueue = 8 })
@@ -337,10 +340,24 @@ func TestHubStalledClient(t *testing.T) {
 		}()
 	}
 	long := strings.Repeat("Filler for a summary that takes room. ", 10)
+	// What the server may hold for the stalled client: its send buffer
+	// (which Linux doubles), its queue, and as much again for what its
+	// own socket and the loopback hold.
+	sample, err := newEventFrame(flashwire.Event{ID: "1-0", Type: flashwire.Published,
+		Alert: flashwire.Alert{ID: "1-0", Headline: "sport 1000", Summary: long, Topics: []string{"sport"}, URL: "https://news.example.com/story"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frameLen := len(sample.sse)
+	bound := (2*(2*liveSendBuffer+8*frameLen) + frameLen - 1) / frameLen
+	// The kernel's share is capped: no autotuning to megabytes.
+	if got := serverSendBuffer(t, env.hub, func(c *client) bool { return len(c.prefs.Load().Topics) == 0 }); got > 2*liveSendBuffer {
+		t.Fatalf("the stalled client's socket may hold %d bytes, want at most %d", got, 2*liveSendBuffer)
+	}
 	published := 0
 	for i := 0; counter(t, env.reg, "flashwire_live_slow_disconnects_total", "") == 0; i++ {
-		if i >= 3000 {
-			t.Fatal("the stalled client was never dropped")
+		if i >= bound {
+			t.Fatalf("the stalled client was not dropped after %d alerts of %d bytes: the server holds more than its send buffer and queue for it", i, frameLen)
 		}
 		env.publish(t, flashwire.Alert{Headline: fmt.Sprint("sport ", i), Summary: long, Topics: []string{"sport"}})
 		if i%20 == 0 && published < worldAlerts-1 {
@@ -358,6 +375,36 @@ func TestHubStalledClient(t *testing.T) {
 	eventually(t, "the stalled client leaves the connection count", func() bool {
 		return counter(t, env.reg, "flashwire_live_connections", "") == others
 	})
+}
+
+// serverSendBuffer returns the kernel send buffer size (SO_SNDBUF) of the
+// server's end of the one WebSocket client that which picks.
+func serverSendBuffer(tb testing.TB, h *Hub, which func(*client) bool) int {
+	tb.Helper()
+	h.mu.RLock()
+	var found *client
+	for c := range h.clients {
+		if which(c) {
+			found = c
+		}
+	}
+	h.mu.RUnlock()
+	ws, ok := found.conn.(wsTransport)
+	if !ok {
+		tb.Fatal("no such WebSocket client")
+	}
+	raw, err := ws.ws.NetConn().(*net.TCPConn).SyscallConn()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var size int
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		size, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+	}); err != nil || serr != nil {
+		tb.Fatal(err, serr)
+	}
+	return size
 }
 
 // TestHubScaleOut: three instances on one Redis, and on a Redis Cluster,

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,6 +25,13 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin:      func(*http.Request) bool { return true },
 }
 
+// liveSendBuffer is each WebSocket's kernel send buffer. Alerts are small,
+// and a reader that stops reading fills it, then its queue, and is dropped
+// (see Hub): what a stalled reader costs the server is bounded by the two.
+// Left to the kernel's autotuning, a stalled socket could hold megabytes
+// each, and be dropped only after them.
+const liveSendBuffer = 64 << 10
+
 // handleWebSocket serves GET /ws. The handler sends the hello and the
 // replay itself, then hands writing to the hub's pool and reading to
 // readPump, and returns, so no HTTP goroutine or buffer stays per
@@ -40,6 +48,9 @@ func handleWebSocket(s *Server) http.Handler {
 		if err != nil {
 			hub.release(notifier.WebSocket, ip)
 			return // Upgrade has answered.
+		}
+		if tc, ok := ws.NetConn().(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(liveSendBuffer)
 		}
 		c := hub.newClient(notifier.WebSocket, ip, req.prefs)
 		c.conn = wsTransport{ws: ws}
