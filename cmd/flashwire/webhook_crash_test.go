@@ -136,7 +136,8 @@ func apiCall(tb testing.TB, addr, token, method, path string, in, out any) {
 // webhook deliveries to a slow partner are in flight and queued, and starts
 // another process on the same Redis: every alert reaches the partner, each
 // with one webhook-id on every attempt and a valid signature, and the
-// deliveries the killed process had in flight are sent again.
+// deliveries the killed process had in flight are sent again, their cut
+// tries in the delivery log as interrupted attempts.
 func TestWebhookCrashLosesNothing(t *testing.T) {
 	const alerts = 30
 	srv, rdb := redistest.Start(t)
@@ -198,7 +199,7 @@ func TestWebhookCrashLosesNothing(t *testing.T) {
 	_, answeredAtKill, _, _ := rc.state()
 	close(rc.release)
 
-	startBinary(t, bin, env...)
+	_, addr, _ = startBinary(t, bin, env...)
 	q := webhook.NewQueue(rdb)
 	ctx := context.Background()
 	deadline = time.Now().Add(25 * time.Second)
@@ -257,6 +258,31 @@ func TestWebhookCrashLosesNothing(t *testing.T) {
 	}
 	if resent == 0 {
 		t.Error("no delivery was in flight at the kill; the test did not crash mid-request")
+	}
+	// The delivery log shows each cut try as interrupted, and the re-send
+	// as the next attempt of the same delivery.
+	var deliveryLog struct {
+		Attempts []webhook.Attempt `json:"attempts"`
+	}
+	apiCall(t, addr, token, "GET", "/api/v1/partners/"+partner.ID+"/deliveries?limit=200", nil, &deliveryLog)
+	interrupted, delivered := map[string]int{}, map[string]int{} // delivery -> attempt number
+	for _, a := range deliveryLog.Attempts {
+		switch a.Outcome {
+		case "interrupted":
+			interrupted[a.DeliveryID] = a.Attempt
+		case "delivered":
+			delivered[a.DeliveryID] = a.Attempt
+		}
+	}
+	for id := range cut {
+		n, ok := interrupted[id]
+		if !ok {
+			t.Errorf("delivery %s was cut off by the kill, and the log has no interrupted attempt of it", id)
+			continue
+		}
+		if delivered[id] != n+1 {
+			t.Errorf("delivery %s: interrupted as attempt %d, delivered as attempt %d; want the next", id, n, delivered[id])
+		}
 	}
 	t.Logf("%d alerts: %d answered before the kill, %d requests cut off by it, %d requests in all",
 		len(want), len(answeredAtKill), resent, len(hits))

@@ -55,7 +55,18 @@ type Delivery struct {
 	State     string    `json:"state"`
 	// Body is the signed JSON, fixed when the delivery is made.
 	Body []byte `json:"-"`
+	// Replayed is Attempts when an admin last replayed the delivery: the
+	// retry schedule starts over from there, while attempts keep counting
+	// so the delivery log numbers every try once.
+	Replayed int `json:"-"`
+	// Interrupted says this claim found a try that a stopped instance had
+	// under way, and recorded it.
+	Interrupted bool `json:"-"`
 }
+
+// Tries is how many times d was tried since it was made or last replayed,
+// what its retry schedule counts.
+func (d Delivery) Tries() int { return d.Attempts - d.Replayed }
 
 // Attempt is one try of a delivery, as the delivery log shows it.
 type Attempt struct {
@@ -69,8 +80,9 @@ type Attempt struct {
 	// Response is the start of the answer's body (at most MaxResponse bytes).
 	Response string `json:"response"`
 	Error    string `json:"error,omitempty"`
-	// Outcome is delivered, retry, failed (schedule spent or partner gone)
-	// or disabled (the partner was disabled by this answer).
+	// Outcome is delivered, retry, failed (schedule spent or partner gone),
+	// disabled (the partner was disabled by this answer) or interrupted
+	// (the instance sending it stopped before an answer came).
 	Outcome     string     `json:"outcome"`
 	NextAttempt *time.Time `json:"next_attempt_at,omitempty"`
 }
@@ -130,18 +142,33 @@ func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 }
 
 // claimScript takes up to ARGV[3] due deliveries and pushes their due time
-// to the end of a lease: if the claimer dies, they come due again then.
-// KEYS: due. ARGV: now ms, lease end ms, count, delivery key prefix.
+// to the end of a lease: if the claimer dies, they come due again then. A
+// delivery still marked in flight was being sent by an instance that
+// stopped before it could record the outcome: its try is recorded in the
+// partner's log as interrupted, and counted, here, once.
+// KEYS: due. ARGV: now ms, lease end ms, count, delivery key prefix,
+// attempt log key prefix, log length.
 var claimScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, id in ipairs(ids) do
-  local h = redis.call('HMGET', ARGV[4] .. id, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state')
+  local key = ARGV[4] .. id
+  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
   if not h[1] then
     redis.call('ZREM', KEYS[1], id)
   else
     redis.call('ZADD', KEYS[1], ARGV[2], id)
-    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7]})
+    local interrupted = '0'
+    if h[9] then
+      local log = ARGV[5] .. h[1]
+      redis.call('LPUSH', log, h[9])
+      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
+      h[6] = tostring(cjson.decode(h[9]).attempt)
+      redis.call('HSET', key, 'attempts', h[6])
+      redis.call('HDEL', key, 'inflight')
+      interrupted = '1'
+    end
+    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
   end
 end
 return out
@@ -149,26 +176,42 @@ return out
 
 // claim leases up to n due deliveries until leaseEnd.
 func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, error) {
-	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue}, now.UnixMilli(), leaseEnd.UnixMilli(), n, keyDelivP).Slice()
+	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue}, now.UnixMilli(), leaseEnd.UnixMilli(), n, keyDelivP,
+		keyPrefix+"log:", KeepAttempts).Slice()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("claim due deliveries: %w", err)
 	}
 	out := make([]Delivery, 0, len(res))
 	for _, r := range res {
 		f, _ := r.([]any)
-		if len(f) != 8 {
+		if len(f) != 10 {
 			continue
 		}
-		s := make([]string, 8)
+		s := make([]string, len(f))
 		for i, v := range f {
 			s[i], _ = v.(string)
 		}
 		created, _ := strconv.ParseInt(s[5], 10, 64)
 		attempts, _ := strconv.Atoi(s[6])
+		replayed, _ := strconv.Atoi(s[8])
 		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
-			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7]})
+			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
+			Interrupted: s[9] == "1"})
 	}
 	return out, nil
+}
+
+// inFlight marks a's try of its delivery as under way, until finish
+// records its outcome: if this instance stops first, the next claim
+// records a in the delivery log as interrupted (see claimScript).
+func (q *Queue) inFlight(ctx context.Context, a Attempt) error {
+	a.Outcome = "interrupted"
+	a.Error = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
+	b, _ := json.Marshal(a)
+	if err := q.rdb.HSet(ctx, keyDelivery(a.DeliveryID), "inflight", b).Err(); err != nil {
+		return fmt.Errorf("mark delivery %s in flight: %w", a.DeliveryID, err)
+	}
+	return nil
 }
 
 // postpone makes a claimed delivery due at at without counting an attempt.
@@ -194,6 +237,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {0, 0}
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'attempts', ARGV[4])
+redis.call('HDEL', KEYS[1], 'inflight')
 if ARGV[2] == 'pending' then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 else
@@ -301,15 +345,17 @@ func (q *Queue) Delivery(ctx context.Context, partnerID, id string) (Delivery, e
 	}
 	created, _ := strconv.ParseInt(h["created"], 10, 64)
 	attempts, _ := strconv.Atoi(h["attempts"])
+	replayed, _ := strconv.Atoi(h["replayed"])
 	return Delivery{ID: id, PartnerID: partnerID, Type: h["type"], AlertID: h["alert"], Body: []byte(h["body"]),
-		CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: h["state"]}, nil
+		CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: h["state"], Replayed: replayed}, nil
 }
 
-// requeueScript makes a kept delivery due again from a fresh schedule.
-// KEYS: delivery, due, parked. ARGV: id, partner, due ms.
+// requeueScript makes a kept delivery due again from a fresh schedule; its
+// attempts keep counting, so the log numbers the replay's tries after the
+// earlier ones. KEYS: delivery, due, parked. ARGV: id, partner, due ms.
 var requeueScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'partner') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'pending', 'attempts', 0)
+redis.call('HSET', KEYS[1], 'state', 'pending', 'replayed', redis.call('HGET', KEYS[1], 'attempts') or 0)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1

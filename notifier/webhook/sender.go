@@ -213,6 +213,11 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		pause = s.opts.Poll
 		for _, d := range ds {
+			if d.Interrupted {
+				s.metrics.attempts.WithLabelValues("interrupted").Inc()
+				s.log.Warn("webhook attempt interrupted by a stopped instance; sending again",
+					"delivery", d.ID, "partner", d.PartnerID, "attempt", d.Attempts)
+			}
 			ok, retryAt := s.breaker.acquire(d.PartnerID, now)
 			if !ok {
 				if err := s.queue.postpone(work, d.ID, retryAt); err != nil {
@@ -306,6 +311,13 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 
 	d.Attempts++
 	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now}
+	// Without the mark a crash would lose the try from the log; without
+	// Redis the outcome could not be recorded either: try again later.
+	if err := s.queue.inFlight(ctx, *a); err != nil {
+		s.log.Warn("mark webhook attempt", "delivery", d.ID, "error", err.Error())
+		d.Attempts--
+		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
+	}
 	status, header, body, latency, err := s.post(ctx, t, *d)
 	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
 	s.metrics.attemptTime.Observe(latency.Seconds())
@@ -331,7 +343,7 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 			a.Error += ": redirects are not followed"
 		}
 	}
-	wait, more := outbound.NextRetry(d.Attempts, s.Rand)
+	wait, more := outbound.NextRetry(d.Tries(), s.Rand)
 	if ra, ok := outbound.RetryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		wait = ra
 	}
@@ -477,7 +489,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashwire_webhook_attempts_total",
-			Help: "Webhook delivery attempts by outcome: delivered, retry, failed, disabled.",
+			Help: "Webhook delivery attempts by outcome: delivered, retry, failed, disabled, interrupted.",
 		}, []string{"outcome"}),
 		attemptTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "flashwire_webhook_attempt_duration_seconds",
