@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"flashwire"
 	"flashwire/subscribers"
@@ -16,6 +17,35 @@ import (
 // first one to the admin who created the partner.
 type partnerSecrets interface {
 	Create(ctx context.Context, partnerID string) (string, error)
+}
+
+// endpointChecker knows, before any delivery, the partner URLs the webhook
+// sender could never call; *webhook.Sender is one.
+type endpointChecker interface {
+	CheckEndpoint(raw string) error
+}
+
+// endpoints returns the server's webhook sender as an endpointChecker, or
+// nil when it has none.
+func (s *Server) endpoints() endpointChecker {
+	if s.cfg.Webhooks == nil {
+		return nil
+	}
+	return s.cfg.Webhooks
+}
+
+// checkEndpoint refuses, as a 400 naming url, a partner URL that no
+// delivery could ever reach: plain http where https is required, or an
+// internal address given literally. A URL that is not one at all is left
+// to the partner's own check, which names it.
+func checkEndpoint(ep endpointChecker, raw *string) error {
+	if ep == nil || raw == nil || !flashwire.IsWebURL(strings.TrimSpace(*raw)) {
+		return nil
+	}
+	if err := ep.CheckEndpoint(strings.TrimSpace(*raw)); err != nil {
+		return flashwire.Invalid("url", "is not one webhooks may call: %v", err)
+	}
+	return nil
 }
 
 // partnerRequest is the body of POST /api/v1/partners.
@@ -79,10 +109,14 @@ func handlePartnerList(store *subscribers.Store) http.Handler {
 // handlePartnerCreate stores a partner and issues its signing secret; if no
 // secret can be issued the partner is removed again, so an admin never
 // holds a partner that cannot be verified.
-func handlePartnerCreate(store *subscribers.Store, secrets partnerSecrets) http.Handler {
+func handlePartnerCreate(store *subscribers.Store, secrets partnerSecrets, endpoints endpointChecker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req partnerRequest
 		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := checkEndpoint(endpoints, &req.URL); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -128,10 +162,14 @@ func handlePartnerGet(store *subscribers.Store) http.Handler {
 	})
 }
 
-func handlePartnerPatch(store *subscribers.Store) http.Handler {
+func handlePartnerPatch(store *subscribers.Store, endpoints endpointChecker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var patch partnerPatch
 		if err := decode(w, r, &patch); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := checkEndpoint(endpoints, patch.URL); err != nil {
 			writeError(w, r, err)
 			return
 		}

@@ -51,9 +51,9 @@ func addRoutes(mux *routeTable, s *Server) {
 
 	// Partners receiving webhooks: admins only.
 	mux.Handle("GET /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerList(s.cfg.Subscribers)))
-	mux.Handle("POST /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerCreate(s.cfg.Subscribers, s.cfg.PartnerSecrets)))
+	mux.Handle("POST /api/v1/partners", s.requireRole(RoleAdmin, handlePartnerCreate(s.cfg.Subscribers, s.cfg.PartnerSecrets, s.endpoints())))
 	mux.Handle("GET /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerGet(s.cfg.Subscribers)))
-	mux.Handle("PATCH /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerPatch(s.cfg.Subscribers)))
+	mux.Handle("PATCH /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerPatch(s.cfg.Subscribers, s.endpoints())))
 	mux.Handle("DELETE /api/v1/partners/{id}", s.requireRole(RoleAdmin, handlePartnerDelete(s.cfg.Subscribers)))
 
 	// Webhook delivery log and tools: admins only.

@@ -198,3 +198,40 @@ func TestWebhooksAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestPartnerURLsNoDeliveryCouldReach: a partner URL that names an
+// internal address literally, or plain http to a host not allowed it, is
+// refused when stored, naming url, rather than failing every delivery.
+func TestPartnerURLsNoDeliveryCouldReach(t *testing.T) {
+	env := newEnv(t, envOptions{configure: withWebhooks(t)})
+	ok := func(url string) map[string]any {
+		return map[string]any{"name": "Daily Planet", "url": url, "topics": []string{"world"}}
+	}
+	tests := []struct {
+		url  string
+		want int
+	}{
+		{"https://10.0.0.5/hook", 400},             // private
+		{"https://169.254.169.254/latest/", 400},   // cloud metadata
+		{"https://[::1]:8443/hook", 400},           // loopback, IPv6
+		{"https://[::ffff:192.168.1.2]/hook", 400}, // private, IPv4-mapped
+		{"http://planet.example/hook", 400},        // plain http to a host not allowed it
+		{"https://planet.example/hook", 201},       // a name: judged when dialled
+		{"http://127.0.0.1:9/hook", 201},           // allowed here (FLASHWIRE_WEBHOOK_ALLOW)
+		{"https://93.184.215.14/hook", 201},        // a public address
+	}
+	var created string
+	for _, tt := range tests {
+		code, body := env.do(t, "POST", "/api/v1/partners", testAdminToken, ok(tt.url))
+		if code != tt.want || (tt.want == 400 && fieldsAtFault(body)[0] != "url") {
+			t.Errorf("create with %s = %d %v, want %d", tt.url, code, body, tt.want)
+		}
+		if id, _ := body["id"].(string); id != "" {
+			created = id
+		}
+	}
+	code, body := env.do(t, "PATCH", "/api/v1/partners/"+created, testAdminToken, map[string]any{"url": "https://192.168.0.1/"})
+	if code != 400 || fieldsAtFault(body)[0] != "url" {
+		t.Errorf("patch to a private address = %d %v, want 400 naming url", code, body)
+	}
+}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,47 @@ func TestReplayKeepsCounting(t *testing.T) {
 	as, _, _ := sender.queue.Attempts(ctx, "pt_a", 0, 1)
 	if as[0].Attempt != len(outbound.Schedule)+2 || as[0].Outcome != "retry" || as[0].NextAttempt == nil || !as[0].NextAttempt.Equal(clk.Now().Add(5*time.Second)) {
 		t.Fatalf("replayed try %+v, want attempt 10, a retry 5 s later: the count goes on, the schedule starts over", as[0])
+	}
+}
+
+// TestRefusedAddressFailsAtOnce sends to a partner whose host name
+// resolves to an address webhooks may not reach: the delivery fails at the
+// first attempt with the reason, is never retried, and the partner is
+// disabled with the reason, its other deliveries held for a replay.
+func TestRefusedAddressFailsAtOnce(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	// localhost resolves to loopback; nothing is allowed here.
+	dir := newDirectory(Target{ID: "pt_a", URL: "https://localhost:1/hook", State: "active"})
+	clk := &clock{t: time.Now().Truncate(time.Millisecond)}
+	sender := NewSender(rdb, dir, NewSecrets(rdb), Options{Poll: 10 * time.Millisecond, Logger: quiet()})
+	sender.Now = clk.Now
+	_, _ = sender.secrets.Create(ctx, "pt_a")
+	ds := enqueue(t, sender.queue, "pt_a", 1, clk.Now())
+	startSender(t, sender)
+	waitFor(t, "the partner to be disabled", func() bool { return dir.reason("pt_a") != "" })
+	if r := dir.reason("pt_a"); !strings.Contains(r, "address not allowed") || !strings.Contains(r, "127.0.0.0/8") {
+		t.Errorf("disabled with reason %q, want the address and why", r)
+	}
+	ds = append(ds, enqueue(t, sender.queue, "pt_a", 2, clk.Now().Add(-time.Millisecond))...)
+	waitFor(t, "the later deliveries to be held", func() bool {
+		n, _ := sender.queue.Parked(ctx, "pt_a")
+		return n == 2
+	})
+	clk.Advance(24 * time.Hour)
+	sender.Wake()
+	time.Sleep(50 * time.Millisecond)
+	as, total, _ := sender.queue.Attempts(ctx, "pt_a", 0, 10)
+	if total != 1 || as[0].Outcome != "failed" || as[0].NextAttempt != nil || !strings.HasPrefix(as[0].Error, "address not allowed") {
+		t.Fatalf("attempts %+v, want one, failed at once with the reason", as)
+	}
+	failed := 0
+	for _, d := range ds {
+		if got, _ := sender.queue.Delivery(ctx, "pt_a", d.ID); got.State == StateFailed && got.Attempts == 1 {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d deliveries failed after one attempt, want 1", failed)
 	}
 }

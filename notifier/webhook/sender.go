@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -325,6 +326,17 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 		a.Error = err.Error()
 	}
 	switch {
+	case errors.Is(err, ErrRefusedAddress), errors.Is(err, ErrInsecureURL):
+		// The partner's URL, or what its name resolves to, is not one
+		// Flashwire may call: trying for a day would only repeat that. The
+		// delivery fails now and the partner is disabled with the reason,
+		// so the admin sees it and its other deliveries wait, to be
+		// replayed once the URL is fixed.
+		a.Outcome = "failed"
+		a.Error = "address not allowed: " + dialError(err) + "; not retried"
+		reason := fmt.Sprintf("address not allowed at %s: %s", now.UTC().Format(time.RFC3339), dialError(err))
+		s.disable(ctx, d.PartnerID, reason, "refused")
+		return outcome{healthy: true, took: latency, state: StateFailed, attempt: a}
 	case err == nil && status >= 200 && status < 300:
 		a.Outcome = "delivered"
 		return outcome{healthy: true, took: latency, state: StateDelivered, attempt: a, health: "ok"}
@@ -354,6 +366,27 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 	next := now.Add(wait)
 	a.Outcome, a.NextAttempt = "retry", &next
 	return outcome{took: latency, state: StatePending, next: next, attempt: a, health: "fail"}
+}
+
+// dialError is err without the request it came from, which repeats the
+// partner's URL: "dial tcp 10.0.0.5:443 (address in 10.0.0.0/8): ...".
+func dialError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// CheckEndpoint returns what is wrong with raw as a partner's URL that
+// can be known before any delivery: plain http to a host not allowed it,
+// or an IP address given literally that the dialer would refuse. Names
+// are judged when dialled.
+func (s *Sender) CheckEndpoint(raw string) error {
+	if err := s.opts.Allow.CheckURL(raw); err != nil {
+		return err
+	}
+	return s.opts.Allow.CheckAddress(raw)
 }
 
 // post sends one signed request and reads the start of the answer.
@@ -511,7 +544,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashwire_webhook_partners_disabled_total",
-			Help: "Partners disabled by delivery, by reason: gone (410) or failing (a day of failures).",
+			Help: "Partners disabled by delivery, by reason: gone (410), failing (a day of failures) or refused (an address or URL not allowed).",
 		}, []string{"reason"}),
 		disabledNow: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flashwire_webhook_partners_disabled",
