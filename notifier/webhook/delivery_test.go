@@ -312,6 +312,9 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 }
 
+// TestRefusedAtSend: a name that resolves to a refused address, and plain
+// http to a host not allowed it, fail at the first attempt, are not
+// retried, and disable their partner with the reason.
 func TestRefusedAtSend(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	ctx := context.Background()
@@ -340,8 +343,12 @@ func TestRefusedAtSend(t *testing.T) {
 			return n == 1
 		})
 		as, _, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)
-		if !strings.Contains(as[0].Error, tt.want) || as[0].Outcome != "retry" {
-			t.Errorf("%s: attempt %+v, want a retry for %q", tt.partner, as[0], tt.want)
+		if !strings.Contains(as[0].Error, tt.want) || !strings.HasPrefix(as[0].Error, "address not allowed") ||
+			as[0].Outcome != "failed" || as[0].NextAttempt != nil {
+			t.Errorf("%s: attempt %+v, want it failed at once, not retried, for %q", tt.partner, as[0], tt.want)
+		}
+		if r := dir.reason(tt.partner); !strings.Contains(r, tt.want) {
+			t.Errorf("%s: disabled with reason %q, want %q", tt.partner, r, tt.want)
 		}
 	}
 	if n := len(rc.Hits()); n != 0 {
