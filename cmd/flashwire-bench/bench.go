@@ -81,7 +81,8 @@ type receipt struct {
 	at  time.Time
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runLoad is the load test against a running instance (no subcommand).
+func runLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	opt, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func TestRun(t *testing.T) {
 	// the connections and waits at least a second for the memory figures.
 	var out bytes.Buffer
 	args := []string{"-url", ts.URL, "-token", adminToken, "-conns", "30", "-alerts", "2", "-interval", "10ms", "-settle", "0s", "-sources", "3"}
-	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(context.Background(), args, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"opened 30 WebSocket connections", "reached 30/30", "60 deliveries, 0 missing", "server memory per connection"} {
