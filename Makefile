@@ -23,7 +23,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.modi
 # its own ignored node_modules folder.
 NODE_RECEIVER := docs/examples/receiver-node
 
-.PHONY: test deps build run bench fuzz fuzz-short vet fmt
+.PHONY: test deps build run bench bench-go fuzz fuzz-short vet fmt
 
 test: deps vet fuzz-short
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -67,7 +67,28 @@ build:
 run:
 	$(GO) run ./cmd/flashwire
 
-bench:
+# bench measures Flashwire against the floor in one run and rewrites the
+# generated section of BENCHMARKS.md: flashwire-bench compare starts
+# redis-server, Flashwire instances (bin/flashwire, built here), a minimal
+# broadcaster and client workers itself, alternates floor and Flashwire
+# runs (median of 3): one instance with 15,000 readers, three instances on
+# one Redis with 15,000 each, and webhooks to 100 local receivers. It
+# stops every process it started and takes about 15-20 minutes on 2
+# cores; BENCH_FLAGS scales it down, such as
+#   make bench BENCH_FLAGS='-conns 5000 -instances 0 -rounds 1'
+# The fan-out Go benchmarks (seconds) are run first and quoted in the same
+# section. bench-go runs every Go benchmark (the audience ones store a
+# million readers: minutes).
+BENCH_FLAGS ?=
+BENCH_GO_OUT := bin/bench-go.txt
+bench: build
+	$(GO) build -o bin/flashwire-bench ./cmd/flashwire-bench
+	$(GO) test -run '^$$' -bench 'FanOut|Encode' -benchtime 300x -benchmem ./web/ > $(BENCH_GO_OUT) || { cat $(BENCH_GO_OUT); exit 1; }
+	@cat $(BENCH_GO_OUT)
+	bin/flashwire-bench compare -flashwire-bin $(BIN) -markdown BENCHMARKS.md \
+		-go-bench $(BENCH_GO_OUT) -go-bench-command "go test -run '^\$$' -bench 'FanOut|Encode' -benchtime 300x -benchmem ./web/" $(BENCH_FLAGS)
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Every fuzz target, as package:name: the feed parsers, and the readers of

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"sync"
@@ -42,9 +43,10 @@ type floor struct {
 }
 
 // runFloorServer serves GET /ws, POST /publish?seq=S (answers 202 at once
-// and writes the frame to every socket), and GET /gc (the number of
-// completed garbage collections, for the same settle rule as Flashwire's
-// /metrics). It prints "listening URL" once it accepts connections.
+// and writes the frame to every socket), and POST /gc (collects garbage
+// and answers with the number of completed collections, so that its memory
+// is read after two collections, as Flashwire's is). It prints
+// "listening URL" once it accepts connections.
 func runFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("flashwire-bench floor-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,7 +63,7 @@ func runFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", f.handleWS)
 	mux.HandleFunc("POST /publish", f.handlePublish)
-	mux.HandleFunc("GET /gc", handleGCCount)
+	mux.HandleFunc("POST /gc", handleGC)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "listening http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
@@ -162,8 +164,10 @@ func benchAlert(i int, now time.Time) flashwire.Alert {
 	}
 }
 
-// handleGCCount answers with the number of completed GC cycles.
-func handleGCCount(w http.ResponseWriter, _ *http.Request) {
+// handleGC runs a garbage collection and answers with the number of
+// completed ones.
+func handleGC(w http.ResponseWriter, _ *http.Request) {
+	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
