@@ -76,16 +76,18 @@ run:
 # stops every process it started and takes about 15-20 minutes on 2
 # cores; BENCH_FLAGS scales it down, such as
 #   make bench BENCH_FLAGS='-conns 5000 -instances 0 -rounds 1'
+# and BENCH_OUT= prints the report without touching BENCHMARKS.md.
 # The fan-out Go benchmarks (seconds) are run first and quoted in the same
 # section. bench-go runs every Go benchmark (the audience ones store a
 # million readers: minutes).
 BENCH_FLAGS ?=
+BENCH_OUT ?= BENCHMARKS.md
 BENCH_GO_OUT := bin/bench-go.txt
 bench: build
 	$(GO) build -o bin/flashwire-bench ./cmd/flashwire-bench
 	$(GO) test -run '^$$' -bench 'FanOut|Encode' -benchtime 300x -benchmem ./web/ > $(BENCH_GO_OUT) || { cat $(BENCH_GO_OUT); exit 1; }
 	@cat $(BENCH_GO_OUT)
-	bin/flashwire-bench compare -flashwire-bin $(BIN) -markdown BENCHMARKS.md \
+	bin/flashwire-bench compare -flashwire-bin $(BIN) -markdown '$(BENCH_OUT)' \
 		-go-bench $(BENCH_GO_OUT) -go-bench-command "go test -run '^\$$' -bench 'FanOut|Encode' -benchtime 300x -benchmem ./web/" $(BENCH_FLAGS)
 
 bench-go:

@@ -199,6 +199,8 @@ var fanoutRows = []struct {
 	{"publish to each reader, p99", "ms", func(r fanoutRun) float64 { return msOf(r.readerP99) }},
 	{"resident memory per connection, (after - before) / readers", "KiB", func(r fanoutRun) float64 { return r.rssDeltaKiB }},
 	{"resident memory per connection, after / readers", "KiB", func(r fanoutRun) float64 { return r.rssTotalKiB }},
+	{"Go heap in use per connection, (after - before) / readers", "KiB", func(r fanoutRun) float64 { return r.heapKiB }},
+	{"goroutine stacks per connection, (after - before) / readers", "KiB", func(r fanoutRun) float64 { return r.stackKiB }},
 }
 
 func (p *fanoutPair) table(b *strings.Builder, one *fanoutPair) {
@@ -266,7 +268,8 @@ func (rep *report) markdown() string {
 		"  only every 2 minutes, so the tool brings the collections on: the floor runs `runtime.GC()` when\n" +
 		"  asked; Flashwire's `/metrics` is read in a loop until `go_gc_duration_seconds_count` has grown by\n" +
 		"  two, the reads' own garbage bringing the collections. Per connection is (after - before) /\n" +
-		"  readers, and after / readers (which includes the idle process).\n\n")
+		"  readers, and after / readers (which includes the idle process). Go heap and stacks in use\n" +
+		"  (`HeapInuse`, `StackInuse`) are read at the same two moments, from `/metrics` for Flashwire.\n\n")
 	if rep.one != nil {
 		fmt.Fprintf(&b, "### WebSocket fan-out: one instance, %s readers, %d alerts a run\n\n", thousands(rep.one.conns), rep.one.alerts)
 		rep.one.table(&b, nil)

@@ -47,6 +47,8 @@ type fanoutRun struct {
 	readerP99   time.Duration
 	rssDeltaKiB float64 // (RSS after - RSS before connections) per connection, all servers
 	rssTotalKiB float64 // RSS after / connections
+	heapKiB     float64 // Go heap in use, (after - before) / connections
+	stackKiB    float64 // goroutine stacks, (after - before) / connections
 	gcsSettled  bool    // two collections after the connections opened, on every server
 	settleTime  time.Duration
 	loadBefore  string
@@ -119,13 +121,9 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 		}
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	before := 0.0
-	for _, s := range servers {
-		kib, err := s.c.rssKiB()
-		if err != nil {
-			return run, err
-		}
-		before += kib
+	before, err := memOf(ctx, client, side, servers)
+	if err != nil {
+		return run, err
 	}
 
 	var workers []*clientWorker
@@ -170,16 +168,14 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 		}
 	}
 	run.settleTime = time.Since(settleStart)
-	after := 0.0
-	for _, s := range servers {
-		kib, err := s.c.rssKiB()
-		if err != nil {
-			return run, err
-		}
-		after += kib
+	after, err := memOf(ctx, client, side, servers)
+	if err != nil {
+		return run, err
 	}
-	run.rssDeltaKiB = (after - before) / float64(n)
-	run.rssTotalKiB = after / float64(n)
+	run.rssDeltaKiB = (after.rss - before.rss) / float64(n)
+	run.rssTotalKiB = after.rss / float64(n)
+	run.heapKiB = (after.heap - before.heap) / float64(n)
+	run.stackKiB = (after.stack - before.stack) / float64(n)
 
 	var all, lasts []time.Duration
 	for i := range cfg.alerts {
@@ -275,6 +271,50 @@ func gcCount(ctx context.Context, client *http.Client, side, base string) (float
 		return 0, err
 	}
 	return strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+}
+
+// memory is the servers' resident memory and Go heap and stacks in use,
+// added up, in KiB.
+type memory struct{ rss, heap, stack float64 }
+
+// memOf reads the servers' memory: VmRSS, and HeapInuse and StackInuse
+// (Flashwire's go_memstats_heap_inuse_bytes and
+// go_memstats_stack_inuse_bytes, the floor's GET /mem).
+func memOf(ctx context.Context, client *http.Client, side string, servers []server) (memory, error) {
+	var m memory
+	for _, s := range servers {
+		kib, err := s.c.rssKiB()
+		if err != nil {
+			return m, err
+		}
+		m.rss += kib
+		var heap, stack float64
+		if side == "flashwire" {
+			u, _ := url.Parse(s.base)
+			g, err := scrape(ctx, client, u)
+			if err != nil {
+				return m, err
+			}
+			heap, stack = g["go_memstats_heap_inuse_bytes"], g["go_memstats_stack_inuse_bytes"]
+		} else {
+			req, err := http.NewRequestWithContext(ctx, "GET", s.base+"/mem", nil)
+			if err != nil {
+				return m, err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return m, fmt.Errorf("floor memory: %w", err)
+			}
+			_, err = fmt.Fscan(resp.Body, &heap, &stack)
+			resp.Body.Close()
+			if err != nil {
+				return m, fmt.Errorf("floor memory: %w", err)
+			}
+		}
+		m.heap += heap / 1024
+		m.stack += stack / 1024
+	}
+	return m, nil
 }
 
 // quantile of sorted durations; zero for none.

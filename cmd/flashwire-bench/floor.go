@@ -43,9 +43,10 @@ type floor struct {
 }
 
 // runFloorServer serves GET /ws, POST /publish?seq=S (answers 202 at once
-// and writes the frame to every socket), and POST /gc (collects garbage
-// and answers with the number of completed collections, so that its memory
-// is read after two collections, as Flashwire's is). It prints
+// and writes the frame to every socket), POST /gc (collects garbage and
+// answers with the number of completed collections, so that its memory is
+// read after two collections, as Flashwire's is) and GET /mem (heap and
+// stacks in use, as Flashwire's /metrics gives them). It prints
 // "listening URL" once it accepts connections.
 func runFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("flashwire-bench floor-server", flag.ContinueOnError)
@@ -64,6 +65,7 @@ func runFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer
 	mux.HandleFunc("GET /ws", f.handleWS)
 	mux.HandleFunc("POST /publish", f.handlePublish)
 	mux.HandleFunc("POST /gc", handleGC)
+	mux.HandleFunc("GET /mem", handleMem)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "listening http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
@@ -175,4 +177,14 @@ func handleGC(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, strconv.FormatUint(s[0].Value.Uint64(), 10))
+}
+
+// handleMem answers "HEAP STACK": the bytes of heap spans and goroutine
+// stacks in use (runtime.MemStats HeapInuse and StackInuse, what
+// Flashwire's go_memstats_heap_inuse_bytes and
+// go_memstats_stack_inuse_bytes report).
+func handleMem(w http.ResponseWriter, _ *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "%d %d\n", ms.HeapInuse, ms.StackInuse)
 }

@@ -58,6 +58,9 @@ func startChild(name, bin string, args, env []string, pipes bool) (*child, io.Wr
 	c := &child{name: name, cmd: exec.Command(bin, args...), tail: &tailBuffer{}, done: make(chan struct{})}
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stderr = c.tail
+	// Should this process die without stopping its children (SIGKILL, a
+	// crash), Linux ends them too, so no run outlives the tool.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	var stdin io.WriteCloser
 	var stdout io.Reader
 	if pipes {
