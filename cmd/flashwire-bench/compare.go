@@ -31,6 +31,7 @@ type compareConfig struct {
 	dialWorkers   int
 	flashwireBin  string
 	markdown      string
+	timeout       time.Duration
 	goBench       string // a file of Go benchmark output to quote
 	goBenchCmd    string // the command that wrote it
 }
@@ -54,6 +55,7 @@ func parseCompare(args []string, stderr io.Writer) (compareConfig, error) {
 	fs.IntVar(&c.dialWorkers, "dial-workers", 64, "connections each client worker opens at once")
 	fs.StringVar(&c.flashwireBin, "flashwire-bin", "", "the flashwire binary to run; empty builds flashwire/cmd/flashwire from the working directory's module")
 	fs.StringVar(&c.markdown, "markdown", "", "rewrite the generated section of this Markdown file (BENCHMARKS.md) with the report")
+	fs.DurationVar(&c.timeout, "timeout", 40*time.Minute, "stop everything and fail after this long")
 	fs.StringVar(&c.goBench, "go-bench", "", "a file of Go benchmark output (go test -bench) to quote in the report")
 	fs.StringVar(&c.goBenchCmd, "go-bench-command", "", "the command that wrote -go-bench, quoted with it")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +74,8 @@ func parseCompare(args []string, stderr io.Writer) (compareConfig, error) {
 		return c, errors.New("-sources must be from 1 to 254")
 	case c.dialWorkers < 1:
 		return c, errors.New("-dial-workers must be at least 1")
+	case c.timeout <= 0:
+		return c, errors.New("-timeout must be positive")
 	}
 	return c, nil
 }
@@ -100,6 +104,8 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	raiseOpenFileLimit(stderr)
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
 	rep := &report{started: time.Now().UTC(), args: args, load: []string{loadAvg()}, goBenchCmd: cfg.goBenchCmd}
 	if cfg.goBench != "" {
 		b, err := os.ReadFile(cfg.goBench)
