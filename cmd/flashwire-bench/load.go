@@ -1,3 +1,6 @@
+// The load test: many WebSocket readers on a running instance, alerts
+// published through its API, latency to every reader and server memory.
+
 package main
 
 import (
