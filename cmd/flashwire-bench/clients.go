@@ -198,8 +198,8 @@ func awaitOpen(ctx context.Context, ws []*clientWorker) (int, error) {
 }
 
 // collect asks every worker for the arrival times of seq and returns the
-// latencies from start, unsorted.
-func collect(ws []*clientWorker, seq string, start time.Time, within time.Duration) ([]time.Duration, error) {
+// latencies from start, unsorted, worker by worker.
+func collect(ws []*clientWorker, seq string, start time.Time, within time.Duration) ([][]time.Duration, error) {
 	lats := make([][]time.Duration, len(ws))
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
@@ -232,11 +232,7 @@ func collect(ws []*clientWorker, seq string, start time.Time, within time.Durati
 		}()
 	}
 	wg.Wait()
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	return all, errors.Join(errs...)
+	return lats, errors.Join(errs...)
 }
 
 // stopClients closes the workers' input (they close their connections and

@@ -32,6 +32,7 @@ type compareConfig struct {
 	flashwireBin  string
 	markdown      string
 	timeout       time.Duration
+	pause         time.Duration
 	goBench       string // a file of Go benchmark output to quote
 	goBenchCmd    string // the command that wrote it
 }
@@ -55,6 +56,7 @@ func parseCompare(args []string, stderr io.Writer) (compareConfig, error) {
 	fs.IntVar(&c.dialWorkers, "dial-workers", 64, "connections each client worker opens at once")
 	fs.StringVar(&c.flashwireBin, "flashwire-bin", "", "the flashwire binary to run; empty builds flashwire/cmd/flashwire from the working directory's module")
 	fs.StringVar(&c.markdown, "markdown", "", "rewrite the generated section of this Markdown file (BENCHMARKS.md) with the report")
+	fs.DurationVar(&c.pause, "pause", 3*time.Second, "pause before each run, so the previous run's processes and sockets are gone")
 	fs.DurationVar(&c.timeout, "timeout", 40*time.Minute, "stop everything and fail after this long")
 	fs.StringVar(&c.goBench, "go-bench", "", "a file of Go benchmark output (go test -bench) to quote in the report")
 	fs.StringVar(&c.goBenchCmd, "go-bench-command", "", "the command that wrote -go-bench, quoted with it")
@@ -74,8 +76,8 @@ func parseCompare(args []string, stderr io.Writer) (compareConfig, error) {
 		return c, errors.New("-sources must be from 1 to 254")
 	case c.dialWorkers < 1:
 		return c, errors.New("-dial-workers must be at least 1")
-	case c.timeout <= 0:
-		return c, errors.New("-timeout must be positive")
+	case c.timeout <= 0 || c.pause < 0:
+		return c, errors.New("-timeout must be positive and -pause not negative")
 	}
 	return c, nil
 }
@@ -130,8 +132,20 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	// Webhooks first: their floor is pure CPU and the most sensitive to
+	// what the fan-out runs leave behind (tens of thousands of sockets
+	// closing).
+	if cfg.partners > 0 {
+		hc := hookConfig{flashwireBin: bin, dir: dir, partners: cfg.partners, alerts: cfg.hookAlerts,
+			wait: cfg.hookWait, rounds: cfg.rounds, pause: cfg.pause, progress: stderr}
+		fl, fw, err := runHooks(ctx, hc)
+		if err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+		rep.hooks = &hookPair{cfg.partners, cfg.hookAlerts, fl, fw}
+	}
 	fc := fanoutConfig{self: self, flashwireBin: bin, dir: dir, alerts: cfg.alerts, interval: cfg.interval,
-		wait: cfg.wait, settle: cfg.settle, rounds: cfg.rounds, sources: cfg.sources, dialWorkers: cfg.dialWorkers, progress: stderr}
+		wait: cfg.wait, settle: cfg.settle, rounds: cfg.rounds, pause: cfg.pause, sources: cfg.sources, dialWorkers: cfg.dialWorkers, progress: stderr}
 	if cfg.fanoutConns > 0 {
 		fc.instances, fc.conns = 1, cfg.fanoutConns
 		fl, fw, err := runFanout(ctx, fc)
@@ -147,15 +161,6 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("fan-out, %d instances: %w", cfg.instances, err)
 		}
 		rep.many = &fanoutPair{cfg.instances, cfg.instanceConns, cfg.alerts, fl, fw}
-	}
-	if cfg.partners > 0 {
-		hc := hookConfig{flashwireBin: bin, dir: dir, partners: cfg.partners, alerts: cfg.hookAlerts,
-			wait: cfg.hookWait, rounds: cfg.rounds, progress: stderr}
-		fl, fw, err := runHooks(ctx, hc)
-		if err != nil {
-			return fmt.Errorf("webhooks: %w", err)
-		}
-		rep.hooks = &hookPair{cfg.partners, cfg.hookAlerts, fl, fw}
 	}
 	rep.finished = time.Now().UTC()
 	rep.load = append(rep.load, loadAvg())
@@ -230,15 +235,28 @@ func (p *fanoutPair) table(b *strings.Builder, one *fanoutPair) {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nEach run, in the order run:\n\n| run | side | reach | last reader p50 / p99 | each reader p50 / p99 | RSS per conn (delta / total) | two GCs before memory | load average before -> after |\n|---|---|---|---|---|---|---|---|\n")
+	byServer, sep := "", ""
+	if p.instances > 1 {
+		byServer, sep = " last reader p99 on each server |", "---|"
+	}
+	fmt.Fprintf(b, "\nEach run, in the order run:\n\n| run | side | reach | last reader p50 / p99 |%s each reader p50 / p99 | RSS per conn (delta / total) | two GCs before memory | load average before -> after |\n|---|---|---|---|%s---|---|---|---|\n",
+		byServer, sep)
 	for i := range p.flash {
 		for _, r := range []fanoutRun{p.floor[i], p.flash[i]} {
 			settled := fmt.Sprintf("yes, in %.1f s", r.settleTime.Seconds())
 			if !r.gcsSettled {
 				settled = fmt.Sprintf("no, not in %.0f s", r.settleTime.Seconds())
 			}
-			fmt.Fprintf(b, "| %d | %s | %.2f%% | %.1f / %.1f ms | %.1f / %.1f ms | %.1f / %.1f KiB | %s | %s -> %s |\n",
-				i+1, r.side, r.reach(), msOf(r.lastP50), msOf(r.lastP99), msOf(r.readerP50), msOf(r.readerP99),
+			servers := ""
+			if p.instances > 1 {
+				each := make([]string, len(r.serverLastP99))
+				for j, d := range r.serverLastP99 {
+					each[j] = fmt.Sprintf("%.0f", msOf(d))
+				}
+				servers = " " + strings.Join(each, " / ") + " ms |"
+			}
+			fmt.Fprintf(b, "| %d | %s | %.2f%% | %.1f / %.1f ms |%s %.1f / %.1f ms | %.1f / %.1f KiB | %s | %s -> %s |\n",
+				i+1, r.side, r.reach(), msOf(r.lastP50), msOf(r.lastP99), servers, msOf(r.readerP50), msOf(r.readerP99),
 				r.rssDeltaKiB, r.rssTotalKiB, settled, r.loadBefore, r.loadAfter)
 		}
 	}

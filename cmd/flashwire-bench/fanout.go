@@ -30,6 +30,7 @@ type fanoutConfig struct {
 	wait         time.Duration
 	settle       time.Duration
 	rounds       int
+	pause        time.Duration
 	sources      int
 	dialWorkers  int
 	progress     io.Writer
@@ -51,8 +52,12 @@ type fanoutRun struct {
 	stackKiB    float64 // goroutine stacks, (after - before) / connections
 	gcsSettled  bool    // two collections after the connections opened, on every server
 	settleTime  time.Duration
-	loadBefore  string
-	loadAfter   string
+	// serverLastP99 is, for each server, the p99 over alerts of the time
+	// to the last of that server's readers (a worker's readers are on one
+	// server, so an alert's last reader there is its workers' latest).
+	serverLastP99 []time.Duration
+	loadBefore    string
+	loadAfter     string
 }
 
 func (r fanoutRun) reach() float64 { return 100 * float64(r.delivered) / float64(max(1, r.expected)) }
@@ -63,6 +68,9 @@ const benchToken = "flashwire-bench-admin-token-0123456789abcdef"
 func runFanout(ctx context.Context, cfg fanoutConfig) (floorRuns, flashRuns []fanoutRun, err error) {
 	for round := range cfg.rounds {
 		for _, side := range []string{"floor", "flashwire"} {
+			if err := sleep(ctx, cfg.pause); err != nil {
+				return nil, nil, err
+			}
 			fmt.Fprintf(cfg.progress, "fan-out %d x %d readers, round %d of %d: %s\n", cfg.instances, cfg.conns, round+1, cfg.rounds, side)
 			r, err := fanoutOnce(ctx, cfg, side)
 			if err != nil {
@@ -127,10 +135,14 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 	}
 
 	var workers []*clientWorker
+	var serverOf []int // the server each worker's readers are on
 	defer func() { stopClients(workers) }()
-	for _, s := range servers {
+	for i, s := range servers {
 		ws, err := startClients(ctx, cfg.self, s.base, cfg.conns, cfg.sources, cfg.dialWorkers)
 		workers = append(workers, ws...)
+		for range ws {
+			serverOf = append(serverOf, i)
+		}
 		if err != nil {
 			return run, err
 		}
@@ -178,6 +190,7 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 	run.stackKiB = (after.stack - before.stack) / float64(n)
 
 	var all, lasts []time.Duration
+	byServer := make([][]time.Duration, len(servers)) // each alert's last reader on each server
 	for i := range cfg.alerts {
 		if i > 0 {
 			select {
@@ -191,9 +204,16 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 		if err != nil {
 			return run, err
 		}
-		lat, err := collect(workers, seq, start, cfg.wait)
+		byWorker, err := collect(workers, seq, start, cfg.wait)
 		if err != nil {
 			return run, err
+		}
+		var lat []time.Duration
+		for w, l := range byWorker {
+			lat = append(lat, l...)
+			if len(l) > 0 {
+				byServer[serverOf[w]] = append(byServer[serverOf[w]], slices.Max(l))
+			}
 		}
 		slices.Sort(lat)
 		run.expected += n
@@ -207,6 +227,10 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 	slices.Sort(lasts)
 	run.readerP50, run.readerP99 = quantile(all, 0.5), quantile(all, 0.99)
 	run.lastP50, run.lastP99 = quantile(lasts, 0.5), quantile(lasts, 0.99)
+	for _, l := range byServer {
+		slices.Sort(l)
+		run.serverLastP99 = append(run.serverLastP99, quantile(l, 0.99))
+	}
 	for _, s := range servers {
 		if err := s.c.exited(); err != nil {
 			return run, err

@@ -40,6 +40,7 @@ type hookConfig struct {
 	alerts       int
 	wait         time.Duration
 	rounds       int
+	pause        time.Duration
 	progress     io.Writer
 }
 
@@ -149,6 +150,9 @@ func (rc *receivers) close() {
 func runHooks(ctx context.Context, cfg hookConfig) (floorRuns, flashRuns []hookRun, err error) {
 	for round := range cfg.rounds {
 		for _, side := range []string{"floor", "flashwire"} {
+			if err := sleep(ctx, cfg.pause); err != nil {
+				return nil, nil, err
+			}
 			fmt.Fprintf(cfg.progress, "webhooks, %d partners x %d alerts, round %d of %d: %s\n", cfg.partners, cfg.alerts, round+1, cfg.rounds, side)
 			r, err := hookOnce(ctx, cfg, side)
 			if err != nil {
@@ -349,7 +353,10 @@ func (p *hookPair) markdown(b *strings.Builder) {
 		"Flashwire: one instance on its own redis-server (append-only, fsync every second), the partners\n"+
 		"created through `POST /api/v1/partners` (`FLASHWIRE_WEBHOOK_ALLOW=127.0.0.1`), the alerts published\n"+
 		"one after another through `POST /api/v1/alerts`. Deliveries a second = deliveries / (last receipt -\n"+
-		"first publish).\n\n", p.partners, floorWorkers, floorPerPartner)
+		"first publish). The floor is pure CPU (signing, and HTTP at both ends, all in one process) and\n"+
+		"loses the most when other work takes the cores, while Flashwire spends part of its time waiting on\n"+
+		"Redis: on a busy machine the ratio flatters Flashwire, so compare it with runs at similar load.\n"+
+		"The webhook runs go first, before the fan-out runs.\n\n", p.partners, floorWorkers, floorPerPartner)
 	fmt.Fprintf(b, "| figure (median of %d) | floor | Flashwire | Flashwire / floor |\n|---|---|---|---|\n", len(p.flash))
 	dps := func(r hookRun) float64 { return r.perSecond() }
 	el := func(r hookRun) float64 { return msOf(r.elapsed) }

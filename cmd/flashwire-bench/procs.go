@@ -278,3 +278,13 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// sleep waits for d or the end of ctx.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
