@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"flashwire/internal/redistest"
 )
@@ -125,5 +126,68 @@ func TestParseCompare(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("parseCompare(%q) error = %v, want ok %v", tc.args, err, tc.ok)
 		}
+	}
+}
+
+func TestMedianAndQuantile(t *testing.T) {
+	id := func(v float64) float64 { return v }
+	cases := []struct {
+		runs []float64
+		want float64
+	}{
+		// The middle of three, whatever the order.
+		{[]float64{3, 1, 2}, 2},
+		// The mean of the middle two of an even count.
+		{[]float64{4, 1, 3, 2}, 2.5},
+		// One run is its own median.
+		{[]float64{7}, 7},
+		// No runs.
+		{nil, 0},
+	}
+	for _, tc := range cases {
+		if got := median(tc.runs, id); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.runs, got, tc.want)
+		}
+	}
+	sorted := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	qs := []struct {
+		p    float64
+		want time.Duration
+	}{
+		// p50 of ten is the sixth: at least half are at or below it.
+		{0.5, 6},
+		// p99 of ten is the last.
+		{0.99, 10},
+		{0, 1},
+	}
+	for _, q := range qs {
+		if got := quantile(sorted, q.p); got != q.want {
+			t.Errorf("quantile(1..10, %v) = %v, want %v", q.p, got, q.want)
+		}
+	}
+	if got := quantile(nil, 0.99); got != 0 {
+		t.Errorf("quantile(nil) = %v, want 0", got)
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		// Plain words stay as they are.
+		{[]string{"-conns", "15000"}, "-conns 15000"},
+		// Spaces and shell characters are single-quoted.
+		{[]string{"-go-bench-command", "go test -run '^$'"}, `-go-bench-command 'go test -run '\''^$'\'''`},
+		// An empty argument stays visible.
+		{[]string{"-markdown", ""}, "-markdown ''"},
+	}
+	for _, tc := range cases {
+		if got := shellJoin(tc.args); got != tc.want {
+			t.Errorf("shellJoin(%q) = %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	if got := thousands(45000); got != "45,000" {
+		t.Errorf("thousands(45000) = %s", got)
 	}
 }
