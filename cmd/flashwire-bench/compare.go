@@ -30,6 +30,7 @@ type compareConfig struct {
 	sources       int
 	dialWorkers   int
 	flashwireBin  string
+	flashwireEnv  []string
 	markdown      string
 	timeout       time.Duration
 	pause         time.Duration
@@ -55,6 +56,13 @@ func parseCompare(args []string, stderr io.Writer) (compareConfig, error) {
 	fs.IntVar(&c.sources, "sources", 250, "loopback source addresses each client worker spreads its connections over (127.0.0.1..N)")
 	fs.IntVar(&c.dialWorkers, "dial-workers", 64, "connections each client worker opens at once")
 	fs.StringVar(&c.flashwireBin, "flashwire-bin", "", "the flashwire binary to run; empty builds flashwire/cmd/flashwire from the working directory's module")
+	fs.Func("flashwire-env", "NAME=VALUE set for every Flashwire instance (repeatable), such as GOMEMLIMIT=160MiB or FLASHWIRE_WEBHOOK_WORKERS=512, to measure a setting", func(v string) error {
+		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+			return fmt.Errorf("%q is not NAME=VALUE", v)
+		}
+		c.flashwireEnv = append(c.flashwireEnv, v)
+		return nil
+	})
 	fs.StringVar(&c.markdown, "markdown", "", "rewrite the generated section of this Markdown file (BENCHMARKS.md) with the report")
 	fs.DurationVar(&c.pause, "pause", 3*time.Second, "pause before each run, so the previous run's processes and sockets are gone")
 	fs.DurationVar(&c.timeout, "timeout", 40*time.Minute, "stop everything and fail after this long")
@@ -136,7 +144,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// what the fan-out runs leave behind (tens of thousands of sockets
 	// closing).
 	if cfg.partners > 0 {
-		hc := hookConfig{flashwireBin: bin, dir: dir, partners: cfg.partners, alerts: cfg.hookAlerts,
+		hc := hookConfig{flashwireBin: bin, flashwireEnv: cfg.flashwireEnv, dir: dir, partners: cfg.partners, alerts: cfg.hookAlerts,
 			wait: cfg.hookWait, rounds: cfg.rounds, pause: cfg.pause, progress: stderr}
 		fl, fw, err := runHooks(ctx, hc)
 		if err != nil {
@@ -144,7 +152,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		rep.hooks = &hookPair{cfg.partners, cfg.hookAlerts, fl, fw}
 	}
-	fc := fanoutConfig{self: self, flashwireBin: bin, dir: dir, alerts: cfg.alerts, interval: cfg.interval,
+	fc := fanoutConfig{self: self, flashwireBin: bin, flashwireEnv: cfg.flashwireEnv, dir: dir, alerts: cfg.alerts, interval: cfg.interval,
 		wait: cfg.wait, settle: cfg.settle, rounds: cfg.rounds, pause: cfg.pause, sources: cfg.sources, dialWorkers: cfg.dialWorkers, progress: stderr}
 	if cfg.fanoutConns > 0 {
 		fc.instances, fc.conns = 1, cfg.fanoutConns

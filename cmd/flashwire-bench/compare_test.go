@@ -120,6 +120,10 @@ func TestParseCompare(t *testing.T) {
 		{[]string{"-rounds", "0"}, false},
 		// Too many loopback sources for 127.0.0.x.
 		{[]string{"-sources", "255"}, false},
+		// A setting for the instances, repeatable.
+		{[]string{"-flashwire-env", "GOMEMLIMIT=160MiB", "-flashwire-env", "FLASHWIRE_WEBHOOK_WORKERS=512"}, true},
+		// Not NAME=VALUE.
+		{[]string{"-flashwire-env", "GOMEMLIMIT"}, false},
 	}
 	for _, tc := range cases {
 		_, err := parseCompare(tc.args, io.Discard)

@@ -22,7 +22,8 @@ import (
 type fanoutConfig struct {
 	self         string // this binary, for floor servers and client workers
 	flashwireBin string
-	dir          string // temporary directory for Redis's files
+	flashwireEnv []string // more environment for every instance
+	dir          string   // temporary directory for Redis's files
 	instances    int
 	conns        int // per instance
 	alerts       int
@@ -121,7 +122,7 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 			return run, err
 		}
 		for i := range cfg.instances {
-			c, base, err := startFlashwire(ctx, cfg.flashwireBin, fmt.Sprintf("flashwire-%d", i+1), redisURL, benchToken)
+			c, base, err := startFlashwire(ctx, cfg.flashwireBin, fmt.Sprintf("flashwire-%d", i+1), redisURL, benchToken, cfg.flashwireEnv...)
 			if err != nil {
 				return run, err
 			}

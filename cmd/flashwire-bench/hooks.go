@@ -35,6 +35,7 @@ const (
 
 type hookConfig struct {
 	flashwireBin string
+	flashwireEnv []string
 	dir          string
 	partners     int
 	alerts       int
@@ -193,7 +194,7 @@ func hookOnce(ctx context.Context, cfg hookConfig, side string) (hookRun, error)
 		}
 		defer redis.stop()
 		fw, base, err := startFlashwire(ctx, cfg.flashwireBin, "flashwire-webhooks", redisURL, benchToken,
-			"FLASHWIRE_WEBHOOK_ALLOW=127.0.0.1")
+			append([]string{"FLASHWIRE_WEBHOOK_ALLOW=127.0.0.1"}, cfg.flashwireEnv...)...)
 		if err != nil {
 			return run, err
 		}
