@@ -57,6 +57,7 @@ type fanoutRun struct {
 	// to the last of that server's readers (a worker's readers are on one
 	// server, so an alert's last reader there is its workers' latest).
 	serverLastP99 []time.Duration
+	lasts         []time.Duration // each alert's last reader, in the order published
 	loadBefore    string
 	loadAfter     string
 }
@@ -79,6 +80,11 @@ func runFanout(ctx context.Context, cfg fanoutConfig) (floorRuns, flashRuns []fa
 			}
 			fmt.Fprintf(cfg.progress, "  reach %.2f%%  last reader p50 %s p99 %s  per reader p50 %s p99 %s  RSS +%.1f KiB/conn  load %s -> %s\n",
 				r.reach(), ms(r.lastP50), ms(r.lastP99), ms(r.readerP50), ms(r.readerP99), r.rssDeltaKiB, r.loadBefore, r.loadAfter)
+			each := make([]string, len(r.lasts))
+			for i, d := range r.lasts {
+				each[i] = fmt.Sprintf("%.0f", msOf(d))
+			}
+			fmt.Fprintf(cfg.progress, "  last reader of each alert, in order: %s ms\n", strings.Join(each, " "))
 			if side == "floor" {
 				floorRuns = append(floorRuns, r)
 			} else {
@@ -225,6 +231,7 @@ func fanoutOnce(ctx context.Context, cfg fanoutConfig, side string) (fanoutRun, 
 		}
 	}
 	slices.Sort(all)
+	run.lasts = slices.Clone(lasts)
 	slices.Sort(lasts)
 	run.readerP50, run.readerP99 = quantile(all, 0.5), quantile(all, 0.99)
 	run.lastP50, run.lastP99 = quantile(lasts, 0.5), quantile(lasts, 0.99)
