@@ -18,7 +18,7 @@ import (
 	"flashwire/internal/pushtest"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
-	"flashwire/notifier/webhook"
+	"flashwire/notifier/outbound"
 	"flashwire/subscribers"
 )
 
@@ -81,20 +81,18 @@ func newEnv(tb testing.TB) *env {
 // certificate and allowing loopback: in tests only.
 func (e *env) client(tb testing.TB, timeout time.Duration) *http.Client {
 	tb.Helper()
-	allow, err := webhook.ParseAllow([]string{"127.0.0.1"})
+	allow, err := outbound.ParseAllow([]string{"127.0.0.1"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := webhook.NewClient(allow, timeout)
-	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: e.push.CertPool()}
-	return c
+	return outbound.NewClient(outbound.Config{Allow: allow, Timeout: timeout, TLS: &tls.Config{RootCAs: e.push.CertPool()}})
 }
 
 // sender returns a sender of the environment with opts over its defaults.
 func (e *env) sender(tb testing.TB, opts Options) *Sender {
 	tb.Helper()
-	allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
-	opts.Keys, opts.Subject, opts.Allow = e.keys, "mailto:newsdesk@example.com", allow
+	allow, _ := outbound.ParseAllow([]string{"127.0.0.1"})
+	opts.Keys, opts.Subject, opts.Outbound.Allow = e.keys, "mailto:newsdesk@example.com", allow
 	if opts.Client == nil {
 		opts.Client = e.client(tb, 5*time.Second)
 	}
