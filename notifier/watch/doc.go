@@ -84,7 +84,5 @@
 //
 // It must never write the alert log itself (every alert goes through
 // notifier.Service, which validates it), never publish a story but under
-// its once key, never let one slow or broken feed hold up another, and
-// never fetch but through the guarded outbound client (notifier/outbound),
-// which refuses internal addresses.
+// its once key, and never let one slow or broken feed hold up another.
 package watch
