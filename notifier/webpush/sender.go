@@ -49,13 +49,10 @@ type Options struct {
 	// Subject is the VAPID contact, mailto: or https:.
 	Subject string
 	// Outbound is the guarded client's setting: the hosts and networks
-	// exempt from the address check, for development and tests only. Its
-	// Timeout is Timeout below; no redirect is followed.
+	// exempt from the address check, for development and tests only (and
+	// the tests' TLS roots). Its Timeout is Timeout below; no redirect is
+	// followed.
 	Outbound outbound.Config
-	// Client sends the pushes; nil builds the guarded outbound client.
-	// Tests give one (built by outbound.NewClient) that trusts their push
-	// service's certificate.
-	Client *http.Client
 	// Timeout bounds one push (default 10 s, and at most a third of Lease).
 	Timeout time.Duration
 	// Workers bounds pushes in flight on this instance (default 256).
@@ -139,12 +136,9 @@ func NewSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	client := opts.Client
-	if client == nil {
-		cfg := opts.Outbound
-		cfg.Timeout, cfg.Redirects = opts.Timeout, 0
-		client = outbound.NewClient(cfg)
-	}
+	guard := opts.Outbound
+	guard.Timeout, guard.Redirects = opts.Timeout, 0
+	client := outbound.NewClient(guard)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return &Sender{
