@@ -143,7 +143,7 @@ func TestOutboundRefusedAlike(t *testing.T) {
 		{"redirect into a name resolving to loopback", redirect(at("intranet.test")), refused, "HTTP 302"},
 		{"redirect into cloud metadata", redirect("http://169.254.169.254/latest/meta-data/"), refused, "HTTP 302"},
 		{"redirect adding credentials", redirect("http://user:pw@" + net.JoinHostPort("feeds.test", port) + "/feed"),
-			"the source URL carries a user name or password", "HTTP 302"},
+			"the source URL, or a redirect from it, carries a user name or password", "HTTP 302"},
 	}
 
 	type started struct{ source, partner string }

@@ -116,7 +116,7 @@ func (w *Watcher) plainFetchError(err error) error {
 	}
 	switch {
 	case errors.Is(err, outbound.ErrCredentials):
-		return errors.New("the source URL carries a user name or password, which Flashwire never sends")
+		return errors.New("the source URL, or a redirect from it, carries a user name or password, which Flashwire never sends")
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return fmt.Errorf("the feed server did not answer within %s", w.cfg.FetchTimeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
