@@ -194,7 +194,7 @@ func hookOnce(ctx context.Context, cfg hookConfig, side string) (hookRun, error)
 		}
 		defer redis.stop()
 		fw, base, err := startFlashwire(ctx, cfg.flashwireBin, "flashwire-webhooks", redisURL, benchToken,
-			append([]string{"FLASHWIRE_WEBHOOK_ALLOW=127.0.0.1"}, cfg.flashwireEnv...)...)
+			append([]string{"FLASHWIRE_OUTBOUND_ALLOW=127.0.0.1"}, cfg.flashwireEnv...)...)
 		if err != nil {
 			return run, err
 		}
@@ -352,7 +352,7 @@ func (p *hookPair) markdown(b *strings.Builder) {
 		"signature and counting each `webhook-id` once. Floor: a bare loop of signed keep-alive POSTs from\n"+
 		"%d workers, at most %d connections to a partner (Flashwire's defaults), in the same process.\n"+
 		"Flashwire: one instance on its own redis-server (append-only, fsync every second), the partners\n"+
-		"created through `POST /api/v1/partners` (`FLASHWIRE_WEBHOOK_ALLOW=127.0.0.1`), the alerts published\n"+
+		"created through `POST /api/v1/partners` (`FLASHWIRE_OUTBOUND_ALLOW=127.0.0.1`), the alerts published\n"+
 		"one after another through `POST /api/v1/alerts`. Deliveries a second = deliveries / (last receipt -\n"+
 		"first publish). The floor is pure CPU (signing, and HTTP at both ends, all in one process) and\n"+
 		"loses the most when other work takes the cores, while Flashwire spends part of its time waiting on\n"+
