@@ -23,6 +23,7 @@
 //	flashwire:v1:{webhooks}:log:PARTNER     list: the partner's latest attempts, newest first (JSON)
 //	flashwire:v1:{webhooks}:failing         hash: partner -> time (unix ms) of its first failure since its last success
 //	flashwire:v1:{webhooks}:secret:PARTNER  hash: current signing secret, previous one and when it stops signing
+//	flashwire:v1:{webhooks}:secrets:version counter: bumped by every change of a secret, read by every claim
 //
 // It must never follow a redirect, dial an address the safe dialer refuses,
 // block a publish, or let one partner's slowness hold a worker beyond the

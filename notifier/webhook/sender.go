@@ -36,8 +36,8 @@ type Target struct {
 type Directory interface {
 	// Match returns the active partners that want the event.
 	Match(ctx context.Context, ev flashwire.Event, now time.Time) ([]Target, error)
-	// Target returns one partner; ok is false when it no longer exists.
-	Target(ctx context.Context, id string) (t Target, ok bool, err error)
+	// Targets returns the partners with the given ids that still exist.
+	Targets(ctx context.Context, ids []string) (map[string]Target, error)
 	// Disable marks the partner disabled with a reason shown to admins.
 	Disable(ctx context.Context, id, reason string) error
 }
@@ -165,9 +165,14 @@ func (s *Sender) Wake() {
 }
 
 // Run delivers until ctx ends, then waits for the attempts in flight (each
-// bounded by the timeout) and returns: that is the drain at shutdown.
-// Deliveries claimed but not finished by a process that dies come due again
-// when their lease ends, for any instance.
+// bounded by the timeout) and their records, and returns: that is the
+// drain at shutdown. Deliveries claimed but not finished by a process that
+// dies come due again when their lease ends, for any instance.
+//
+// Redis sees a few round trips per claimed batch, not per delivery: one
+// claim (which also checks the secrets cache), one partner look-up, one
+// mark of the tries in flight; outcomes go to one recorder goroutine that
+// stores whatever has accumulated in one call (see recorder.go).
 func (s *Sender) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var inflight atomic.Int64
@@ -181,8 +186,11 @@ func (s *Sender) Run(ctx context.Context) error {
 		defer close(flushed)
 		s.tally.Run(work, flushStop, s.log)
 	}()
+	rec := newRecorder(s)
+	go rec.run(work)
 	defer func() {
 		wg.Wait()
+		rec.close()
 		close(flushStop)
 		<-flushed
 	}()
@@ -203,7 +211,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			continue
 		}
 		now := s.Now()
-		ds, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), free)
+		ds, version, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), free)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("webhook queue unreachable", "error", err.Error())
@@ -213,24 +221,13 @@ func (s *Sender) Run(ctx context.Context) error {
 			continue
 		}
 		pause = s.opts.Poll
-		for _, d := range ds {
-			if d.Interrupted {
-				s.metrics.attempts.WithLabelValues("interrupted").Inc()
-				s.log.Warn("webhook attempt interrupted by a stopped instance; sending again",
-					"delivery", d.ID, "partner", d.PartnerID, "attempt", d.Attempts)
-			}
-			ok, retryAt := s.breaker.acquire(d.PartnerID, now)
-			if !ok {
-				if err := s.queue.postpone(work, d.ID, retryAt); err != nil {
-					s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
-				}
-				continue
-			}
+		s.secrets.observe(version)
+		for _, j := range s.prepare(work, ds, now, rec) {
 			inflight.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.attempt(work, d)
+				rec.add(s.attempt(work, j.d, j.t, now))
 				inflight.Add(-1)
 				select {
 				case done <- struct{}{}:
@@ -257,24 +254,107 @@ func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration)
 	}
 }
 
-// attempt makes one try of d and records it. The circuit breaker hears
-// how the try went before its outcome is recorded: a recorded retry may
-// come due at once (a Retry-After of 0, another instance's clock), and a
-// claim of it must never meet a breaker that has not heard of the last
-// try. The breaker is given the time the try ended on the sender's clock,
-// not whenever this goroutine gets to it, so its cooldown runs from the
-// failure.
-func (s *Sender) attempt(ctx context.Context, d Delivery) {
-	now := s.Now()
-	o := s.try(ctx, &d, now)
-	s.breaker.release(d.PartnerID, o.healthy, now.Add(o.took))
-	if !o.postpone.IsZero() {
-		if err := s.queue.postpone(ctx, d.ID, o.postpone); err != nil {
-			s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
-		}
-		return
+// send is a claimed delivery cleared for a try, with its partner.
+type send struct {
+	d Delivery
+	t Target
+}
+
+// prepare sorts a claimed batch at now: deliveries to partners that no
+// longer exist fail, those to partners paused or disabled are parked, those
+// whose partner's circuit is open or that are at their concurrency limit
+// wait, and the rest are marked in flight, counted, and returned to be
+// sent. Each step is one round trip for the whole batch.
+func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec *recorder) []send {
+	if len(ds) == 0 {
+		return nil
 	}
-	s.record(ctx, d, o.state, o.next, o.attempt, o.health, now)
+	ids := make([]string, 0, len(ds))
+	seen := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		if d.Interrupted {
+			s.metrics.attempts.WithLabelValues("interrupted").Inc()
+			s.log.Warn("webhook attempt interrupted by a stopped instance; sending again",
+				"delivery", d.ID, "partner", d.PartnerID, "attempt", d.Attempts)
+		}
+		if !seen[d.PartnerID] {
+			seen[d.PartnerID] = true
+			ids = append(ids, d.PartnerID)
+		}
+	}
+	targets, err := s.partners.Targets(ctx, ids)
+	if err != nil {
+		s.log.Warn("load partners for delivery", "partners", len(ids), "error", err.Error())
+		s.postpone(ctx, ds, now.Add(5*time.Second))
+		return nil
+	}
+	var wait []redis.Z
+	var marks []Attempt
+	var out []send
+	for _, d := range ds {
+		t, ok := targets[d.PartnerID]
+		switch {
+		case !ok:
+			d.Attempts++
+			a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
+			rec.add(result{d: d, state: StateFailed, a: a, now: now})
+			continue
+		case t.State != "active":
+			// Held, not failed: an admin re-enables the partner and replays.
+			rec.add(result{d: d, state: StateParked, now: now})
+			continue
+		}
+		if ok, retryAt := s.breaker.acquire(d.PartnerID, now); !ok {
+			wait = append(wait, later(d.ID, retryAt))
+			continue
+		}
+		d.Attempts++
+		marks = append(marks, Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now})
+		out = append(out, send{d: d, t: t})
+	}
+	if err := s.queue.postpone(ctx, wait...); err != nil {
+		s.log.Warn("postpone deliveries", "error", err.Error())
+	}
+	// Without the marks a crash would lose the tries from the log; without
+	// Redis the outcomes could not be recorded either: try again later.
+	if len(marks) > 0 {
+		if err := s.queue.inFlight(ctx, marks...); err != nil {
+			s.log.Warn("mark webhook attempts", "deliveries", len(marks), "error", err.Error())
+			held := make([]Delivery, len(out))
+			for i, j := range out {
+				s.breaker.release(j.d.PartnerID, true, now)
+				held[i] = j.d
+			}
+			s.postpone(ctx, held, now.Add(5*time.Second))
+			return nil
+		}
+	}
+	return out
+}
+
+// postpone makes ds due at at without counting an attempt.
+func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
+	zs := make([]redis.Z, len(ds))
+	for i, d := range ds {
+		zs[i] = later(d.ID, at)
+	}
+	if err := s.queue.postpone(ctx, zs...); err != nil {
+		s.log.Warn("postpone deliveries", "deliveries", len(ds), "error", err.Error())
+	}
+}
+
+// attempt makes one try of d, marked in flight at claimed, and returns its
+// outcome to record. The circuit breaker hears how the try went before its
+// outcome is recorded: a recorded retry may come due at once (a
+// Retry-After of 0, another instance's clock), and a claim of it must never
+// meet a breaker that has not heard of the last try. The breaker is given
+// the time the try ended on the sender's clock, not whenever this goroutine
+// gets to it, so its cooldown runs from the failure.
+func (s *Sender) attempt(ctx context.Context, d Delivery, t Target, claimed time.Time) result {
+	now := s.Now()
+	o := s.try(ctx, t, d, claimed, now)
+	s.breaker.release(d.PartnerID, o.healthy, now.Add(o.took))
+	return o.result
 }
 
 // outcome is what one try of a delivery came to.
@@ -284,47 +364,20 @@ type outcome struct {
 	healthy bool
 	// took is how long the request took.
 	took time.Duration
-	// postpone, when set, makes the delivery due then without counting
-	// a try; the fields below are then unused.
-	postpone time.Time
-	// state, next, attempt and health are recorded (see Sender.record).
-	state, health string
-	next          time.Time
-	attempt       *Attempt
+	result
 }
 
-// try makes one try of d at now, counting it in d.Attempts.
-func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
-	t, ok, err := s.partners.Target(ctx, d.PartnerID)
-	if err != nil {
-		s.log.Warn("load partner for delivery", "partner", d.PartnerID, "error", err.Error())
-		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
-	}
-	if !ok {
-		d.Attempts++
-		a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
-		return outcome{healthy: true, state: StateFailed, attempt: a}
-	}
-	if t.State != "active" {
-		// Held, not failed: an admin re-enables the partner and replays.
-		return outcome{healthy: true, state: StateParked}
-	}
-
-	d.Attempts++
-	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now}
-	// Without the mark a crash would lose the try from the log; without
-	// Redis the outcome could not be recorded either: try again later.
-	if err := s.queue.inFlight(ctx, *a); err != nil {
-		s.log.Warn("mark webhook attempt", "delivery", d.ID, "error", err.Error())
-		d.Attempts--
-		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
-	}
-	status, header, body, latency, err := s.post(ctx, t, *d)
+// try makes one try of d, already counted in d.Attempts and marked in
+// flight at claimed, at now.
+func (s *Sender) try(ctx context.Context, t Target, d Delivery, claimed, now time.Time) outcome {
+	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: claimed}
+	status, header, body, latency, err := s.post(ctx, t, d)
 	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
 	s.metrics.attemptTime.Observe(latency.Seconds())
 	if err != nil {
 		a.Error = err.Error()
 	}
+	o := outcome{healthy: true, took: latency, result: result{d: d, a: a, now: now}}
 	switch {
 	case errors.Is(err, ErrRefusedAddress), errors.Is(err, ErrInsecureURL):
 		// The partner's URL, or what its name resolves to, is not one
@@ -336,10 +389,12 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 		a.Error = "address not allowed: " + dialError(err) + "; not retried"
 		reason := fmt.Sprintf("address not allowed at %s: %s", now.UTC().Format(time.RFC3339), dialError(err))
 		s.disable(ctx, d.PartnerID, reason, "refused")
-		return outcome{healthy: true, took: latency, state: StateFailed, attempt: a}
+		o.state = StateFailed
+		return o
 	case err == nil && status >= 200 && status < 300:
 		a.Outcome = "delivered"
-		return outcome{healthy: true, took: latency, state: StateDelivered, attempt: a, health: "ok"}
+		o.state, o.health = StateDelivered, "ok"
+		return o
 	case err == nil && status == http.StatusGone:
 		a.Outcome = "disabled"
 		a.Error = "endpoint answered 410 Gone: partner disabled"
@@ -347,8 +402,10 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 		s.disable(ctx, d.PartnerID, reason, "gone")
 		// No health: disabling ended the partner's run of failures, and
 		// marking a new one would count from now once it is re-enabled.
-		return outcome{took: latency, state: StateParked, attempt: a}
+		o.healthy, o.state = false, StateParked
+		return o
 	}
+	o.healthy = false
 	if err == nil && a.Error == "" {
 		a.Error = "HTTP " + strconv.Itoa(status)
 		if status >= 300 && status < 400 {
@@ -359,13 +416,16 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 	if ra, ok := outbound.RetryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		wait = ra
 	}
+	o.health = "fail"
 	if !more {
 		a.Outcome = "failed"
-		return outcome{took: latency, state: StateFailed, attempt: a, health: "fail"}
+		o.state = StateFailed
+		return o
 	}
 	next := now.Add(wait)
 	a.Outcome, a.NextAttempt = "retry", &next
-	return outcome{took: latency, state: StatePending, next: next, attempt: a, health: "fail"}
+	o.state, o.next = StatePending, next
+	return o
 }
 
 // dialError is err without the request it came from, which repeats the
@@ -441,34 +501,6 @@ func clip(b []byte) string {
 		n--
 	}
 	return s[:n]
-}
-
-// record stores the outcome and reports it in metrics, logs and stats.
-func (s *Sender) record(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) {
-	f, err := s.queue.finish(ctx, d, state, next, a, health, now, s.opts.DisableAfter)
-	if err != nil {
-		// The lease runs out and the delivery is tried again: at least once.
-		s.log.Error("record webhook attempt", "delivery", d.ID, "partner", d.PartnerID, "error", err.Error())
-		return
-	}
-	if a != nil {
-		s.metrics.attempts.WithLabelValues(a.Outcome).Inc()
-	}
-	if state == StateDelivered {
-		s.metrics.latency.Observe(max(now.Sub(d.CreatedAt), 0).Seconds())
-	}
-	if f.first && d.AlertID != "" {
-		switch state {
-		case StateDelivered:
-			s.tally.Add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
-		case StateFailed:
-			s.tally.Add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
-		}
-	}
-	if f.disable {
-		reason := fmt.Sprintf("every delivery failed from %s to %s", f.failingSince.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-		s.disable(ctx, d.PartnerID, reason, "failing")
-	}
 }
 
 func (s *Sender) disable(ctx context.Context, partnerID, reason, why string) {

@@ -1,0 +1,96 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"flashwire/notifier"
+)
+
+// maxRecordBatch bounds how many outcomes one call to Redis records.
+const maxRecordBatch = 256
+
+// recorder stores the outcomes of a Sender's attempts. One goroutine (run)
+// takes whatever outcomes have accumulated while it stored the previous
+// ones and records them in one call: under load, many per round trip; when
+// quiet, each at once. Its queue is bounded: when Redis falls behind, the
+// workers wait to hand over their outcome, holding their slot, so claiming
+// slows down with it.
+//
+// Nothing is lost by recording later: a delivery stays leased until its
+// outcome is stored, and if this instance stops first its lease runs out
+// and it is sent again, as after a crash.
+type recorder struct {
+	s    *Sender
+	in   chan result
+	done chan struct{}
+}
+
+func newRecorder(s *Sender) *recorder {
+	return &recorder{s: s, in: make(chan result, 2*s.opts.Workers), done: make(chan struct{})}
+}
+
+// add hands over an outcome to record.
+func (r *recorder) add(res result) { r.in <- res }
+
+// close records what was handed over and returns once it is stored; no add
+// may follow.
+func (r *recorder) close() {
+	close(r.in)
+	<-r.done
+}
+
+// run records outcomes until close.
+func (r *recorder) run(ctx context.Context) {
+	defer close(r.done)
+	batch := make([]result, 0, maxRecordBatch)
+	for res := range r.in {
+		batch = append(batch[:0], res)
+	more:
+		for len(batch) < maxRecordBatch {
+			select {
+			case res, ok := <-r.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, res)
+			default:
+				break more
+			}
+		}
+		r.s.record(ctx, batch)
+	}
+}
+
+// record stores outcomes and reports them in metrics, logs and stats.
+func (s *Sender) record(ctx context.Context, rs []result) {
+	fs, err := s.queue.finishAll(ctx, rs, s.opts.DisableAfter)
+	if err != nil {
+		// The leases run out and the deliveries are tried again: at least
+		// once.
+		s.log.Error("record webhook attempts", "deliveries", len(rs), "first", rs[0].d.ID, "error", err.Error())
+		return
+	}
+	for i, r := range rs {
+		f, d, now := fs[i], r.d, r.now
+		if r.a != nil {
+			s.metrics.attempts.WithLabelValues(r.a.Outcome).Inc()
+		}
+		if r.state == StateDelivered {
+			s.metrics.latency.Observe(max(now.Sub(d.CreatedAt), 0).Seconds())
+		}
+		if f.first && d.AlertID != "" {
+			switch r.state {
+			case StateDelivered:
+				s.tally.Add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
+			case StateFailed:
+				s.tally.Add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
+			}
+		}
+		if f.disable {
+			reason := fmt.Sprintf("every delivery failed from %s to %s", f.failingSince.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			s.disable(ctx, d.PartnerID, reason, "failing")
+		}
+	}
+}
