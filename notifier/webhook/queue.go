@@ -98,26 +98,39 @@ type Queue struct {
 // NewQueue returns the queue kept in rdb.
 func NewQueue(rdb redis.UniversalClient) *Queue { return &Queue{rdb: rdb} }
 
+// luaEach is a Lua function that calls a variadic command with a list of
+// arguments in chunks (Lua's unpack has a stack limit), so a script makes
+// one call for a batch instead of one per item. Scripts begin with it.
+const luaEach = `
+local function each(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+`
+
 // enqueueScript records deliveries, each once (a second call for the same
 // id, as when an event is handed out again, changes nothing), and makes
 // them due: one call for all of an event's deliveries.
 // KEYS: due, then per delivery: delivery, partner index. ARGV: ttl ms, then
 // per delivery: id, partner, type, alert id, body, created ms, oldest kept
 // ms. Returns how many were new.
-var enqueueScript = redis.NewScript(`
-local n = 0
+var enqueueScript = redis.NewScript(luaEach + `
+local n, due = 0, {}
 for i = 0, (#KEYS - 1) / 2 - 1 do
   local kd, kp, a = KEYS[2 + 2*i], KEYS[3 + 2*i], 1 + 7*i
   if redis.call('EXISTS', kd) == 0 then
     redis.call('HSET', kd, 'partner', ARGV[a+2], 'type', ARGV[a+3], 'alert', ARGV[a+4], 'body', ARGV[a+5],
       'created', ARGV[a+6], 'attempts', 0, 'state', 'pending')
     redis.call('PEXPIRE', kd, ARGV[1])
-    redis.call('ZADD', KEYS[1], ARGV[a+6], ARGV[a+1])
     redis.call('ZADD', kp, ARGV[a+6], ARGV[a+1])
     redis.call('ZREMRANGEBYSCORE', kp, '-inf', '(' .. ARGV[a+7])
+    table.insert(due, ARGV[a+6])
+    table.insert(due, ARGV[a+1])
     n = n + 1
   end
 end
+each('ZADD', KEYS[1], due)
 return n
 `)
 
@@ -153,16 +166,17 @@ func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 // KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
 // key prefix, attempt log key prefix, log length. Returns {secrets version,
 // {delivery fields...}...}.
-var claimScript = redis.NewScript(`
+var claimScript = redis.NewScript(luaEach + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
+local out, leased, gone = {}, {}, {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
   if not h[1] then
-    redis.call('ZREM', KEYS[1], id)
+    table.insert(gone, id)
   else
-    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(leased, ARGV[2])
+    table.insert(leased, id)
     local interrupted = '0'
     if h[9] then
       local log = ARGV[5] .. h[1]
@@ -176,6 +190,8 @@ for _, id in ipairs(ids) do
     table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
   end
 end
+each('ZADD', KEYS[1], leased)
+each('ZREM', KEYS[1], gone)
 return {redis.call('GET', KEYS[2]) or '0', out}
 `)
 
@@ -257,35 +273,47 @@ func later(id string, at time.Time) redis.Z {
 // partner}. Only one attempt ends a run: it clears the mark in the same
 // step, so of several attempts failing at once one disables the partner
 // and the others start the next run.
-var finishScript = redis.NewScript(`
-local out = {}
+var finishScript = redis.NewScript(luaEach + `
+local out, due, gone, logs, order, cleared = {}, {}, {}, {}, {}, {}
 for i = 0, (#KEYS - 2) / 3 - 1 do
   local kd, kl, kp, a = KEYS[3 + 3*i], KEYS[4 + 3*i], KEYS[5 + 3*i], 2 + 8*i
   local id, state, partner, health, now = ARGV[a+1], ARGV[a+2], ARGV[a+6], ARGV[a+7], tonumber(ARGV[a+8])
   local since, first, disable = 0, 0, 0
-  if redis.call('EXISTS', kd) == 0 then
-    redis.call('ZREM', KEYS[1], id)
+  local created = redis.call('HGET', kd, 'created')
+  if not created then
+    table.insert(gone, id)
   else
     redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
     redis.call('HDEL', kd, 'inflight')
     if state == 'pending' then
-      redis.call('ZADD', KEYS[1], ARGV[a+3], id)
+      table.insert(due, ARGV[a+3])
+      table.insert(due, id)
     else
-      redis.call('ZREM', KEYS[1], id)
+      table.insert(gone, id)
     end
     if state == 'parked' then
-      redis.call('ZADD', kp, redis.call('HGET', kd, 'created'), id)
+      redis.call('ZADD', kp, created, id)
     end
     if state == 'delivered' or state == 'failed' then
       first = redis.call('HSETNX', kd, 'final', 1)
     end
     if ARGV[a+5] ~= '' then
-      redis.call('LPUSH', kl, ARGV[a+5])
-      redis.call('LTRIM', kl, 0, tonumber(ARGV[1]) - 1)
+      if not logs[kl] then
+        logs[kl] = {}
+        table.insert(order, kl)
+      end
+      -- LPUSH of several values pushes them one after the other: the
+      -- last of the batch ends up first, newest first as ever.
+      table.insert(logs[kl], ARGV[a+5])
     end
     if health == 'ok' then
-      redis.call('HDEL', KEYS[2], partner)
+      -- One success clears the mark; more in a row change nothing.
+      if not cleared[partner] then
+        redis.call('HDEL', KEYS[2], partner)
+        cleared[partner] = true
+      end
     elseif health == 'fail' then
+      cleared[partner] = nil
       redis.call('HSETNX', KEYS[2], partner, now)
       since = tonumber(redis.call('HGET', KEYS[2], partner))
       if now - since >= tonumber(ARGV[2]) then
@@ -295,6 +323,12 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
     end
   end
   out[i + 1] = {since, first, disable}
+end
+each('ZADD', KEYS[1], due)
+each('ZREM', KEYS[1], gone)
+for _, kl in ipairs(order) do
+  each('LPUSH', kl, logs[kl])
+  redis.call('LTRIM', kl, 0, tonumber(ARGV[1]) - 1)
 end
 return out
 `)
