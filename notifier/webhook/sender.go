@@ -227,7 +227,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rec.add(s.attempt(work, j.d, j.t, now))
+				rec.add(s.attempt(work, j, now))
 				inflight.Add(-1)
 				select {
 				case done <- struct{}{}:
@@ -254,10 +254,12 @@ func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration)
 	}
 }
 
-// send is a claimed delivery cleared for a try, with its partner.
+// send is a claimed delivery cleared for a try, with its partner and what
+// is wrong with the partner's URL (nil if nothing), checked once a batch.
 type send struct {
-	d Delivery
-	t Target
+	d      Delivery
+	t      Target
+	urlErr error
 }
 
 // prepare sorts a claimed batch at now: deliveries to partners that no
@@ -291,6 +293,7 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 	var wait []redis.Z
 	var marks []Attempt
 	var out []send
+	urlErrs := make(map[string]error, len(targets))
 	for _, d := range ds {
 		t, ok := targets[d.PartnerID]
 		switch {
@@ -310,7 +313,12 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 		}
 		d.Attempts++
 		marks = append(marks, Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now})
-		out = append(out, send{d: d, t: t})
+		urlErr, checked := urlErrs[t.ID]
+		if !checked {
+			urlErr = s.opts.Allow.CheckURL(t.URL)
+			urlErrs[t.ID] = urlErr
+		}
+		out = append(out, send{d: d, t: t, urlErr: urlErr})
 	}
 	if err := s.queue.postpone(ctx, wait...); err != nil {
 		s.log.Warn("postpone deliveries", "error", err.Error())
@@ -350,10 +358,10 @@ func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
 // meet a breaker that has not heard of the last try. The breaker is given
 // the time the try ended on the sender's clock, not whenever this goroutine
 // gets to it, so its cooldown runs from the failure.
-func (s *Sender) attempt(ctx context.Context, d Delivery, t Target, claimed time.Time) result {
+func (s *Sender) attempt(ctx context.Context, j send, claimed time.Time) result {
 	now := s.Now()
-	o := s.try(ctx, t, d, claimed, now)
-	s.breaker.release(d.PartnerID, o.healthy, now.Add(o.took))
+	o := s.try(ctx, j, claimed, now)
+	s.breaker.release(j.d.PartnerID, o.healthy, now.Add(o.took))
 	return o.result
 }
 
@@ -367,11 +375,12 @@ type outcome struct {
 	result
 }
 
-// try makes one try of d, already counted in d.Attempts and marked in
+// try makes one try of j.d, already counted in its Attempts and marked in
 // flight at claimed, at now.
-func (s *Sender) try(ctx context.Context, t Target, d Delivery, claimed, now time.Time) outcome {
+func (s *Sender) try(ctx context.Context, j send, claimed, now time.Time) outcome {
+	d := j.d
 	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: claimed}
-	status, header, body, latency, err := s.post(ctx, t, d)
+	status, header, body, latency, err := s.post(ctx, j)
 	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
 	s.metrics.attemptTime.Observe(latency.Seconds())
 	if err != nil {
@@ -449,10 +458,12 @@ func (s *Sender) CheckEndpoint(raw string) error {
 	return s.opts.Allow.CheckAddress(raw)
 }
 
-// post sends one signed request and reads the start of the answer.
-func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, header http.Header, body string, latency time.Duration, err error) {
-	if err := s.opts.Allow.CheckURL(t.URL); err != nil {
-		return 0, nil, "", 0, err
+// post sends one signed request and reads the start of the answer. The
+// client's timeout bounds it.
+func (s *Sender) post(ctx context.Context, j send) (status int, header http.Header, body string, latency time.Duration, err error) {
+	t, d := j.t, j.d
+	if j.urlErr != nil {
+		return 0, nil, "", 0, j.urlErr
 	}
 	secrets, err := s.secrets.Signing(ctx, t.ID)
 	if err != nil {
@@ -463,8 +474,6 @@ func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, he
 	if err != nil {
 		return 0, nil, "", 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return 0, nil, "", 0, fmt.Errorf("build request: %w", err)
