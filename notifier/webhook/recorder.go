@@ -8,13 +8,18 @@ import (
 	"flashwire/notifier"
 )
 
-// maxRecordBatch bounds how many outcomes one call to Redis records.
-const maxRecordBatch = 256
+// maxRecordBatch bounds how many outcomes one call to Redis records, and
+// recordLinger how long the recorder waits for more before it stores what
+// it has: a few milliseconds more before an outcome is stored, never before
+// a partner gets its message, for fewer, larger calls under load.
+const (
+	maxRecordBatch = 64
+	recordLinger   = 5 * time.Millisecond
+)
 
 // recorder stores the outcomes of a Sender's attempts. One goroutine (run)
-// takes whatever outcomes have accumulated while it stored the previous
-// ones and records them in one call: under load, many per round trip; when
-// quiet, each at once. Its queue is bounded: when Redis falls behind, the
+// collects outcomes for up to recordLinger after the first, or up to
+// maxRecordBatch of them, and records them in one call. Its queue is bounded: when Redis falls behind, the
 // workers wait to hand over their outcome, holding their slot, so claiming
 // slows down with it.
 //
@@ -47,6 +52,7 @@ func (r *recorder) run(ctx context.Context) {
 	batch := make([]result, 0, maxRecordBatch)
 	for res := range r.in {
 		batch = append(batch[:0], res)
+		linger := time.NewTimer(recordLinger)
 	more:
 		for len(batch) < maxRecordBatch {
 			select {
@@ -55,10 +61,11 @@ func (r *recorder) run(ctx context.Context) {
 					break more
 				}
 				batch = append(batch, res)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		r.s.record(ctx, batch)
 	}
 }

@@ -35,9 +35,11 @@ type Secrets struct {
 	Now func() time.Time
 
 	mu sync.Mutex
-	// version is the last version observed, -1 before any; cache holds
-	// secrets read while it was current. Both are guarded by mu.
+	// version is the last version observed, -1 before any; gen counts the
+	// times the cache was dropped; cache holds secrets read since the last
+	// drop. All three are guarded by mu.
 	version int64
+	gen     uint64
 	cache   map[string]stored
 }
 
@@ -55,18 +57,31 @@ func NewSecrets(rdb redis.UniversalClient) *Secrets {
 func keySecret(partnerID string) string { return keyPrefix + "secret:" + partnerID }
 
 // observe tells the cache the secrets' version read from Redis: when it
-// moved, what was kept is dropped.
+// differs from the last one observed, what was kept is dropped. Claims
+// running side by side may observe versions out of order; that costs a
+// drop more, never a stale secret (see load).
 func (s *Secrets) observe(version int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if version != s.version {
-		s.version, s.cache = version, nil
+		s.version = version
+		s.drop()
 	}
 }
 
 // changed drops this instance's cache at once after a change it made;
 // other instances drop theirs at their next claim.
-func (s *Secrets) changed() { s.observe(-1) }
+func (s *Secrets) changed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop()
+}
+
+// drop empties the cache; the caller holds mu.
+func (s *Secrets) drop() {
+	s.cache = nil
+	s.gen++
+}
 
 // Create gives the partner a new signing secret and returns it: this is the
 // only time it is shown. An existing secret is replaced at once.
@@ -145,11 +160,11 @@ func (s *Secrets) Signing(ctx context.Context, partnerID string) ([]string, erro
 }
 
 // load returns the partner's secrets from the cache, or from Redis. What
-// Redis gives is kept only if no new version was observed meanwhile: it
-// may have been read before the change that version announced.
+// Redis gives is kept only if the cache was not dropped meanwhile: it may
+// have been read before the change that the drop answered.
 func (s *Secrets) load(ctx context.Context, partnerID string) (stored, error) {
 	s.mu.Lock()
-	version := s.version
+	gen, observed := s.gen, s.version >= 0
 	st, ok := s.cache[partnerID]
 	s.mu.Unlock()
 	if ok {
@@ -162,7 +177,7 @@ func (s *Secrets) load(ctx context.Context, partnerID string) (stored, error) {
 	st = stored{current: h["current"], previous: h["previous"]}
 	st.until, _ = strconv.ParseInt(h["until"], 10, 64)
 	s.mu.Lock()
-	if version >= 0 && s.version == version {
+	if observed && s.gen == gen {
 		if s.cache == nil {
 			s.cache = map[string]stored{}
 		}

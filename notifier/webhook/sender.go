@@ -164,6 +164,15 @@ func (s *Sender) Wake() {
 	}
 }
 
+// Claiming: claimers loops claim at once, each at most claimBatch
+// deliveries a call, so the round trips of one batch (claim, partner
+// look-up, in-flight marks) overlap the next batch's, and no single script
+// holds Redis long enough to delay other clients' commands.
+const (
+	claimers   = 4
+	claimBatch = 64
+)
+
 // Run delivers until ctx ends, then waits for the attempts in flight (each
 // bounded by the timeout) and their records, and returns: that is the
 // drain at shutdown. Deliveries claimed but not finished by a process that
@@ -172,74 +181,114 @@ func (s *Sender) Wake() {
 // Redis sees a few round trips per claimed batch, not per delivery: one
 // claim (which also checks the secrets cache), one partner look-up, one
 // mark of the tries in flight; outcomes go to one recorder goroutine that
-// stores whatever has accumulated in one call (see recorder.go).
+// stores them in batches (see recorder.go).
 func (s *Sender) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var inflight atomic.Int64
-	done := make(chan struct{}, s.opts.Workers)
 	// Attempts outlive ctx so a drain finishes them instead of cutting
 	// them off mid-request; the timeout still bounds each.
 	work := context.WithoutCancel(ctx)
+	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s)}
 	flushStop := make(chan struct{})
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
 		s.tally.Run(work, flushStop, s.log)
 	}()
-	rec := newRecorder(s)
-	go rec.run(work)
-	defer func() {
-		wg.Wait()
-		rec.close()
-		close(flushStop)
-		<-flushed
-	}()
+	go r.rec.run(work)
+	// The gauges' first look is at the queue as this instance found it.
+	s.sample(ctx)
+	var loops sync.WaitGroup
+	for i := range claimers {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			r.claimLoop(ctx, i == 0)
+		}()
+	}
+	loops.Wait()
+	r.attempts.Wait()
+	r.rec.close()
+	close(flushStop)
+	<-flushed
+	return ctx.Err()
+}
 
-	var lastSample time.Time
+// running is the state of one Run shared by its claimers.
+type running struct {
+	s    *Sender
+	work context.Context
+	// slots counts the worker slots taken, by claims under way and by
+	// attempts in flight; at most Options.Workers.
+	slots atomic.Int64
+	// done hears of finished attempts, to wake a claimer waiting for a slot.
+	done     chan struct{}
+	attempts sync.WaitGroup
+	rec      *recorder
+}
+
+// reserve takes up to n free worker slots and returns how many it took.
+func (r *running) reserve(n int) int {
+	for {
+		used := r.slots.Load()
+		k := min(int64(n), int64(r.s.opts.Workers)-used)
+		if k <= 0 {
+			return 0
+		}
+		if r.slots.CompareAndSwap(used, used+k) {
+			return int(k)
+		}
+	}
+}
+
+// claimLoop claims and starts deliveries until ctx ends; the sampler also
+// updates the queue gauges every 5 s.
+func (r *running) claimLoop(ctx context.Context, sampler bool) {
+	s := r.s
+	lastSample := time.Now()
 	pause := s.opts.Poll
 	for ctx.Err() == nil {
-		if time.Since(lastSample) >= 5*time.Second {
+		if sampler && time.Since(lastSample) >= 5*time.Second {
 			lastSample = time.Now()
 			s.sample(ctx)
 		}
-		free := s.opts.Workers - int(inflight.Load())
-		if free <= 0 {
+		n := r.reserve(claimBatch)
+		if n == 0 {
 			select {
 			case <-ctx.Done():
-			case <-done:
+			case <-r.done:
 			}
 			continue
 		}
 		now := s.Now()
-		ds, version, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), free)
+		ds, version, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), n)
 		if err != nil {
+			r.slots.Add(-int64(n))
 			if ctx.Err() == nil {
 				s.log.Warn("webhook queue unreachable", "error", err.Error())
 			}
-			s.sleep(ctx, done, pause)
+			s.sleep(ctx, r.done, pause)
 			pause = min(2*pause, 5*time.Second)
 			continue
 		}
 		pause = s.opts.Poll
 		s.secrets.observe(version)
-		for _, j := range s.prepare(work, ds, now, rec) {
-			inflight.Add(1)
-			wg.Add(1)
+		ready := s.prepare(r.work, ds, now, r.rec)
+		r.slots.Add(int64(len(ready) - n))
+		for _, j := range ready {
+			r.attempts.Add(1)
 			go func() {
-				defer wg.Done()
-				rec.add(s.attempt(work, j, now))
-				inflight.Add(-1)
+				defer r.attempts.Done()
+				r.rec.add(s.attempt(r.work, j, now))
+				r.slots.Add(-1)
 				select {
-				case done <- struct{}{}:
+				case r.done <- struct{}{}:
 				default:
 				}
 			}()
 		}
-		if len(ds) < free {
-			s.sleep(ctx, done, s.opts.Poll)
+		if len(ds) < n {
+			s.sleep(ctx, r.done, s.opts.Poll)
 		}
 	}
-	return ctx.Err()
 }
 
 // sleep waits for d, a wake-up, a finished attempt or the end of ctx.
