@@ -1,10 +1,8 @@
 package webhook
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -154,113 +152,6 @@ func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 		return 0, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
 	}
 	return n, nil
-}
-
-// claimScript takes up to ARGV[3] due deliveries and pushes their due time
-// to the end of a lease: if the claimer dies, they come due again then. A
-// delivery still marked in flight was being sent by an instance that
-// stopped before it could record the outcome: its try is recorded in the
-// partner's log as interrupted, and counted, here, once. It also returns
-// the version of the signing secrets, so a claimer's cache of them is
-// checked in the same round trip.
-// KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
-// key prefix, attempt log key prefix, log length. Returns {secrets version,
-// {delivery fields...}...}.
-var claimScript = redis.NewScript(luaEach + `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out, leased, gone = {}, {}, {}
-for _, id in ipairs(ids) do
-  local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
-  if not h[1] then
-    table.insert(gone, id)
-  else
-    table.insert(leased, ARGV[2])
-    table.insert(leased, id)
-    local interrupted = '0'
-    if h[9] then
-      local log = ARGV[5] .. h[1]
-      redis.call('LPUSH', log, h[9])
-      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
-      h[6] = tostring(cjson.decode(h[9]).attempt)
-      redis.call('HSET', key, 'attempts', h[6])
-      redis.call('HDEL', key, 'inflight')
-      interrupted = '1'
-    end
-    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
-  end
-end
-each('ZADD', KEYS[1], leased)
-each('ZREM', KEYS[1], gone)
-return {redis.call('GET', KEYS[2]) or '0', out}
-`)
-
-// claim leases up to n due deliveries until leaseEnd. It also returns the
-// version of the signing secrets (see Secrets.observe).
-func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, int64, error) {
-	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue, keySecretsVersion}, now.UnixMilli(), leaseEnd.UnixMilli(), n,
-		keyDelivP, keyPrefix+"log:", KeepAttempts).Slice()
-	if err != nil || len(res) != 2 {
-		return nil, 0, fmt.Errorf("claim due deliveries: %w", cmp.Or(err, errors.New("unexpected answer")))
-	}
-	ver, _ := res[0].(string)
-	version, _ := strconv.ParseInt(ver, 10, 64)
-	rows, _ := res[1].([]any)
-	out := make([]Delivery, 0, len(rows))
-	for _, r := range rows {
-		f, _ := r.([]any)
-		if len(f) != 10 {
-			continue
-		}
-		s := make([]string, len(f))
-		for i, v := range f {
-			s[i], _ = v.(string)
-		}
-		created, _ := strconv.ParseInt(s[5], 10, 64)
-		attempts, _ := strconv.Atoi(s[6])
-		replayed, _ := strconv.Atoi(s[8])
-		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
-			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
-			Interrupted: s[9] == "1"})
-	}
-	return out, version, nil
-}
-
-// inFlight marks tries of deliveries as under way, in one round trip,
-// until finish records their outcome: if this instance stops first, the
-// next claim records each in the delivery log as interrupted (see
-// claimScript).
-func (q *Queue) inFlight(ctx context.Context, as ...Attempt) error {
-	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, a := range as {
-			a.Outcome = "interrupted"
-			a.Error = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
-			b, _ := json.Marshal(a)
-			p.HSet(ctx, keyDelivery(a.DeliveryID), "inflight", b)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark %d deliveries in flight: %w", len(as), err)
-	}
-	return nil
-}
-
-// postpone makes claimed deliveries due later without counting an attempt:
-// each z is a delivery id (Member) and its new due time in unix ms (Score).
-func (q *Queue) postpone(ctx context.Context, zs ...redis.Z) error {
-	if len(zs) == 0 {
-		return nil
-	}
-	if err := q.rdb.ZAddXX(ctx, keyDue, zs...).Err(); err != nil {
-		return fmt.Errorf("postpone %d deliveries: %w", len(zs), err)
-	}
-	return nil
-}
-
-// later is the postponement of delivery id until at.
-func later(id string, at time.Time) redis.Z {
-	return redis.Z{Score: float64(at.UnixMilli()), Member: id}
 }
 
 // finishScript records attempts' outcomes, one call for a batch. KEYS:
