@@ -92,15 +92,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(ev.Type), AlertID: ev.Alert.ID,
 			CreatedAt: at, State: StatePending, Body: body}
 	}
+	// What was stored before an error counts: offered again, the event
+	// makes only the rest.
 	n, err := d.queue.Enqueue(ctx, ds)
-	if err != nil {
-		return err
-	}
-	d.wake()
 	if n > 0 {
 		d.tally.Add(ev.Alert.ID, notifier.Tally{Pending: int64(n)})
+		d.wake()
 	}
-	return nil
+	return err
 }
 
 // DeliveryID is the webhook-id of an event's delivery to a partner: fixed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -132,26 +133,32 @@ each('ZADD', KEYS[1], due)
 return n
 `)
 
+// enqueueBatch bounds the deliveries one enqueue call stores, so that an
+// event for thousands of partners never holds Redis for long at a time.
+const enqueueBatch = 256
+
 // Enqueue records deliveries durably and makes them due now, in one round
-// trip. It returns how many were new.
+// trip per enqueueBatch of them. It returns how many were new. Each is
+// stored once, so after an error the same call can be made again.
 func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
-	if len(ds) == 0 {
-		return 0, nil
+	total := 0
+	for chunk := range slices.Chunk(ds, enqueueBatch) {
+		keys := make([]string, 0, 1+2*len(chunk))
+		args := make([]any, 0, 1+7*len(chunk))
+		keys = append(keys, keyDue)
+		args = append(args, KeepDeliveries.Milliseconds())
+		for _, d := range chunk {
+			created := d.CreatedAt.UnixMilli()
+			keys = append(keys, keyDelivery(d.ID), keyPartnerIndex(d.PartnerID))
+			args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created, created-KeepDeliveries.Milliseconds())
+		}
+		n, err := enqueueScript.Run(ctx, q.rdb, keys, args...).Int()
+		if err != nil {
+			return total, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
+		}
+		total += n
 	}
-	keys := make([]string, 0, 1+2*len(ds))
-	args := make([]any, 0, 1+7*len(ds))
-	keys = append(keys, keyDue)
-	args = append(args, KeepDeliveries.Milliseconds())
-	for _, d := range ds {
-		created := d.CreatedAt.UnixMilli()
-		keys = append(keys, keyDelivery(d.ID), keyPartnerIndex(d.PartnerID))
-		args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created, created-KeepDeliveries.Milliseconds())
-	}
-	n, err := enqueueScript.Run(ctx, q.rdb, keys, args...).Int()
-	if err != nil {
-		return 0, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
-	}
-	return n, nil
+	return total, nil
 }
 
 // finishScript records attempts' outcomes, one call for a batch. KEYS:
