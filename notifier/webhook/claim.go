@@ -215,7 +215,7 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 		marks = append(marks, Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now})
 		urlErr, checked := urlErrs[t.ID]
 		if !checked {
-			urlErr = s.opts.Allow.CheckURL(t.URL)
+			urlErr = s.opts.Outbound.Allow.CheckHTTPS(t.URL)
 			urlErrs[t.ID] = urlErr
 		}
 		out = append(out, send{d: d, t: t, urlErr: urlErr})

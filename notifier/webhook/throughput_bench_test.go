@@ -60,7 +60,7 @@ func benchFloor(b *testing.B, urls []string, got *atomic.Int64) {
 		bodies[i], _ = json.Marshal(message{Type: string(flashwire.Published), Timestamp: time.Now().UTC(),
 			Data: benchAlert(i)})
 	}
-	client := NewClient(testAllow, DefaultTimeout)
+	client := newClient(Options{Outbound: testOutbound, Timeout: DefaultTimeout})
 	type job struct{ alert, partner int }
 	b.ResetTimer()
 	start, cpu := time.Now(), processCPU()
@@ -131,7 +131,7 @@ func benchFlashwire(b *testing.B, urls []string, got *atomic.Int64) {
 		}
 	}
 	stats := notifier.NewStats(rdb)
-	sender := NewSender(rdb, NewStoreDirectory(store), secrets, Options{Allow: testAllow, Logger: quiet(), Stats: stats})
+	sender := NewSender(rdb, NewStoreDirectory(store), secrets, Options{Outbound: testOutbound, Logger: quiet(), Stats: stats})
 	alertLog := notifier.NewLog(rdb)
 	alerts := notifier.NewService(alertLog, store)
 	disp := NewDispatcher(alertLog, "bench", NewStoreDirectory(store), sender, stats, quiet())
