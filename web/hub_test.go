@@ -167,13 +167,13 @@ func TestHubFilters(t *testing.T) {
 		want  []string
 	}{
 		// No filter: everything.
-		{"", []string{"sport-uk", "world-us-urgent", "business-fr"}},
+		{"", []string{"sport-uk", "world-us-urgent", "business-fr", "world-everywhere"}},
 		// One topic.
 		{"topics=sport", []string{"sport-uk"}},
 		// Topics are any-of.
-		{"topics=sport,world", []string{"sport-uk", "world-us-urgent"}},
-		// Region filter.
-		{"regions=us", []string{"world-us-urgent"}},
+		{"topics=sport,world", []string{"sport-uk", "world-us-urgent", "world-everywhere"}},
+		// Region filter; an alert without regions is for every region.
+		{"regions=us", []string{"world-us-urgent", "world-everywhere"}},
 		// Language compares the primary subtag.
 		{"lang=fr", []string{"business-fr"}},
 		// Minimum priority.
@@ -188,6 +188,7 @@ func TestHubFilters(t *testing.T) {
 	env.publish(t, flashwire.Alert{Headline: "sport-uk", Topics: []string{"sport"}, Regions: []string{"uk"}})
 	env.publish(t, flashwire.Alert{Headline: "world-us-urgent", Topics: []string{"world"}, Regions: []string{"us"}, Priority: flashwire.Urgent})
 	env.publish(t, flashwire.Alert{Headline: "business-fr", Topics: []string{"business"}, Regions: []string{"europe"}, Language: "fr-FR"})
+	env.publish(t, flashwire.Alert{Headline: "world-everywhere", Topics: []string{"world"}})
 	last := env.publish(t, everyone("stop"))
 	fr := everyone("stop-fr")
 	fr.Language = "fr"

@@ -151,3 +151,28 @@ func TestSSEShutdown(t *testing.T) {
 		t.Errorf("stream after shutdown = %q (%v), want a retry hint, then its end", rest, err)
 	}
 }
+
+// TestSSERegionless: an alert without regions is for every region, live and
+// replayed alike, while one for another region is not.
+func TestSSERegionless(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	r, stop := openSSE(t, env, "regions=uk", "")
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	everywhere := env.publish(t, flashwire.Alert{Headline: "everywhere", Topics: []string{"world"}})
+	if ev := readSSE(t, r); ev.event != "alert" || ev.id != everywhere.ID {
+		t.Fatalf("live event = %+v, want alert %s (no regions is every region)", ev, everywhere.ID)
+	}
+	stop()
+	env.publish(t, flashwire.Alert{Headline: "us only", Topics: []string{"world"}, Regions: []string{"us"}})
+	again := env.publish(t, flashwire.Alert{Headline: "everywhere again", Topics: []string{"world"}})
+	r, _ = openSSE(t, env, "regions=uk", everywhere.ID)
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	if ev := readSSE(t, r); ev.event != "alert" || ev.id != again.ID {
+		t.Fatalf("replayed %+v, want alert %s and not the US one", ev, again.ID)
+	}
+}
