@@ -78,18 +78,6 @@ func (c *client) wants(a flashwire.Attrs, now time.Time) bool {
 	return c.prefs.Load().Matches(a, now)
 }
 
-func (c *client) wantsFrame(f *frame, now time.Time) bool {
-	if c.wants(f.attrs, now) {
-		return true
-	}
-	for _, a := range f.before {
-		if c.wants(a, now) {
-			return true
-		}
-	}
-	return false
-}
-
 // enqueue queues f without waiting; false means the queue is full.
 func (c *client) enqueue(f *frame) bool {
 	select {
