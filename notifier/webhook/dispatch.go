@@ -72,13 +72,23 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 		return nil
 	}
 	at := flashwire.EventTime(ev.ID)
-	body, err := json.Marshal(message{Type: string(ev.Type), Timestamp: at, Data: ev.Alert})
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.ID, err)
-	}
+	// An update that changed the alert's targeting is a publication or a
+	// retraction to some partners: one body per type, encoded once.
+	bodies := map[flashwire.EventType][]byte{}
 	ds := make([]Delivery, len(targets))
 	for i, t := range targets {
-		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(ev.Type), AlertID: ev.Alert.ID,
+		typ := t.Event
+		if typ == "" {
+			typ = ev.Type
+		}
+		body, ok := bodies[typ]
+		if !ok {
+			if body, err = json.Marshal(message{Type: string(typ), Timestamp: at, Data: ev.Alert}); err != nil {
+				return fmt.Errorf("encode event %s: %w", ev.ID, err)
+			}
+			bodies[typ] = body
+		}
+		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(typ), AlertID: ev.Alert.ID,
 			CreatedAt: at, State: StatePending, Body: body}
 	}
 	n, err := d.queue.Enqueue(ctx, ds)

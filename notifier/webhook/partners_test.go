@@ -2,12 +2,15 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"flashwire"
 	"flashwire/internal/redistest"
+	"flashwire/notifier"
 	"flashwire/subscribers"
 )
 
@@ -57,5 +60,57 @@ func TestPartnerRegions(t *testing.T) {
 				t.Errorf("audience partners = %d, want the partner: %v", aud.Partners, tc.want)
 			}
 		})
+	}
+}
+
+// TestPartnerRetargetedUpdate: an update that moves an alert from sport to
+// business, read back from the alert log, is an update to a partner that
+// wants both, a publication to the business desk and a retraction to the
+// sport desk; a partner that asked for publications only gets nothing when
+// the alert leaves it.
+func TestPartnerRetargetedUpdate(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	store := subscribers.NewStore(rdb)
+	if err := store.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string, topics []string, events ...flashwire.EventType) string {
+		p, err := store.CreatePartner(ctx, subscribers.Partner{Name: name, URL: "https://" + strings.ReplaceAll(strings.ToLower(name), " ", "-") + ".example/hook", Topics: topics, Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.ID
+	}
+	both := mk("Both desks", []string{"sport", "business"})
+	business := mk("Business desk", []string{"business"})
+	sport := mk("Sport desk", []string{"sport"})
+	sportPub := mk("Sport publications", []string{"sport"}, flashwire.Published)
+	mk("Science desk", []string{"science"})
+
+	alertLog := notifier.NewLog(rdb)
+	alerts := notifier.NewService(alertLog, store)
+	a, _, err := alerts.Publish(ctx, flashwire.Alert{Headline: "Transfer deal", URL: "https://news.example/deal", Topics: []string{"sport"}, Priority: flashwire.Urgent}, notifier.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alerts.Update(ctx, a.ID, flashwire.Alert{Headline: "Transfer deal: club sold", URL: "https://news.example/deal", Topics: []string{"business"}, Priority: flashwire.Urgent}); err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := alertLog.Since(ctx, a.ID, 10)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("log after the publication = %+v, %v", events, err)
+	}
+	targets, err := NewStoreDirectory(store).Match(ctx, events[0], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]flashwire.EventType{}
+	for _, tg := range targets {
+		got[tg.ID] = tg.Event
+	}
+	want := map[string]flashwire.EventType{both: flashwire.Updated, business: flashwire.Published, sport: flashwire.Retracted}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("update goes as %v, want %v (not to %s, which wants publications only)", got, want, sportPub)
 	}
 }
