@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // Channel names a way alerts reach people.
@@ -26,11 +28,21 @@ const (
 )
 
 // Tally is what one instance saw of one alert on one channel since its last
-// report: counts are deltas, latencies are publish-to-write times.
+// report: counts are deltas, latencies are publish-to-write times of the
+// alert itself.
 type Tally struct {
-	Reached int64
-	Failed  int64
-	Pending int64
+	// Recipients are who the alert itself reached (its publication, or an
+	// update that newly matched them): a connection, partner or push
+	// subscription id. Each counts once per alert, whichever instance
+	// reports it and however often.
+	Recipients []string
+	// Updates and Retractions count the deliveries of corrections and
+	// retractions (including updates that stopped matching, which go as
+	// retractions); they are not recipients.
+	Updates     int64
+	Retractions int64
+	Failed      int64
+	Pending     int64
 	// Expired counts messages given up because their alert stopped being
 	// news before they could go (Web Push: the TTL ran out).
 	Expired int64
@@ -40,11 +52,45 @@ type Tally struct {
 	Latencies []time.Duration
 }
 
+// Add adds d to t.
+func (t *Tally) Add(d Tally) {
+	t.Recipients = append(t.Recipients, d.Recipients...)
+	t.Updates += d.Updates
+	t.Retractions += d.Retractions
+	t.Failed += d.Failed
+	t.Pending += d.Pending
+	t.Expired += d.Expired
+	t.Removed += d.Removed
+	t.Latencies = append(t.Latencies, d.Latencies...)
+}
+
+// Delivered is the tally of one delivery of event type typ to recipient,
+// latency after the event: the alert itself (a publication, or an update
+// sent as the alert to someone it newly matches) counts its recipient,
+// updates and retractions count on their own.
+func Delivered(typ flashwire.EventType, recipient string, latency time.Duration) Tally {
+	switch typ {
+	case flashwire.Updated:
+		return Tally{Updates: 1}
+	case flashwire.Retracted:
+		return Tally{Retractions: 1}
+	}
+	return Tally{Recipients: []string{recipient}, Latencies: []time.Duration{latency}}
+}
+
 // ChannelStats is how an alert did on one channel, summed over instances.
 type ChannelStats struct {
+	// Reached counts the recipients (connections, partners, push
+	// subscriptions) the alert reached, each once whatever its updates
+	// and retraction; a HyperLogLog counts them, exact for small figures
+	// and within about 1% for large ones.
 	Reached int64 `json:"reached"`
-	Failed  int64 `json:"failed"`
-	Pending int64 `json:"pending"`
+	// Updates and Retractions count deliveries of the alert's corrections
+	// and retractions, on their own.
+	Updates     int64 `json:"updates"`
+	Retractions int64 `json:"retractions"`
+	Failed      int64 `json:"failed"`
+	Pending     int64 `json:"pending"`
 	// Expired and Removed are kept by the channels that have them (see
 	// Tally).
 	Expired int64 `json:"expired,omitempty"`
@@ -59,7 +105,14 @@ type ChannelStats struct {
 
 // Stats keeps per-alert delivery figures in Redis:
 //
-//	flashwire:v1:{alerts}:stats:ID  hash: CHANNEL:reached|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:stats:ID          hash: CHANNEL:updates|retractions|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:reach:ID:CHANNEL  HyperLogLog of the recipients the alert reached
+//
+// Both live as long as the alert's state. Reached is read from the
+// HyperLogLog (at most 12 KiB per alert and channel, whatever the
+// audience), so each recipient counts once across instances and events;
+// figures recorded before it existed fall back to the hash's old
+// CHANNEL:reached count of deliveries.
 //
 // Reports are batched by the channels (one per alert per instance fan-out),
 // never one per connection.
@@ -72,13 +125,31 @@ func NewStats(rdb redis.UniversalClient) *Stats {
 	return &Stats{rdb: rdb}
 }
 
-const keyStats = "flashwire:v1:{alerts}:stats:"
+const (
+	keyStats = "flashwire:v1:{alerts}:stats:"
+	keyReach = "flashwire:v1:{alerts}:reach:"
+)
 
-// recordScript adds counters and keeps the smallest first-delivery time.
-// KEYS: stats hash. ARGV: ttl seconds, first-field, first value or "",
-// then field/increment pairs.
+// reachKey is the HyperLogLog of alert id's recipients on channel c.
+func reachKey(id string, c Channel) string { return keyReach + id + ":" + string(c) }
+
+// channels are those whose recipients Get counts.
+var channels = []Channel{WebSocket, SSE, Webhook, WebPush}
+
+// recordScript adds recipients and counters and keeps the smallest
+// first-delivery time.
+// KEYS: stats hash, the channel's recipients HyperLogLog. ARGV: ttl
+// seconds, first-field, first value or "", recipient count N, N
+// recipients, then field/increment pairs.
 var recordScript = redis.NewScript(`
-for i = 4, #ARGV, 2 do
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n, 500 do
+  redis.call('PFADD', KEYS[2], unpack(ARGV, i, math.min(i + 499, 4 + n)))
+end
+if n > 0 then
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+for i = 5 + n, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
 end
 if ARGV[3] ~= '' then
@@ -116,7 +187,11 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 		}
 		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
 	}
-	for name, n := range map[string]int64{"reached": t.Reached, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
+	args = append(args, len(t.Recipients))
+	for _, r := range t.Recipients {
+		args = append(args, r)
+	}
+	for name, n := range map[string]int64{"updates": t.Updates, "retractions": t.Retractions, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
 		if n != 0 {
 			args = append(args, prefix+name, n)
 		}
@@ -128,7 +203,7 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 	for b, n := range buckets {
 		args = append(args, prefix+"b:"+strconv.Itoa(b), n)
 	}
-	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id}, args...).Err(); err != nil {
+	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, reachKey(id, c)}, args...).Err(); err != nil {
 		return fmt.Errorf("record %s stats of alert %s: %w", c, id, err)
 	}
 	return nil
@@ -137,11 +212,25 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 // Get returns the figures of alert id by channel; channels with nothing
 // recorded are absent.
 func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, error) {
-	raw, err := s.rdb.HGetAll(ctx, keyStats+id).Result()
+	var all *redis.MapStringStringCmd
+	reach := make([]*redis.IntCmd, len(channels))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, keyStats+id)
+		for i, c := range channels {
+			reach[i] = p.PFCount(ctx, reachKey(id, c))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load stats of alert %s: %w", id, err)
 	}
+	raw := all.Val()
 	out := map[Channel]ChannelStats{}
+	for i, c := range channels {
+		if n := reach[i].Val(); n > 0 {
+			out[c] = ChannelStats{Reached: n}
+		}
+	}
 	hist := map[Channel]map[int]int64{}
 	for field, val := range raw {
 		ch, rest, ok := strings.Cut(field, ":")
@@ -152,8 +241,13 @@ func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, e
 		cs := out[c]
 		n, _ := strconv.ParseInt(val, 10, 64)
 		switch {
-		case rest == "reached":
+		case rest == "reached" && cs.Reached == 0:
+			// Figures from before recipients were counted.
 			cs.Reached = n
+		case rest == "updates":
+			cs.Updates = n
+		case rest == "retractions":
+			cs.Retractions = n
 		case rest == "failed":
 			cs.Failed = n
 		case rest == "pending":
@@ -235,12 +329,7 @@ func (t *Tallies) Add(id string, d Tally) {
 		cur = &Tally{}
 		t.m[id] = cur
 	}
-	cur.Reached += d.Reached
-	cur.Failed += d.Failed
-	cur.Pending += d.Pending
-	cur.Expired += d.Expired
-	cur.Removed += d.Removed
-	cur.Latencies = append(cur.Latencies, d.Latencies...)
+	cur.Add(d)
 }
 
 // Flush records what was added since the last flush.

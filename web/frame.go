@@ -30,7 +30,10 @@ type frame struct {
 	kind    frameKind
 	seq     string // log event id of an event frame
 	alertID string
-	attrs   flashwire.Attrs
+	// event is what an event frame tells its client: the alert itself
+	// (Published), an update or a retraction; figures count by it.
+	event flashwire.EventType
+	attrs flashwire.Attrs
 	// previous is, for an update that changed the alert's targeting, the
 	// targeting it replaced; entering and leaving are then the same update
 	// as the alert itself and as a retraction, for connections it newly
@@ -128,8 +131,10 @@ func encodeEvent(seq, typ string, a flashwire.Alert) (*frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare event %s: %w", seq, err)
 	}
+	event := map[string]flashwire.EventType{"alert": flashwire.Published, "update": flashwire.Updated, "retract": flashwire.Retracted}[typ]
 	return &frame{
 		kind:     frameEvent,
+		event:    event,
 		seq:      seq,
 		alertID:  a.ID,
 		attrs:    a.Attrs(),
@@ -191,8 +196,15 @@ type fanout struct {
 	tallies map[notifier.Channel]*notifier.Tally // guarded by mu
 }
 
-// finish notes one write of the event to a client of transport.
-func (fo *fanout) finish(transport notifier.Channel, ok bool, latency time.Duration) {
+// finished notes the write of event frame f to client c in f's fan-out,
+// if it has one (replayed frames have none).
+func (f *frame) finished(c *client, ok bool, latency time.Duration) {
+	f.fanout.finish(c.channel, c.id, f.event, ok, latency)
+}
+
+// finish notes one write of the event, as event type typ, to the client
+// with id recipient of transport.
+func (fo *fanout) finish(transport notifier.Channel, recipient string, typ flashwire.EventType, ok bool, latency time.Duration) {
 	if fo == nil {
 		return
 	}
@@ -206,8 +218,7 @@ func (fo *fanout) finish(transport notifier.Channel, ok bool, latency time.Durat
 		fo.tallies[transport] = t
 	}
 	if ok {
-		t.Reached++
-		t.Latencies = append(t.Latencies, latency)
+		t.Add(notifier.Delivered(typ, recipient, latency))
 	} else {
 		t.Failed++
 	}

@@ -248,7 +248,7 @@ func (h *Hub) fanOut(f *frame) {
 		}
 		fo.pending.Add(1)
 		if !c.enqueue(g) {
-			fo.finish(c.channel, false, 0)
+			g.finished(c, false, 0)
 			slow = append(slow, c)
 		}
 	}

@@ -442,3 +442,35 @@ func TestHubScaleOut(t *testing.T) {
 		})
 	}
 }
+
+// TestHubFiguresCountReaders: one alert, one update and one retraction to
+// two readers is 2 reached, with 2 updates and 2 retractions on their own.
+func TestHubFiguresCountReaders(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	readers := []*liveClient{dial(t, env.wsURL("topics=world"), nil), dial(t, env.wsURL(""), nil)}
+	a := env.publish(t, flashwire.Alert{Headline: "Summit opens", Topics: []string{"world"}})
+	ctx := context.Background()
+	if _, err := env.alerts.Update(ctx, a.ID, flashwire.Alert{Headline: "Summit opens late", URL: a.URL, Topics: []string{"world"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.alerts.Retract(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range readers {
+		for _, want := range []string{"alert", "update", "retract"} {
+			if m := c.next(t); m["type"] != want {
+				t.Fatalf("frame %v, want %s", m, want)
+			}
+		}
+	}
+	var ws notifier.ChannelStats
+	eventually(t, "the figures of all three events", func() bool {
+		st, err := env.stats.Get(ctx, a.ID)
+		ws = st[notifier.WebSocket]
+		return err == nil && ws.Reached >= 2 && ws.Updates >= 2 && ws.Retractions >= 2
+	})
+	if ws.Reached != 2 || ws.Updates != 2 || ws.Retractions != 2 {
+		t.Errorf("websocket figures = reached %d, updates %d, retractions %d; want 2, 2, 2", ws.Reached, ws.Updates, ws.Retractions)
+	}
+}
