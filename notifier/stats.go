@@ -31,14 +31,20 @@ const (
 // report: counts are deltas, latencies are publish-to-write times of the
 // alert itself.
 type Tally struct {
-	// Recipients are who the alert itself reached (its publication, or an
-	// update that newly matched them): a connection, partner or push
-	// subscription id. Each counts once per alert, whichever instance
-	// reports it and however often.
-	Recipients []string
+	// Reached counts deliveries of the alert's publication: each recipient
+	// gets it once, so each counts once.
+	Reached int64
+	// Entered are the recipients (connection, partner or push subscription
+	// ids) an update newly matched, sent the alert itself; each adds to
+	// reached unless it had the alert before and left (see Left).
+	Entered []string
+	// Left are the recipients sent a retraction by an update that no
+	// longer matched them: they had the alert, so an update that brings it
+	// back to them does not count them again.
+	Left []string
 	// Updates and Retractions count the deliveries of corrections and
 	// retractions (including updates that stopped matching, which go as
-	// retractions); they are not recipients.
+	// retractions).
 	Updates     int64
 	Retractions int64
 	Failed      int64
@@ -54,7 +60,9 @@ type Tally struct {
 
 // Add adds d to t.
 func (t *Tally) Add(d Tally) {
-	t.Recipients = append(t.Recipients, d.Recipients...)
+	t.Reached += d.Reached
+	t.Entered = append(t.Entered, d.Entered...)
+	t.Left = append(t.Left, d.Left...)
 	t.Updates += d.Updates
 	t.Retractions += d.Retractions
 	t.Failed += d.Failed
@@ -64,26 +72,33 @@ func (t *Tally) Add(d Tally) {
 	t.Latencies = append(t.Latencies, d.Latencies...)
 }
 
-// Delivered is the tally of one delivery of event type typ to recipient,
-// latency after the event: the alert itself (a publication, or an update
-// sent as the alert to someone it newly matches) counts its recipient,
-// updates and retractions count on their own.
-func Delivered(typ flashwire.EventType, recipient string, latency time.Duration) Tally {
-	switch typ {
-	case flashwire.Updated:
+// Delivered is the tally of one delivery to recipient, latency after its
+// event: told is what the recipient was told (Published: the alert itself)
+// and event the log event it came from, which differs when an update
+// changed who the alert is for (told Published: it newly matched; told
+// Retracted: it no longer matched). Recipients are counted once per alert:
+// a publication once by construction, an update that newly matches unless
+// the recipient had the alert before.
+func Delivered(told, event flashwire.EventType, recipient string, latency time.Duration) Tally {
+	switch {
+	case told == flashwire.Updated:
 		return Tally{Updates: 1}
-	case flashwire.Retracted:
+	case told == flashwire.Retracted && event == flashwire.Updated:
+		return Tally{Retractions: 1, Left: []string{recipient}}
+	case told == flashwire.Retracted:
+		// Nothing follows a retraction: there is no one to remember.
 		return Tally{Retractions: 1}
+	case event == flashwire.Updated:
+		return Tally{Entered: []string{recipient}}
 	}
-	return Tally{Recipients: []string{recipient}, Latencies: []time.Duration{latency}}
+	return Tally{Reached: 1, Latencies: []time.Duration{latency}}
 }
 
 // ChannelStats is how an alert did on one channel, summed over instances.
 type ChannelStats struct {
 	// Reached counts the recipients (connections, partners, push
-	// subscriptions) the alert reached, each once whatever its updates
-	// and retraction; a HyperLogLog counts them, exact for small figures
-	// and within about 1% for large ones.
+	// subscriptions) the alert itself reached, each once whatever its
+	// updates and retraction.
 	Reached int64 `json:"reached"`
 	// Updates and Retractions count deliveries of the alert's corrections
 	// and retractions, on their own.
@@ -105,14 +120,12 @@ type ChannelStats struct {
 
 // Stats keeps per-alert delivery figures in Redis:
 //
-//	flashwire:v1:{alerts}:stats:ID          hash: CHANNEL:updates|retractions|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
-//	flashwire:v1:{alerts}:reach:ID:CHANNEL  HyperLogLog of the recipients the alert reached
+//	flashwire:v1:{alerts}:stats:ID        hash: CHANNEL:reached|updates|retractions|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:left:ID:CHANNEL set of the recipients an update stopped matching (see Tally.Left)
 //
-// Both live as long as the alert's state. Reached is read from the
-// HyperLogLog (at most 12 KiB per alert and channel, whatever the
-// audience), so each recipient counts once across instances and events;
-// figures recorded before it existed fall back to the hash's old
-// CHANNEL:reached count of deliveries.
+// Both live as long as the alert's state. The set holds only those an
+// update moved the alert away from, so an alert whose corrections keep its
+// targeting keeps none.
 //
 // Reports are batched by the channels (one per alert per instance fan-out),
 // never one per connection.
@@ -127,30 +140,40 @@ func NewStats(rdb redis.UniversalClient) *Stats {
 
 const (
 	keyStats = "flashwire:v1:{alerts}:stats:"
-	keyReach = "flashwire:v1:{alerts}:reach:"
+	keyLeft  = "flashwire:v1:{alerts}:left:"
 )
 
-// reachKey is the HyperLogLog of alert id's recipients on channel c.
-func reachKey(id string, c Channel) string { return keyReach + id + ":" + string(c) }
-
-// channels are those whose recipients Get counts.
-var channels = []Channel{WebSocket, SSE, Webhook, WebPush}
-
-// recordScript adds recipients and counters and keeps the smallest
-// first-delivery time.
-// KEYS: stats hash, the channel's recipients HyperLogLog. ARGV: ttl
-// seconds, first-field, first value or "", recipient count N, N
-// recipients, then field/increment pairs.
+// recordScript adds counters, counts entered recipients that did not have
+// the alert before, remembers those who left, and keeps the smallest
+// first-delivery time. Reports of one alert's events may land out of
+// order across instances; a recipient that left and came back within
+// moments may then count twice.
+//
+// KEYS: stats hash, the channel's left set. ARGV: ttl seconds,
+// first-field, first value or "", reached field, N, N entered recipients,
+// M, M left recipients, then field/increment pairs.
 var recordScript = redis.NewScript(`
-local n = tonumber(ARGV[4])
-for i = 5, 4 + n, 500 do
-  redis.call('PFADD', KEYS[2], unpack(ARGV, i, math.min(i + 499, 4 + n)))
+local i = 5
+local n = tonumber(ARGV[i])
+local newly = 0
+for j = i + 1, i + n do
+  if redis.call('SREM', KEYS[2], ARGV[j]) == 0 then
+    newly = newly + 1
+  end
 end
-if n > 0 then
+if newly > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[4], newly)
+end
+i = i + n + 1
+local m = tonumber(ARGV[i])
+for j = i + 1, i + m, 500 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, j, math.min(j + 499, i + m)))
+end
+if m > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
-for i = 5 + n, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
+for j = i + m + 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j+1])
 end
 if ARGV[3] ~= '' then
   local cur = redis.call('HGET', KEYS[1], ARGV[2])
@@ -187,11 +210,15 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 		}
 		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
 	}
-	args = append(args, len(t.Recipients))
-	for _, r := range t.Recipients {
+	args = append(args, prefix+"reached", len(t.Entered))
+	for _, r := range t.Entered {
 		args = append(args, r)
 	}
-	for name, n := range map[string]int64{"updates": t.Updates, "retractions": t.Retractions, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
+	args = append(args, len(t.Left))
+	for _, r := range t.Left {
+		args = append(args, r)
+	}
+	for name, n := range map[string]int64{"reached": t.Reached, "updates": t.Updates, "retractions": t.Retractions, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
 		if n != 0 {
 			args = append(args, prefix+name, n)
 		}
@@ -203,7 +230,7 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 	for b, n := range buckets {
 		args = append(args, prefix+"b:"+strconv.Itoa(b), n)
 	}
-	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, reachKey(id, c)}, args...).Err(); err != nil {
+	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, keyLeft + id + ":" + string(c)}, args...).Err(); err != nil {
 		return fmt.Errorf("record %s stats of alert %s: %w", c, id, err)
 	}
 	return nil
@@ -212,25 +239,11 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 // Get returns the figures of alert id by channel; channels with nothing
 // recorded are absent.
 func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, error) {
-	var all *redis.MapStringStringCmd
-	reach := make([]*redis.IntCmd, len(channels))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		all = p.HGetAll(ctx, keyStats+id)
-		for i, c := range channels {
-			reach[i] = p.PFCount(ctx, reachKey(id, c))
-		}
-		return nil
-	})
+	raw, err := s.rdb.HGetAll(ctx, keyStats+id).Result()
 	if err != nil {
 		return nil, fmt.Errorf("load stats of alert %s: %w", id, err)
 	}
-	raw := all.Val()
 	out := map[Channel]ChannelStats{}
-	for i, c := range channels {
-		if n := reach[i].Val(); n > 0 {
-			out[c] = ChannelStats{Reached: n}
-		}
-	}
 	hist := map[Channel]map[int]int64{}
 	for field, val := range raw {
 		ch, rest, ok := strings.Cut(field, ":")
@@ -241,8 +254,7 @@ func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, e
 		cs := out[c]
 		n, _ := strconv.ParseInt(val, 10, 64)
 		switch {
-		case rest == "reached" && cs.Reached == 0:
-			// Figures from before recipients were counted.
+		case rest == "reached":
 			cs.Reached = n
 		case rest == "updates":
 			cs.Updates = n

@@ -2,7 +2,6 @@ package notifier
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -18,21 +17,19 @@ func TestStats(t *testing.T) {
 	stats := NewStats(rdb)
 	// Two instances report their fan-out of the same alert.
 	var first []time.Duration
-	var readers []string
 	for i := 1; i <= 98; i++ {
 		first = append(first, time.Duration(i)*time.Millisecond)
-		readers = append(readers, fmt.Sprintf("conn-%d", i))
 	}
-	if err := stats.Record(ctx, "1-0", WebSocket, Tally{Recipients: readers, Latencies: first}); err != nil {
+	if err := stats.Record(ctx, "1-0", WebSocket, Tally{Reached: 98, Latencies: first}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stats.Record(ctx, "1-0", WebSocket, Tally{Recipients: []string{"conn-99", "conn-100"}, Failed: 1, Latencies: []time.Duration{900 * time.Millisecond, 950 * time.Millisecond}}); err != nil {
+	if err := stats.Record(ctx, "1-0", WebSocket, Tally{Reached: 2, Failed: 1, Latencies: []time.Duration{900 * time.Millisecond, 950 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := stats.Record(ctx, "1-0", Webhook, Tally{Pending: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stats.Record(ctx, "1-0", Webhook, Tally{Pending: -1, Recipients: []string{"partner-1"}, Latencies: []time.Duration{40 * time.Millisecond}}); err != nil {
+	if err := stats.Record(ctx, "1-0", Webhook, Tally{Pending: -1, Reached: 1, Latencies: []time.Duration{40 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := stats.Get(ctx, "1-0")
@@ -57,32 +54,46 @@ func TestStats(t *testing.T) {
 
 // TestStatsCountRecipients: one alert, one update and one retraction to two
 // readers, reported by two instances, is 2 reached, 2 updates and 2
-// retractions, not 6 reached; a recipient reported again counts once.
+// retractions, not 6 reached. A reader an update moves the alert away from
+// and a later one brings it back to counts once; one an update reaches
+// first counts too.
 func TestStatsCountRecipients(t *testing.T) {
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		stats := NewStats(rdb)
-		for _, instance := range []string{"a", "b"} {
-			reader := "reader-" + instance
-			for _, typ := range []flashwire.EventType{flashwire.Published, flashwire.Updated, flashwire.Retracted} {
-				if err := stats.Record(ctx, "2-0", SSE, Delivered(typ, reader, time.Millisecond)); err != nil {
-					t.Fatal(err)
-				}
+		record := func(told, event flashwire.EventType, reader string) {
+			t.Helper()
+			if err := stats.Record(ctx, "2-0", SSE, Delivered(told, event, reader, time.Millisecond)); err != nil {
+				t.Fatal(err)
 			}
 		}
-		// The same reader reported again, as a reconnecting instance might.
-		if err := stats.Record(ctx, "2-0", SSE, Delivered(flashwire.Published, "reader-a", time.Millisecond)); err != nil {
-			t.Fatal(err)
+		check := func(reached, updates, retractions int64) {
+			t.Helper()
+			got, err := stats.Get(ctx, "2-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sse := got[SSE]; sse.Reached != reached || sse.Updates != updates || sse.Retractions != retractions {
+				t.Errorf("sse = reached %d, updates %d, retractions %d; want %d, %d, %d", sse.Reached, sse.Updates, sse.Retractions, reached, updates, retractions)
+			}
+			if _, ok := got[WebSocket]; ok {
+				t.Error("websocket has figures though nothing was recorded")
+			}
 		}
-		got, err := stats.Get(ctx, "2-0")
-		if err != nil {
-			t.Fatal(err)
+		for _, reader := range []string{"reader-a", "reader-b"} {
+			record(flashwire.Published, flashwire.Published, reader)
+			record(flashwire.Updated, flashwire.Updated, reader)
 		}
-		if sse := got[SSE]; sse.Reached != 2 || sse.Updates != 2 || sse.Retractions != 2 {
-			t.Errorf("sse = reached %d, updates %d, retractions %d; want 2, 2, 2", sse.Reached, sse.Updates, sse.Retractions)
+		check(2, 2, 0)
+		// A correction moves the alert away from reader-a and brings it to
+		// reader-c; the next brings it back to reader-a.
+		record(flashwire.Retracted, flashwire.Updated, "reader-a")
+		record(flashwire.Published, flashwire.Updated, "reader-c")
+		record(flashwire.Published, flashwire.Updated, "reader-a")
+		check(3, 2, 1)
+		for _, reader := range []string{"reader-a", "reader-b", "reader-c"} {
+			record(flashwire.Retracted, flashwire.Retracted, reader)
 		}
-		if _, ok := got[WebSocket]; ok {
-			t.Error("websocket has figures though nothing was recorded")
-		}
+		check(3, 2, 4)
 	})
 }

@@ -461,7 +461,7 @@ func TestAlertHistory(t *testing.T) {
 		env.clock.Advance(time.Millisecond)
 	}
 	ctx := context.Background()
-	if err := env.stats.Record(ctx, ids[4], notifier.WebSocket, notifier.Tally{Recipients: []string{"a", "b", "c"}, Updates: 2, Failed: 1, Latencies: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 90 * time.Millisecond}}); err != nil {
+	if err := env.stats.Record(ctx, ids[4], notifier.WebSocket, notifier.Tally{Reached: 3, Updates: 2, Failed: 1, Latencies: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 90 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("pages", func(t *testing.T) {

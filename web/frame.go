@@ -31,9 +31,10 @@ type frame struct {
 	seq     string // log event id of an event frame
 	alertID string
 	// event is what an event frame tells its client: the alert itself
-	// (Published), an update or a retraction; figures count by it.
-	event flashwire.EventType
-	attrs flashwire.Attrs
+	// (Published), an update or a retraction; logEvent is the type of the
+	// log event it comes from. Figures count by both.
+	event, logEvent flashwire.EventType
+	attrs           flashwire.Attrs
 	// previous is, for an update that changed the alert's targeting, the
 	// targeting it replaced; entering and leaving are then the same update
 	// as the alert itself and as a retraction, for connections it newly
@@ -94,16 +95,16 @@ func newEventFrame(ev flashwire.Event) (*frame, error) {
 	default:
 		return nil, fmt.Errorf("event %s has unknown type %q", ev.ID, ev.Type)
 	}
-	f, err := encodeEvent(ev.ID, typ, ev.Alert)
+	f, err := encodeEvent(ev.ID, typ, ev.Type, ev.Alert)
 	if err != nil {
 		return nil, err
 	}
 	if ev.Type == flashwire.Updated && ev.Previous != nil && !sameAttrs(*ev.Previous, f.attrs) {
 		f.previous = ev.Previous
-		if f.entering, err = encodeEvent(ev.ID, "alert", ev.Alert); err != nil {
+		if f.entering, err = encodeEvent(ev.ID, "alert", ev.Type, ev.Alert); err != nil {
 			return nil, err
 		}
-		if f.leaving, err = encodeEvent(ev.ID, "retract", ev.Alert); err != nil {
+		if f.leaving, err = encodeEvent(ev.ID, "retract", ev.Type, ev.Alert); err != nil {
 			return nil, err
 		}
 	}
@@ -111,8 +112,8 @@ func newEventFrame(ev flashwire.Event) (*frame, error) {
 }
 
 // encodeEvent encodes one frame of type typ (alert, update, retract) for
-// the log event with id seq about alert a.
-func encodeEvent(seq, typ string, a flashwire.Alert) (*frame, error) {
+// the log event with id seq and type logEvent about alert a.
+func encodeEvent(seq, typ string, logEvent flashwire.EventType, a flashwire.Alert) (*frame, error) {
 	msg := eventMessage{Seq: seq, Type: typ}
 	if typ == "retract" {
 		msg.ID = a.ID
@@ -135,6 +136,7 @@ func encodeEvent(seq, typ string, a flashwire.Alert) (*frame, error) {
 	return &frame{
 		kind:     frameEvent,
 		event:    event,
+		logEvent: logEvent,
 		seq:      seq,
 		alertID:  a.ID,
 		attrs:    a.Attrs(),
@@ -199,12 +201,12 @@ type fanout struct {
 // finished notes the write of event frame f to client c in f's fan-out,
 // if it has one (replayed frames have none).
 func (f *frame) finished(c *client, ok bool, latency time.Duration) {
-	f.fanout.finish(c.channel, c.id, f.event, ok, latency)
+	f.fanout.finish(c.channel, c.id, f.event, f.logEvent, ok, latency)
 }
 
-// finish notes one write of the event, as event type typ, to the client
-// with id recipient of transport.
-func (fo *fanout) finish(transport notifier.Channel, recipient string, typ flashwire.EventType, ok bool, latency time.Duration) {
+// finish notes one write of the log event of type event, told as told, to
+// the client with id recipient of transport.
+func (fo *fanout) finish(transport notifier.Channel, recipient string, told, event flashwire.EventType, ok bool, latency time.Duration) {
 	if fo == nil {
 		return
 	}
@@ -218,7 +220,7 @@ func (fo *fanout) finish(transport notifier.Channel, recipient string, typ flash
 		fo.tallies[transport] = t
 	}
 	if ok {
-		t.Add(notifier.Delivered(typ, recipient, latency))
+		t.Add(notifier.Delivered(told, event, recipient, latency))
 	} else {
 		t.Failed++
 	}

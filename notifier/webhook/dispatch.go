@@ -109,3 +109,19 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 func DeliveryID(eventID, partnerID string) string {
 	return "msg_" + eventID + "_" + partnerID
 }
+
+// event returns the type of the log event d came from, as the delivery
+// figures need it: a publication's delivery id is made of the alert's own
+// id (a published event's id), so a publication sent for a later event
+// came from an update that newly matched the partner. A retraction counts
+// as coming from an update, which makes the figures remember the partner
+// had the alert; partners are few, and nothing follows a true retraction.
+func (d Delivery) event() flashwire.EventType {
+	switch {
+	case d.Type == string(flashwire.Published) && d.ID != DeliveryID(d.AlertID, d.PartnerID):
+		return flashwire.Updated
+	case d.Type == string(flashwire.Retracted):
+		return flashwire.Updated
+	}
+	return flashwire.EventType(d.Type)
+}

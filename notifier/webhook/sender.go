@@ -463,7 +463,7 @@ func (s *Sender) record(ctx context.Context, d Delivery, state string, next time
 	if f.first && d.AlertID != "" {
 		switch state {
 		case StateDelivered:
-			t := notifier.Delivered(flashwire.EventType(d.Type), d.PartnerID, max(now.Sub(d.CreatedAt), 0))
+			t := notifier.Delivered(flashwire.EventType(d.Type), d.event(), d.PartnerID, max(now.Sub(d.CreatedAt), 0))
 			t.Pending = -1
 			s.tally.Add(d.AlertID, t)
 		case StateFailed:
