@@ -114,3 +114,28 @@ func TestPartnerRetargetedUpdate(t *testing.T) {
 		t.Errorf("update goes as %v, want %v (not to %s, which wants publications only)", got, want, sportPub)
 	}
 }
+
+// TestDeliveryEvent: the figures tell a publication from an update sent as
+// one by the delivery id, which names the event.
+func TestDeliveryEvent(t *testing.T) {
+	const alert, partner = "1732650000000-0", "pt_1"
+	for _, tc := range []struct {
+		name    string
+		eventID string
+		typ     flashwire.EventType
+		want    flashwire.EventType
+	}{
+		// The publication itself: its event id is the alert id.
+		{"publication", alert, flashwire.Published, flashwire.Published},
+		// An update that newly matched the partner, sent as the alert.
+		{"entered", "1732650005000-0", flashwire.Published, flashwire.Updated},
+		{"update", "1732650005000-0", flashwire.Updated, flashwire.Updated},
+		// Retractions count as leaving: the partner had the alert.
+		{"retraction", "1732650009000-0", flashwire.Retracted, flashwire.Updated},
+	} {
+		d := Delivery{ID: DeliveryID(tc.eventID, partner), PartnerID: partner, AlertID: alert, Type: string(tc.typ)}
+		if got := d.event(); got != tc.want {
+			t.Errorf("%s: event = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
