@@ -188,13 +188,12 @@ func NormalizeLink(raw string) string {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return raw
 	}
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
+	// u.Host keeps an IPv6 literal's brackets; its zone comes unescaped.
+	host := strings.ReplaceAll(strings.ToLower(u.Host), "%", "%25")
+	if port := u.Port(); (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		host = strings.TrimSuffix(host, ":"+port)
 	}
-	if port := u.Port(); port != "" && !(u.Scheme == "http" && port == "80") && !(u.Scheme == "https" && port == "443") {
-		host += ":" + port
-	}
+	host = strings.TrimSuffix(host, ":") // an empty port
 	var b strings.Builder
 	b.WriteString(u.Scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/"))
 	var params []string

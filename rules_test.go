@@ -206,6 +206,8 @@ func TestNormalizeLink(t *testing.T) {
 		{"https://news.example.org", "https://news.example.org"},                                 // no path
 		{"https://news.example.org/", "https://news.example.org"},                                // the root's slash
 		{"https://[2001:DB8::1]:443/a", "https://[2001:db8::1]/a"},                               // an IPv6 literal
+		{"https://[fe80::1%25en0]/a", "https://[fe80::1%25en0]/a"},                               // with a zone, escaped
+		{"https://news.example.org:/a", story},                                                   // an empty port
 		{"https://news.example.org/a%20b", "https://news.example.org/a%20b"},                     // escapes kept
 		{"  " + story + " ", story},                                                              // surrounding space
 		{"urn:newsml:dpa.com:20260101:abc", "urn:newsml:dpa.com:20260101:abc"},                   // not a web link: as it is
