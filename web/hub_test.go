@@ -474,3 +474,43 @@ func TestHubFiguresCountReaders(t *testing.T) {
 		t.Errorf("websocket figures = reached %d, updates %d, retractions %d; want 2, 2, 2", ws.Reached, ws.Updates, ws.Retractions)
 	}
 }
+
+// TestHubFiguresRetargeted: a reader a correction moves the alert away from
+// gets a retraction, counted as one; when the next correction brings it
+// back, the reader is not counted as reached again.
+func TestHubFiguresRetargeted(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	c := dial(t, env.wsURL("topics=sport"), nil)
+	ctx := context.Background()
+	a := env.publish(t, flashwire.Alert{Headline: "Transfer deal", Topics: []string{"sport"}})
+	for _, topic := range []string{"business", "sport"} {
+		if _, err := env.alerts.Update(ctx, a.ID, flashwire.Alert{Headline: "Transfer deal: " + topic, URL: a.URL, Topics: []string{topic}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"alert", "retract", "alert"} {
+		if m := c.next(t); m["type"] != want {
+			t.Fatalf("frame %v, want %s", m, want)
+		}
+	}
+	// A later alert's figures are reported after those of the three
+	// events, whose writes came first: once they are in, so are those.
+	last := env.publish(t, flashwire.Alert{Headline: "Marker", Topics: []string{"sport"}})
+	if m := c.next(t); m["seq"] != last.ID {
+		t.Fatalf("frame %v, want the marker %s", m, last.ID)
+	}
+	eventually(t, "the figures of the marker", func() bool {
+		st, err := env.stats.Get(ctx, last.ID)
+		return err == nil && st[notifier.WebSocket].Reached == 1
+	})
+	var ws notifier.ChannelStats
+	eventually(t, "the figures of the alert", func() bool {
+		st, err := env.stats.Get(ctx, a.ID)
+		ws = st[notifier.WebSocket]
+		return err == nil && ws.Retractions >= 1 && ws.Reached >= 1
+	})
+	if ws.Reached != 1 || ws.Retractions != 1 || ws.Updates != 0 {
+		t.Errorf("websocket figures = reached %d, updates %d, retractions %d; want 1, 0, 1", ws.Reached, ws.Updates, ws.Retractions)
+	}
+}
