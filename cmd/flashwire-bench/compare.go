@@ -284,7 +284,7 @@ func (rep *report) markdown() string {
 		"in alternating order (floor, Flashwire, floor, ...), each on freshly started processes. Everything\n" +
 		"runs on loopback on the same cores: servers, redis-server, and the client workers that hold the\n" +
 		"readers' connections (this binary, `client`, at most 15,000 each, source addresses spread over\n" +
-		"127.0.0.x).\n\n" +
+		"127.0.0.x). The load averages count the run's own processes as well as the machine's other work.\n\n" +
 		"- **Floor (WebSocket)**: `flashwire-bench floor-server`, a child process of the same binary: one\n" +
 		"  reading goroutine per connection, and each alert written as one gorilla `PreparedMessage` to\n" +
 		"  every socket in turn (same 512-byte buffers as Flashwire), nothing else.\n" +
