@@ -192,3 +192,9 @@ func ninjsDoc(headline, status string, urgency int, created, embargo time.Time) 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// alertOf is the alert w makes of story s of src.
+func alertOf(w *Watcher, src Source, s Story) flashwire.Alert {
+	a, _ := w.alert(src, s)
+	return a
+}

@@ -35,7 +35,7 @@ func claimDead(tb testing.TB, e *watchEnv, src Source, story string) string {
 	tb.Helper()
 	hash := storyHash(src.ID, story)
 	ok, err := claimScript.Run(context.Background(), e.rdb, []string{keyStory + hash, keyHeld},
-		statePending, src.ID, story, "", "", millis(e.clock.Now()), int64(storyTTL/time.Second), hash).Bool()
+		statePending, src.ID, story, "", "", millis(e.clock.Now()), int64(storyTTL/time.Second), hash, "", 0).Bool()
 	if err != nil || !ok {
 		tb.Fatalf("claim: %v, %v", ok, err)
 	}
@@ -90,7 +90,8 @@ func TestCrashAfterPublish(t *testing.T) {
 		if err != nil || len(stories) != 1 {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
-		pub, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		a := alertOf(w, src, stories[0])
+		pub, _, err := e.svc.Publish(ctx, a, notifier.PublishOptions{Once: onceKey(hash)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 					if err != nil || len(stories) != 1 {
 						t.Fatalf("parse: %v, %v", stories, err)
 					}
-					if pub, _, err = e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
+					if pub, _, err = e.svc.Publish(ctx, alertOf(w, src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -349,7 +350,7 @@ func TestAutoModeGuards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{})
+		first, _, err := e.svc.Publish(ctx, alertOf(w, src, stories[0]), notifier.PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,15 @@ type Story struct {
 	ID       string
 	Headline string
 	Summary  string
-	URL      string
+	// URL is the item's own public web link (ninjs links or renditions,
+	// RSS link, Atom alternate link, JSON Feed url); empty when it has
+	// none. A ninjs uri is an identifier and never taken for one.
+	URL string
+	// InternalLink is the item's first web link that looks like an API
+	// or internal address (see internalLink), kept out of alerts.
+	InternalLink string
+	// Slug is the ninjs slugline, when given.
+	Slug     string
 	ImageURL string
 	// Terms are the item's categories, subjects, genres and keywords, as
 	// written in the feed (names and codes).
@@ -37,6 +45,9 @@ type Story struct {
 	// Published is when the story first appeared; zero when the feed does
 	// not say.
 	Published time.Time
+	// Version is when this version of the story was made (ninjs
+	// versioncreated, Atom updated); zero when the feed does not say.
+	Version time.Time
 }
 
 // The ninjs publication statuses.
