@@ -258,7 +258,7 @@ func TestStaleSend(t *testing.T) {
 			}
 			var pub flashwire.Alert
 			if published {
-				if pub, _, err = e.svc.Publish(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
+				if pub, _, err = e.svc.Publish(ctx, held[0].Alert.asAlert(), notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -151,7 +151,7 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		if problem := w.unpushable(ctx, a); problem != "" {
 			initial, reason = stateHeld, "held: cannot be pushed as it is: "+problem
 		} else if src.Mode == ModeHold {
-			initial = stateHeld
+			initial, reason = stateHeld, reasonHoldMode
 		}
 	}
 	held := ""
@@ -172,11 +172,9 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		// source's) has the story; it records the outcome.
 		return nil
 	case initial == stateHeld:
-		label := heldMode
-		if reason != "" {
-			label = heldUnpushable
-		} else {
-			reason = "held: the source is in hold mode"
+		label := heldUnpushable
+		if reason == reasonHoldMode {
+			label = heldMode
 		}
 		w.metrics.held.WithLabelValues(label).Inc()
 		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
@@ -184,6 +182,9 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	}
 	return w.publish(ctx, src, s, hash, a)
 }
+
+// reasonHoldMode is the held reason of a story from a hold-mode source.
+const reasonHoldMode = "held: the source is in hold mode"
 
 // unpushable says why alert a fails the checks a publish makes (an
 // invalid field, a topic or region no longer known), or "".

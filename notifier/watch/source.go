@@ -178,9 +178,7 @@ func (s *Source) normalize() {
 	s.URL = strings.TrimSpace(s.URL)
 	s.Name = strings.TrimSpace(s.Name)
 	if s.Name == "" {
-		if u, err := url.Parse(s.URL); err == nil {
-			s.Name = u.Hostname()
-		}
+		s.Name = s.displayName()
 	}
 	s.LinkTemplate = strings.TrimSpace(s.LinkTemplate)
 	s.Format = strings.ToLower(strings.TrimSpace(s.Format))
@@ -287,6 +285,17 @@ func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]b
 	if d, err := time.ParseDuration(s.MaxAge); err != nil || d <= 0 {
 		bad.Add("max_age", "%q is not a positive duration such as 2h or 30m", s.MaxAge)
 	}
+}
+
+// displayName is the source's name, else its feed's host.
+func (s Source) displayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if u, err := url.Parse(s.URL); err == nil {
+		return u.Hostname()
+	}
+	return s.URL
 }
 
 func (s Source) maxAge() time.Duration {
