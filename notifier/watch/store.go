@@ -116,6 +116,7 @@ func (st sourceStore) state(ctx context.Context, id string) (State, error) {
 	s.ItemsSeen, _ = strconv.ParseInt(m["items_seen"], 10, 64)
 	s.AlertsMade, _ = strconv.ParseInt(m["alerts_made"], 10, 64)
 	s.BackoffUntil = parseMillis(m["backoff_until"])
+	s.NextRun = parseMillis(m["next_run"])
 	s.etag = m["etag"]
 	s.lastModified = m["last_modified"]
 	return s, nil
