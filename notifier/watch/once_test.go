@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,6 +393,9 @@ func TestMetrics(t *testing.T) {
 		`flashwire_watch_alerts_total`:                  2,
 		`flashwire_watch_held_total{reason="too_soon"}`: 0,
 		`flashwire_watch_leases_held`:                   1,
+		// Two stories pushed, two not flagged; each said once.
+		`flashwire_watch_story_outcomes_total{outcome="pushed",source="` + src.ID + `"}`:  2,
+		`flashwire_watch_story_outcomes_total{outcome="skipped",source="` + src.ID + `"}`: 2,
 	}
 	for name, v := range want {
 		if got[name] != v {
@@ -432,4 +436,46 @@ func value(m *dto.Metric) float64 {
 		return m.GetGauge().GetValue()
 	}
 	return 0
+}
+
+// TestStaleThenFreshOnce: a story first seen too old is skipped, and when a
+// fresh version of it comes it is pushed once, however many instances poll
+// it at the same time.
+func TestStaleThenFreshOnce(t *testing.T) {
+	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
+		ctx := context.Background()
+		feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-5*time.Hour), time.Time{}))
+		a, b := e.watcher(t, "a", nil), e.watcher(t, "b", nil)
+		src := e.source(t, a, Source{URL: feed.URL})
+		pollAll := func() {
+			var wg sync.WaitGroup
+			for _, w := range []*Watcher{a, b, a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := w.poll(ctx, src); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		pollAll()
+		if n := len(e.events(t)); n != 0 {
+			t.Fatalf("%d alerts of a stale version", n)
+		}
+		feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-5*time.Minute), time.Time{}))
+		pollAll()
+		pollAll()
+		if n := len(e.events(t)); n != 1 {
+			t.Fatalf("got %d alerts of the fresh version, want 1", n)
+		}
+		list, err := a.Outcomes(ctx, src.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 || list[0].Outcome != OutcomePushed || list[1].Outcome != OutcomeSkipped {
+			t.Fatalf("outcomes = %+v, want pushed after skipped", list)
+		}
+	})
 }
