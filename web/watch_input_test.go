@@ -191,6 +191,10 @@ func TestWatcherRealInput(t *testing.T) {
 			jsonText(sent["topics"]) != `["world","science"]` || sent["priority"] != "flash" {
 			t.Fatalf("send: status %d, body %v", status, sent)
 		}
+		// The editor's send is the story's outcome now.
+		if list := stories(t, id); len(list) != 2 || list[0]["outcome"] != watch.OutcomePushed || list[0]["alert_id"] != sent["id"] || list[0]["reason"] != "sent by an editor" {
+			t.Fatalf("stories = %v", list)
+		}
 	})
 
 	t.Run("Ninjs2UUIDPushedWithCanonicalLink", func(t *testing.T) {

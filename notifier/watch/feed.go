@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/mmcdole/gofeed/atom"
+	"github.com/mmcdole/gofeed/rss"
 
 	"flashwire"
 )
@@ -31,6 +32,10 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 	var atomFeed *atom.Feed
 	if f, ok := feed.OriginalFeed().(*atom.Feed); ok {
 		atomFeed = f
+	}
+	var rssFeed *rss.Feed
+	if f, ok := feed.OriginalFeed().(*rss.Feed); ok {
+		rssFeed = f
 	}
 	items := feed.Items
 	if len(items) > maxFeedItems {
@@ -80,7 +85,14 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 				}
 			}
 		}
-		s.URL, s.InternalLink = pickLink([]string{strings.TrimSpace(it.Link)})
+		links := []string{it.Link}
+		// An RSS guid that is a permalink (the default) is the item's page.
+		if rssFeed != nil && i < len(rssFeed.Items) && rssFeed.Items[i] != nil {
+			if g := rssFeed.Items[i].GUID; g != nil && !strings.EqualFold(g.IsPermalink, "false") {
+				links = append(links, g.Value)
+			}
+		}
+		s.URL, s.InternalLink = pickLink(links)
 		if s.ID == "" {
 			s.ID = s.URL
 		}

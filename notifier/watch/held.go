@@ -240,6 +240,7 @@ func (w *Watcher) Send(ctx context.Context, id string) (flashwire.Alert, error) 
 	if !repeat {
 		w.metrics.alerts.Inc()
 	}
+	w.recordEditor(ctx, id, StoryOutcome{Outcome: OutcomePushed, Reason: "sent by an editor", Headline: pub.Headline, AlertID: pub.ID})
 	return pub, nil
 }
 
@@ -256,6 +257,7 @@ func (w *Watcher) Dismiss(ctx context.Context, id string) error {
 	if !moved {
 		return heldError(id, found)
 	}
+	w.recordEditor(ctx, id, StoryOutcome{Outcome: OutcomeSkipped, Reason: "dismissed by an editor"})
 	return nil
 }
 

@@ -90,6 +90,20 @@ func (w *Watcher) record(ctx context.Context, src Source, s Story, hash string, 
 	}
 }
 
+// recordEditor records an editor's decision o on the held story hash, for
+// the source the story came from.
+func (w *Watcher) recordEditor(ctx context.Context, hash string, o StoryOutcome) {
+	vals, err := w.cfg.Redis.HMGet(ctx, keyStory+hash, "source", "story", "headline", "version").Result()
+	if err != nil {
+		return
+	}
+	str := func(i int) string { s, _ := vals[i].(string); return s }
+	if str(0) == "" {
+		return
+	}
+	w.record(ctx, Source{ID: str(0)}, Story{ID: str(1), Headline: str(2), Version: parseMillis(str(3))}, hash, o)
+}
+
 // forgetGone drops the remembered outcomes of stories no longer in the
 // source's feed, so the memory stays as large as the feed; the list of
 // recent outcomes keeps them.

@@ -122,3 +122,23 @@ func TestLinkTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedLinks(t *testing.T) {
+	const rssDoc = `<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Permalink guid</title><guid>https://news.example.org/a</guid></item>
+<item><title>Opaque guid</title><guid isPermaLink="false">https://news.example.org/b</guid></item>
+<item><title>API link</title><link>https://news.example.org/c?token=x</link><guid isPermaLink="false">c</guid></item>
+</channel></rss>`
+	stories, err := Parse([]byte(rssDoc), FormatRSS)
+	if err != nil || len(stories) != 3 {
+		t.Fatalf("parse: %v, %v", stories, err)
+	}
+	// A permalink guid is the item's page; one marked otherwise is not.
+	if stories[0].URL != "https://news.example.org/a" || stories[1].URL != "" {
+		t.Errorf("links = %q, %q", stories[0].URL, stories[1].URL)
+	}
+	// A link with a token is kept out of alerts.
+	if stories[2].URL != "" || stories[2].InternalLink == "" {
+		t.Errorf("API link: %+v", stories[2])
+	}
+}
