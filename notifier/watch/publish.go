@@ -101,30 +101,11 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "duplicate of an alert sent lately; its updates and retraction reach that alert", AlertID: dup.Existing.ID})
 		return nil
 	case errors.As(err, &soon):
-		reason := fmt.Sprintf("held: the minimum gap between non-flash alerts had not passed (%s left)", soon.RetryAfter.Round(time.Second))
-		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "reason", reason)
-		_, moved, merr := w.move(context.WithoutCancel(ctx), hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
-		if merr != nil {
-			return merr
-		}
-		if moved {
-			w.metrics.held.WithLabelValues(heldTooSoon).Inc()
-			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
-		}
-		return nil
+		return w.holdClaimed(ctx, src, s, hash, a, heldTooSoon,
+			fmt.Sprintf("held: the minimum gap between non-flash alerts had not passed (%s left)", soon.RetryAfter.Round(time.Second)))
 	case errors.Is(err, flashwire.ErrInvalid):
 		// Not pushable as it is: an editor may fix it.
-		reason := "held: cannot be pushed as it is: " + err.Error()
-		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "reason", reason)
-		_, moved, merr := w.move(context.WithoutCancel(ctx), hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
-		if merr != nil {
-			return merr
-		}
-		if moved {
-			w.metrics.held.WithLabelValues(heldUnpushable).Inc()
-			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
-		}
-		return nil
+		return w.holdClaimed(ctx, src, s, hash, a, heldUnpushable, "held: cannot be pushed as it is: "+err.Error())
 	case errors.As(err, &dup):
 		// The same story is being published right now, perhaps by a
 		// stalled instance under this very claim: look again once the
@@ -150,5 +131,21 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 	w.store.countAlert(ctx, src.ID)
 	w.metrics.alerts.Inc()
 	w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomePushed, Headline: sent, AlertID: pub.ID})
+	return nil
+}
+
+// holdClaimed moves a story this instance claimed to the held queue with
+// its draft a and the reason, counted under label.
+func (w *Watcher) holdClaimed(ctx context.Context, src Source, s Story, hash string, a flashwire.Alert, label, reason string) error {
+	bg := context.WithoutCancel(ctx)
+	w.cfg.Redis.HSet(bg, keyStory+hash, "reason", reason)
+	_, moved, err := w.move(bg, hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
+	if err != nil {
+		return err
+	}
+	if moved {
+		w.metrics.held.WithLabelValues(label).Inc()
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
+	}
 	return nil
 }
