@@ -33,7 +33,7 @@ function sourceRows(tb, sources) {
     names.source[s.id] = name;
     tb.appendChild(el("tr", { "data-id": s.id },
       el("td", { class: "feed" }, el("span", { class: "url", text: s.url }),
-        el("p", { class: "meta", text: s.format + " · topics " + (s.topics || []).join(", ") + ((s.regions || []).length ? " · regions " + s.regions.join(", ") : "") + " · max age " + s.max_age })),
+        el("p", { class: "meta", text: s.format + " · topics " + (s.topics || []).join(", ") + ((s.regions || []).length ? " · regions " + s.regions.join(", ") : "") + " · max age " + s.max_age + (s.link_template ? " · links " + s.link_template : "") })),
       el("td", { text: s.mode === "hold" ? "held for an editor" : "sent automatically" }), el("td", { text: s.schedule }),
       el("td", {}, health(st)),
       el("td", { class: "actions" },
@@ -64,6 +64,7 @@ function sourceBody(f) {
     url: f.url.value.trim(), format: f.format.value, mode: f.mode.value, schedule: f.schedule.value.trim(),
     topics: picked(f, "topics"), regions: picked(f, "regions"), language: f.language.value.trim(),
     max_age: f.max_age.value.trim(), category_topics: cats,
+    name: f.elements.name.value.trim(), link_template: f.link_template.value.trim(),
     breaking: { labels: list(f["breaking.labels"].value), title_prefixes: list(f["breaking.title_prefixes"].value) }
   };
   if (urgency !== "") b.breaking.max_urgency = Number(urgency);
@@ -77,6 +78,7 @@ function editSource(s) {
   f.url.value = s.url; f.format.value = s.format; f.mode.value = s.mode; f.schedule.value = s.schedule;
   tick(f, "topics", s.topics); tick(f, "regions", s.regions);
   f.language.value = s.language || ""; f.max_age.value = s.max_age || "";
+  f.elements.name.value = s.name || ""; f.link_template.value = s.link_template || "";
   f["breaking.labels"].value = (br.labels || []).join(", ");
   f["breaking.title_prefixes"].value = (br.title_prefixes || []).join(", ");
   f["breaking.max_urgency"].value = br.max_urgency == null ? "" : br.max_urgency;
