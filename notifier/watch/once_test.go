@@ -479,3 +479,23 @@ func TestStaleThenFreshOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestStaleInOneSourceFreshInAnother: the same version, too old for one
+// source's max_age, is pushed by a source that allows older stories.
+func TestStaleInOneSourceFreshInAnother(t *testing.T) {
+	e := newWatchEnv(t)
+	doc := ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-90*time.Minute), time.Time{})
+	strict, lenient := newFeedServer(t, doc), newFeedServer(t, doc)
+	w := e.watcher(t, "a", nil)
+	first := e.source(t, w, Source{URL: strict.URL, MaxAge: "1h"})
+	second := e.source(t, w, Source{URL: lenient.URL, MaxAge: "2h"})
+	runOnce(t, w, first.ID)
+	if n := len(e.events(t)); n != 0 {
+		t.Fatalf("%d alerts from the strict source", n)
+	}
+	runOnce(t, w, second.ID)
+	runOnce(t, w, first.ID)
+	if n := len(e.events(t)); n != 1 {
+		t.Fatalf("got %d alerts, want 1 from the lenient source", n)
+	}
+}

@@ -58,8 +58,11 @@ func onceKey(hash string) string { return "watch:story:" + hash }
 
 // claimScript creates a story's record unless it exists: the one atomic
 // decision that gives a story to one instance at a time. A record that only
-// says an older version was too old ("old") does not block a newer version:
-// it is replaced, so freshness is decided per version. "changed" is when
+// says a version was too old ("old") does not block a fresh claim of that
+// version or a later one (another source may allow older stories, or the
+// source's max_age have grown): it is replaced, so freshness is decided per
+// version. An undated version never replaces it: undated items seen on a
+// source's first poll stay back catalogue. "changed" is when
 // the state last changed: a "pending", "sending", "retracting" or
 // "updating" state older than the claim's lease belongs to an instance that
 // died.
@@ -70,7 +73,8 @@ var claimScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if st then
   if st ~= 'old' or ARGV[1] == 'old' then return 0 end
-  if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') >= tonumber(ARGV[10]) then return 0 end
+  local v = tonumber(ARGV[10])
+  if v == 0 or tonumber(redis.call('HGET', KEYS[1], 'version') or '0') > v then return 0 end
   redis.call('DEL', KEYS[1])
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6], 'changed', ARGV[6], 'version', ARGV[10])
