@@ -32,22 +32,25 @@ function field(name, label, value, attrs) {
   return el("div", { class: "field" }, el("label", { for: id, text: label }), input);
 }
 
-// closeEdit removes the edit form, if one is open, and puts focus back on
-// the Edit button of its story.
-function closeEdit() {
+// closeEdit removes the edit form, if one is open, and then puts focus on
+// the Edit button of its story (after the list is reloaded, when reload
+// is given).
+function closeEdit(reload) {
   var f = $("held-edit");
-  if (!f) return;
+  if (!f) return Promise.resolve();
   var row = f.closest("tr"), id = row.getAttribute("data-edit");
   row.remove();
-  var b = $("held").querySelector("tr[data-id='" + CSS.escape(id) + "'] .edit");
-  if (b) b.focus();
+  return (reload ? loadHeld() : Promise.resolve()).then(function () {
+    var b = $("held").querySelector("tr[data-id='" + CSS.escape(id) + "'] .edit");
+    if (b) b.focus();
+  });
 }
 
 // editHeld opens, under the story's row, a form for its headline, summary,
 // link, topics and regions; saving checks them as an alert and keeps the
 // story held, to be sent as edited.
 function editHeld(h, row) {
-  closeEdit();
+  closeEdit(false);
   var a = h.alert || {};
   var f = el("form", { id: "held-edit", class: "card", novalidate: "", "aria-label": "Edit held story" },
     el("ul", { class: "errors", "aria-live": "polite" }),
@@ -58,8 +61,8 @@ function editHeld(h, row) {
     field("regions", "Regions (comma-separated; none means everywhere)", (a.regions || []).join(", ")),
     el("div", { class: "row" },
       el("button", { type: "submit", class: "primary", text: "Save" }),
-      el("button", { type: "button", class: "cancel", text: "Cancel", onclick: closeEdit })));
-  f.addEventListener("keydown", function (ev) { if (ev.key === "Escape") closeEdit(); });
+      el("button", { type: "button", class: "cancel", text: "Cancel", onclick: function () { closeEdit(false); } })));
+  f.addEventListener("keydown", function (ev) { if (ev.key === "Escape") closeEdit(false); });
   f.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var body = {
@@ -67,9 +70,7 @@ function editHeld(h, row) {
       topics: list(f.elements.topics.value), regions: list(f.elements.regions.value)
     };
     api("PATCH", "/api/v1/held/" + encodeURIComponent(h.id), body).then(function (saved) {
-      say("Saved: " + saved.alert.headline);
-      closeEdit();
-      return loadHeld();
+      return closeEdit(true).then(function () { say("Saved: " + saved.alert.headline); });
     }, function (e) { showErrors(f, e); focusInvalid(f); });
   });
   var tr = el("tr", { class: "held-edit", "data-edit": h.id }, el("td", { colspan: String(row.cells.length) }, f));
