@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -86,7 +87,13 @@ func (w *Watcher) record(ctx context.Context, src Source, s Story, hash string, 
 	}
 	if added == 1 {
 		w.metrics.outcomes.WithLabelValues(src.ID, o.Outcome).Inc()
-		w.cfg.Logger.Info("watch: story "+o.Outcome, "source", src.ID, "story", s.ID, "reason", o.Reason, "alert_id", o.AlertID)
+		// A feed's back catalogue and everyday items are skipped by the
+		// dozen: those lines are for debugging only.
+		level := slog.LevelInfo
+		if o.Outcome == OutcomeSkipped {
+			level = slog.LevelDebug
+		}
+		w.cfg.Logger.Log(ctx, level, "watch: story "+o.Outcome, "source", src.ID, "story", s.ID, "reason", o.Reason, "alert_id", o.AlertID)
 	}
 }
 
