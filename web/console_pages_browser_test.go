@@ -305,6 +305,22 @@ func TestConsolePages(t *testing.T) {
 		}
 	})
 
+	t.Run("a source's recent stories", func(t *testing.T) {
+		open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
+		focusJS(t, bt, `#sources .stories`)
+		bt.press(t, kb.Enter)
+		bt.waitFor(t, "the source's stories", `document.activeElement.id === 'source-stories-title' && document.querySelectorAll('#source-stories-list tr.outcome-held').length === 2`)
+		if got := eval[string](t, bt, `document.querySelector('#source-stories-list tr.outcome-held .reason').textContent`); got != "held: the source is in hold mode" {
+			t.Errorf("a held story's reason reads %q", got)
+		}
+		if problems := eval[string](t, bt, fitsJS); problems != "" {
+			t.Errorf("does not fit: %s", problems)
+		}
+		focusJS(t, bt, `#source-stories-close`)
+		bt.press(t, kb.Enter)
+		bt.waitFor(t, "the stories closed", `document.getElementById('source-stories').hidden && document.activeElement.matches('#sources .stories')`)
+	})
+
 	t.Run("edit a source", func(t *testing.T) {
 		open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
 		focusJS(t, bt, `#sources .edit`)
