@@ -198,3 +198,16 @@ func alertOf(w *Watcher, src Source, s Story) flashwire.Alert {
 	a, _ := w.alert(src, s)
 	return a
 }
+
+// start starts w, and stops it when the test ends.
+func start(tb testing.TB, w *Watcher) {
+	tb.Helper()
+	if err := w.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		w.Stop(ctx)
+	})
+}

@@ -55,14 +55,7 @@ func TestScheduleAndReloadAcrossInstances(t *testing.T) {
 	e := newWatchEnv(t)
 	feed := newFeedServer(t, readFixture(t, "feed.json"))
 	running := e.watcher(t, "running", nil)
-	if err := running.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		running.Stop(ctx)
-	})
+	start(t, running)
 	// The source is created on another instance that is not even started:
 	// the running one hears of it and polls it on its schedule.
 	other := e.watcher(t, "other", nil)
@@ -125,14 +118,7 @@ func TestNextRunIsTheSchedulesTick(t *testing.T) {
 	e := newWatchEnv(t)
 	feed := newFeedServer(t, readFixture(t, "feed.json"))
 	w := e.watcher(t, "a", nil)
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		w.Stop(ctx)
-	})
+	start(t, w)
 	src := e.source(t, w, Source{URL: feed.URL, Schedule: "@every 1h"})
 	first, err := w.Source(context.Background(), src.ID)
 	if err != nil {
