@@ -122,9 +122,9 @@ const MaxURL = 2048
 
 // CheckWebURL returns what is wrong with raw as a web link (an alert's link
 // or image, a feed's address, a partner's endpoint), or "" when it is an
-// absolute http or https URL with a host, of at most MaxURL bytes. Where a
-// link may point (https only, no internal addresses) is a policy of the
-// code that fetches it, not of this rule.
+// absolute http or https URL with a host and no user name or password, of
+// at most MaxURL bytes. Where a link may point (https only, no internal
+// addresses) is a policy of the code that fetches it, not of this rule.
 func CheckWebURL(raw string) string {
 	if len(raw) > MaxURL {
 		return "is longer than 2048 bytes"
@@ -140,6 +140,10 @@ func CheckWebURL(raw string) string {
 		return "must be an http or https URL"
 	case u.Hostname() == "":
 		return "has no host"
+	case u.User != nil:
+		// Flashwire would send them to whoever the link leads to, and show
+		// them to everyone who reads it.
+		return "must not carry a user name or password"
 	}
 	return ""
 }

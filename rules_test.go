@@ -115,6 +115,8 @@ func TestCheckWebURL(t *testing.T) {
 		{"https://:443/path", false},                                       // a port but no host
 		{"https://news.example.com/%zz", false},                            // not a URL
 		{"urn:newsml:dpa.com:20090101:2301-99-1", false},                   // an agency id, not a link
+		{"https://user:pass@news.example.com/feed", false},                 // credentials
+		{"https://user@news.example.com/feed", false},                      // a user name alone
 		{"https://news.example.com/" + strings.Repeat("a", MaxURL), false}, // too long
 	}
 	for _, tt := range tests {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
 	"flashwire/notifier/webpush"
@@ -35,6 +36,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	guard := outbound.Config{Allow: cfg.OutboundAllow}
 
 	rdb, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
@@ -79,7 +84,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(schedulerDone); alerts.RunScheduler(ctx, log) }()
 	// The feed watcher polls newsroom feeds on every instance; a lease per
 	// source makes one instance poll each. It stops first on shutdown too.
-	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg})
+	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg, Outbound: guard})
 	if err := watcher.Start(ctx); err != nil {
 		return fmt.Errorf("start feed watcher: %w", err)
 	}
@@ -106,7 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// is missed; the sender outlives ctx to drain in step 3 of shutdown.
 	partnerSecrets := webhook.NewSecrets(rdb)
 	sender := webhook.NewSender(rdb, webhook.NewStoreDirectory(store), partnerSecrets, webhook.Options{
-		Allow:    cfg.WebhookAllow,
+		Outbound: guard,
 		Timeout:  cfg.WebhookTimeout,
 		Workers:  cfg.WebhookWorkers,
 		Lease:    cfg.WebhookLease,
@@ -147,7 +152,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	pusher := webpush.NewSender(rdb, store, webpush.Options{
 		Keys:     vapid,
 		Subject:  cfg.VAPIDSubject,
-		Allow:    cfg.WebhookAllow,
+		Outbound: guard,
 		Workers:  cfg.WebPushWorkers,
 		Lease:    cfg.WebPushLease,
 		Logger:   log,

@@ -5,8 +5,8 @@
 // The Dispatcher reads the alert log through a consumer group and turns each
 // event into one durable delivery per matching partner before acknowledging
 // it; the Sender's workers, on any instance, claim due deliveries with a
-// lease, post them through a dialer that refuses private and internal
-// addresses, and record every attempt. A delivery keeps its webhook-id on
+// lease, post them through the guarded outbound client (notifier/outbound),
+// which refuses private and internal addresses, and record every attempt. A delivery keeps its webhook-id on
 // every attempt and every replay; failures are retried on a fixed schedule
 // with jitter, and a crashed instance's claimed deliveries come due again
 // when their lease runs out. Isolation between partners comes from a bounded
@@ -24,7 +24,7 @@
 //	flashwire:v1:{webhooks}:failing         hash: partner -> time (unix ms) of its first failure since its last success
 //	flashwire:v1:{webhooks}:secret:PARTNER  hash: current signing secret, previous one and when it stops signing
 //
-// It must never follow a redirect, dial an address the safe dialer refuses,
+// It must never follow a redirect, call anyone but through outbound.NewClient,
 // block a publish, or let one partner's slowness hold a worker beyond the
 // request timeout.
 package webhook

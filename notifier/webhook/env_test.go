@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"flashwire"
+	"flashwire/notifier/outbound"
 )
 
 // directory is a partner directory the tests control.
@@ -145,12 +146,13 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-var testAllow = func() Allow {
-	a, err := ParseAllow([]string{"127.0.0.1"})
+// testOutbound allows loopback, where the tests' receivers listen.
+var testOutbound = func() outbound.Config {
+	a, err := outbound.ParseAllow([]string{"127.0.0.1"})
 	if err != nil {
 		panic(err)
 	}
-	return a
+	return outbound.Config{Allow: a}
 }()
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -176,7 +178,7 @@ func startSender(tb testing.TB, s *Sender) (stop func()) {
 }
 
 func newTestSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
-	opts.Allow = testAllow
+	opts.Outbound = testOutbound
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
 	}

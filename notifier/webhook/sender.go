@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,9 +49,11 @@ type disabledCounter interface {
 
 // Options tune a Sender; zero fields take the defaults.
 type Options struct {
-	// Allow lists hosts and networks exempt from the address check and the
-	// https rule.
-	Allow Allow
+	// Outbound is the guarded client's setting: the hosts and networks
+	// exempt from the address check and the https rule. Its Timeout and
+	// Redirects are the sender's own: Timeout below, and no redirect
+	// followed (a 3xx is a failed attempt).
+	Outbound outbound.Config
 	// Timeout bounds one attempt (default 10 s).
 	Timeout time.Duration
 	// Workers bounds attempts in flight on this instance (default 256:
@@ -143,7 +144,7 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		queue:    NewQueue(rdb),
 		secrets:  secrets,
 		partners: partners,
-		client:   NewClient(opts.Allow, opts.Timeout),
+		client:   newClient(opts),
 		opts:     opts,
 		log:      opts.Logger,
 		metrics:  newMetrics(opts.Registry),
@@ -326,15 +327,15 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 		a.Error = err.Error()
 	}
 	switch {
-	case errors.Is(err, ErrRefusedAddress), errors.Is(err, ErrInsecureURL):
+	case errors.Is(err, outbound.ErrRefusedAddress), errors.Is(err, outbound.ErrInsecureURL), errors.Is(err, outbound.ErrCredentials):
 		// The partner's URL, or what its name resolves to, is not one
 		// Flashwire may call: trying for a day would only repeat that. The
 		// delivery fails now and the partner is disabled with the reason,
 		// so the admin sees it and its other deliveries wait, to be
 		// replayed once the URL is fixed.
 		a.Outcome = "failed"
-		a.Error = "address not allowed: " + dialError(err) + "; not retried"
-		reason := fmt.Sprintf("address not allowed at %s: %s", now.UTC().Format(time.RFC3339), dialError(err))
+		a.Error = refusal(err) + "; not retried"
+		reason := fmt.Sprintf("%s at %s", refusal(err), now.UTC().Format(time.RFC3339))
 		s.disable(ctx, d.PartnerID, reason, "refused")
 		return outcome{healthy: true, took: latency, state: StateFailed, attempt: a}
 	case err == nil && status >= 200 && status < 300:
@@ -368,30 +369,20 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 	return outcome{took: latency, state: StatePending, next: next, attempt: a, health: "fail"}
 }
 
-// dialError is err without the request it came from, which repeats the
-// partner's URL: "dial tcp 10.0.0.5:443 (address in 10.0.0.0/8): ...".
-func dialError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
 // CheckEndpoint returns what is wrong with raw as a partner's URL that
 // can be known before any delivery: plain http to a host not allowed it,
 // or an IP address given literally that the dialer would refuse. Names
 // are judged when dialled.
 func (s *Sender) CheckEndpoint(raw string) error {
-	if err := s.opts.Allow.CheckURL(raw); err != nil {
+	if err := s.opts.Outbound.Allow.CheckURL(raw); err != nil {
 		return err
 	}
-	return s.opts.Allow.CheckAddress(raw)
+	return s.opts.Outbound.Allow.CheckHTTPS(raw)
 }
 
 // post sends one signed request and reads the start of the answer.
 func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, header http.Header, body string, latency time.Duration, err error) {
-	if err := s.opts.Allow.CheckURL(t.URL); err != nil {
+	if err := s.opts.Outbound.Allow.CheckHTTPS(t.URL); err != nil {
 		return 0, nil, "", 0, err
 	}
 	secrets, err := s.secrets.Signing(ctx, t.ID)

@@ -24,7 +24,6 @@ import (
 	"flashwire"
 	"flashwire/notifier"
 	"flashwire/notifier/outbound"
-	"flashwire/notifier/webhook"
 	"flashwire/subscribers"
 )
 
@@ -49,12 +48,11 @@ type Options struct {
 	Keys Keys
 	// Subject is the VAPID contact, mailto: or https:.
 	Subject string
-	// Allow lists hosts and networks exempt from the address check, for
-	// development and tests only.
-	Allow webhook.Allow
-	// Client sends the pushes; nil builds the address-checking client.
-	// Tests give one that trusts their push service's certificate.
-	Client *http.Client
+	// Outbound is the guarded client's setting: the hosts and networks
+	// exempt from the address check, for development and tests only (and
+	// the tests' TLS roots). Its Timeout is Timeout below; no redirect is
+	// followed.
+	Outbound outbound.Config
 	// Timeout bounds one push (default 10 s, and at most a third of Lease).
 	Timeout time.Duration
 	// Workers bounds pushes in flight on this instance (default 256).
@@ -138,10 +136,9 @@ func NewSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	client := opts.Client
-	if client == nil {
-		client = webhook.NewClient(opts.Allow, opts.Timeout)
-	}
+	guard := opts.Outbound
+	guard.Timeout, guard.Redirects = opts.Timeout, 0
+	client := outbound.NewClient(guard)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return &Sender{
@@ -166,11 +163,15 @@ func (s *Sender) PublicKey() string { return s.opts.Keys.Public }
 // could not be sent there: not https, or an address the outbound guard
 // refuses. Internal addresses behind a name are refused when dialled.
 func (s *Sender) CheckEndpoint(endpoint string) error {
-	if err := s.opts.Allow.CheckURL(endpoint); err != nil || !strings.HasPrefix(endpoint, "https://") {
-		return flashwire.Invalid("endpoint", "is not an https URL pushes may be sent to")
-	}
-	if err := s.opts.Allow.CheckAddress(endpoint); err != nil {
+	allow := s.opts.Outbound.Allow
+	err := allow.CheckURL(endpoint)
+	switch {
+	case errors.Is(err, outbound.ErrCredentials):
+		return flashwire.Invalid("endpoint", "carries a user name or password, which pushes never send")
+	case errors.Is(err, outbound.ErrRefusedAddress):
 		return flashwire.Invalid("endpoint", "points at an internal address, which pushes may not reach")
+	case err != nil || allow.CheckHTTPS(endpoint) != nil || !strings.HasPrefix(endpoint, "https://"):
+		return flashwire.Invalid("endpoint", "is not an https URL pushes may be sent to")
 	}
 	return nil
 }
@@ -722,7 +723,7 @@ func (s *Sender) push(ctx context.Context, j job, a flashwire.Alert, payload []b
 	host := hostOf(t.Endpoint)
 	label := s.hosts.label(host)
 	count := func(what string) { s.metrics.sends.WithLabelValues(what, label).Inc() }
-	if err := s.opts.Allow.CheckURL(t.Endpoint); err != nil {
+	if err := s.opts.Outbound.Allow.CheckHTTPS(t.Endpoint); err != nil {
 		count("failed")
 		return result{what: outFailed}
 	}
