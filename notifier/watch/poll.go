@@ -104,8 +104,14 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		return nil
 	}
 	if state != "" && state != stateOld {
-		if owner, _ := rec[5].(string); owner != src.ID && state == statePushed {
-			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "duplicate: already pushed from source " + owner, AlertID: alertID})
+		if owner, _ := rec[5].(string); owner != "" && owner != src.ID {
+			// Another source carries the same story (a URN or URL
+			// identity): its record decides, and this source says so.
+			reason := fmt.Sprintf("duplicate: the same story from source %s is %s", owner, state)
+			if state == statePushed {
+				reason = "duplicate: already pushed from source " + owner
+			}
+			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: reason, AlertID: alertID})
 		}
 		if a.Headline == headline || a.Headline == "" {
 			return nil
