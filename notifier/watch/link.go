@@ -132,6 +132,17 @@ func expandLink(tmpl string, s Story) string {
 	})
 }
 
+// usesIdentity reports whether tmpl puts the item's whole identity in the
+// link ({guid} or {uri}).
+func usesIdentity(tmpl string) bool {
+	for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
+		if p := strings.ToLower(m[1]); p == "guid" || p == "uri" {
+			return true
+		}
+	}
+	return false
+}
+
 // checkLinkTemplate says what is wrong with a source's link template, or ""
 // when it is good: an http(s) link to a public host with at least one known
 // placeholder and no unknown one.
@@ -164,6 +175,9 @@ func checkLinkTemplate(tmpl string) string {
 // problem says why, for the held queue.
 func readerLink(src Source, s Story) (link, problem string) {
 	if src.LinkTemplate != "" {
+		if flashwire.IsWebURL(s.ID) && internalLink(s.ID) != "" && usesIdentity(src.LinkTemplate) {
+			return "", "no public link: the item's identity is an API or internal address, which the source's link_template would carry to readers; use {id} or {slug} there, or edit the link"
+		}
 		return expandLink(src.LinkTemplate, s), ""
 	}
 	if s.URL != "" {

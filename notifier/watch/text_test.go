@@ -142,3 +142,27 @@ func TestFeedLinks(t *testing.T) {
 		t.Errorf("API link: %+v", stories[2])
 	}
 }
+
+func TestReaderLink(t *testing.T) {
+	api := Story{ID: "https://api.wire.example/v1/items/4f8c1a?token=s3cr3t", Headline: "Quake"}
+	tests := []struct {
+		tmpl    string
+		s       Story
+		want    string
+		problem bool
+	}{
+		// {id} takes the API address's last path segment, not its query.
+		{"https://news.example.com/{id}", api, "https://news.example.com/4f8c1a", false},
+		// {uri} would carry the token to readers: held instead.
+		{"https://news.example.com/item?ref={uri}", api, "", true},
+		// Without a template, an API address is no link.
+		{"", api, "", true},
+		{"", Story{ID: "urn:newsml:x:1", URL: "https://www.wire.example/quake"}, "https://www.wire.example/quake", false},
+	}
+	for _, tt := range tests {
+		got, problem := readerLink(Source{LinkTemplate: tt.tmpl}, tt.s)
+		if got != tt.want || (problem != "") != tt.problem || strings.Contains(problem, "s3cr3t") {
+			t.Errorf("readerLink(%q, %q) = %q, %q", tt.tmpl, tt.s.ID, got, problem)
+		}
+	}
+}
