@@ -124,7 +124,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := dispatcher.Group().Create(ctx); err != nil {
 		return err
 	}
-	go func() { _ = dispatcher.Run(ctx) }()
+	// The dispatcher stops with ctx and writes the figures it holds; the
+	// drain waits for that too, before Redis closes.
+	dispatcherDone := make(chan struct{})
+	go func() { defer close(dispatcherDone); _ = dispatcher.Run(ctx) }()
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSender()
 	senderDone := make(chan struct{})
@@ -135,6 +138,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		case <-senderDone:
 		case <-ctx.Done():
 			log.Warn("webhook deliveries still in flight at the deadline; their leases run out and any instance retries them")
+			return
+		}
+		select {
+		case <-dispatcherDone:
+		case <-ctx.Done():
 		}
 	}
 	// Web Push: like webhooks, a dispatcher on every instance turns alert

@@ -46,11 +46,16 @@ func (d *directory) Match(_ context.Context, _ flashwire.Event, _ time.Time) ([]
 	return out, nil
 }
 
-func (d *directory) Target(_ context.Context, id string) (Target, bool, error) {
+func (d *directory) Targets(_ context.Context, ids []string) (map[string]Target, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t, ok := d.targets[id]
-	return t, ok, nil
+	out := map[string]Target{}
+	for _, id := range ids {
+		if t, ok := d.targets[id]; ok {
+			out[id] = t
+		}
+	}
+	return out, nil
 }
 
 func (d *directory) Disable(_ context.Context, id, reason string) error {

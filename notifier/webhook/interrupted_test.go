@@ -25,7 +25,7 @@ func TestInterruptedAttempt(t *testing.T) {
 	ds := enqueue(t, q, "pt_a", 1, clk.Now())
 
 	// The instance that dies: it claims, marks its try, and is gone.
-	claimed, err := q.claim(ctx, clk.Now(), clk.Now().Add(time.Minute), 10)
+	claimed, _, err := q.claim(ctx, clk.Now(), clk.Now().Add(time.Minute), 10)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim = %v, %v", claimed, err)
 	}

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 // partnerStore is what the directory needs of subscribers.Store.
 type partnerStore interface {
-	Partner(ctx context.Context, id string) (subscribers.Partner, error)
 	MatchPartners(ctx context.Context, event flashwire.EventType, a flashwire.Attrs, now time.Time) ([]subscribers.Partner, error)
 	SetPartnerState(ctx context.Context, id, state, reason string) error
 	Partners(ctx context.Context) ([]subscribers.Partner, error)
@@ -41,16 +39,24 @@ func (d *StoreDirectory) Match(ctx context.Context, ev flashwire.Event, now time
 	return out, nil
 }
 
-// Target returns one partner; ok is false when it was deleted.
-func (d *StoreDirectory) Target(ctx context.Context, id string) (Target, bool, error) {
-	p, err := d.store.Partner(ctx, id)
-	if errors.Is(err, flashwire.ErrNotFound) {
-		return Target{}, false, nil
-	}
+// Targets returns the partners with the given ids that still exist, from
+// one look at the store.
+func (d *StoreDirectory) Targets(ctx context.Context, ids []string) (map[string]Target, error) {
+	ps, err := d.store.Partners(ctx)
 	if err != nil {
-		return Target{}, false, err
+		return nil, err
 	}
-	return Target{ID: p.ID, URL: p.URL, State: p.State}, true, nil
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make(map[string]Target, len(ids))
+	for _, p := range ps {
+		if want[p.ID] {
+			out[p.ID] = Target{ID: p.ID, URL: p.URL, State: p.State}
+		}
+	}
+	return out, nil
 }
 
 // Disable marks the partner disabled with reason.
