@@ -66,13 +66,13 @@ type HubConfig struct {
 // connections. Every instance runs one hub tailing the shared log, so any
 // instance delivers every alert with no sticky sessions.
 //
-// Writing: unlike the readPump/writePump pair of gorilla's chat example, a
-// WebSocket has only its reading goroutine (readPump) and is written by a
-// shared pool of writers, one at a time (see client.writing), so there is
-// still one reader and one writer per connection. At 15,000 connections
-// this holds 6.6 to 8 KiB of Go memory per connection against 10.8 KiB for
-// a writing goroutine per connection as well: what lets one instance hold
-// 15,000 readers within 10 KiB each (see BENCHMARKS.md).
+// Unlike the readPump/writePump pair of gorilla's chat example, an idle
+// WebSocket has no goroutine: it is written by a shared pool of writers,
+// one at a time (see client.writing), and read by the poller's readers
+// when bytes arrive (see poller), one at a time, so there is still one
+// reader and one writer per connection. Goroutines per connection cost a
+// stack each, 4 KiB for a parked reader: see BENCHMARKS.md for what each
+// connection holds.
 type Hub struct {
 	log     *notifier.Log
 	stats   *notifier.Stats
@@ -96,6 +96,8 @@ type Hub struct {
 	// online counts readers online across instances; nil without
 	// HubConfig.Online.
 	online *online
+	// poller reads idle WebSockets; nil where there is no epoll.
+	poller *poller
 
 	mu       sync.RWMutex
 	clients  map[*client]struct{} // guarded by mu
@@ -128,6 +130,7 @@ func NewHub(cfg HubConfig) *Hub {
 		h.now = time.Now
 	}
 	h.ready = make(chan *client, 2*h.maxConns)
+	h.poller = newPoller(h.logger)
 	h.metrics.limit.Set(float64(h.maxConns))
 	if cfg.Online != nil {
 		h.online = newOnline(h, *cfg.Online)
@@ -149,6 +152,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		go h.writeLoop(ctx)
 	}
 	go h.pingLoop(ctx)
+	go h.poller.run(ctx)
 	if h.online != nil {
 		go h.online.run(ctx)
 	}
@@ -356,10 +360,15 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		h.mu.RLock()
+		all = all[:0]
 		for c := range h.clients {
-			c.close()
+			all = append(all, c)
 		}
 		h.mu.RUnlock()
+		// Outside the lock: closing a WebSocket removes it.
+		for _, c := range all {
+			c.close()
+		}
 		return
 	}
 }
