@@ -35,6 +35,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
+	setMemoryLimit(getenv, cfg.MaxConnections, log)
 
 	rdb, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
