@@ -69,48 +69,6 @@ func withWatcher(tb testing.TB) func(*testEnv, *HubConfig, *Config) {
 	}
 }
 
-// press sends real key presses to whatever has focus in the tab.
-func (bt *browserTab) press(tb testing.TB, keys string, opts ...chromedp.KeyOption) {
-	tb.Helper()
-	bt.do(tb, chromedp.KeyEvent(keys, opts...))
-}
-
-// shiftTab is Shift+Tab.
-var shiftTab = chromedp.KeyModifiers(chromedp.ModifierShift)
-
-// focusOn fails tb unless the element with keyboard focus matches the CSS
-// selector sel and, for a control, shows a visible focus ring.
-func focusOn(tb testing.TB, bt *browserTab, sel string) {
-	tb.Helper()
-	got := eval[map[string]any](tb, bt, fmt.Sprintf(`(function () {
-		var a = document.activeElement, s = getComputedStyle(a);
-		return {match: a.matches(%q), heading: /^H[1-6]$/.test(a.tagName), what: a.outerHTML.slice(0, 160),
-			ring: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0};
-	})()`, sel))
-	if got["match"] != true {
-		tb.Fatalf("focus on %v, want %s", got["what"], sel)
-	}
-	if got["heading"] != true && got["ring"] != true {
-		tb.Errorf("no visible focus ring on %v", got["what"])
-	}
-}
-
-// tabUntil presses Tab (with opts) until focus is on sel, failing tb when
-// focus leaves the elements matching within on the way or takes more
-// than max presses.
-func tabUntil(tb testing.TB, bt *browserTab, sel, within string, max int, opts ...chromedp.KeyOption) {
-	tb.Helper()
-	for range max {
-		bt.press(tb, kb.Tab, opts...)
-		if eval[bool](tb, bt, fmt.Sprintf(`document.activeElement.matches(%q)`, sel)) {
-			focusOn(tb, bt, sel)
-			return
-		}
-		focusOn(tb, bt, within)
-	}
-	tb.Fatalf("%d presses of Tab did not reach %s", max, sel)
-}
-
 // TestEditorBrowser drives the editor console in Chromium with the keyboard
 // alone, next to a reader page in another tab of the same browser: sign
 // in, compose a flash alert with its preview and audience, confirm and

@@ -128,6 +128,35 @@ func TestOpenAPI(t *testing.T) {
 		}
 	})
 
+	// Every operation that reads or writes the store can meet it down (503
+	// with Retry-After), and every operation behind a token can meet the
+	// failed-token throttle (429): a client generated from the document
+	// must know both.
+	t.Run("failure answers described", func(t *testing.T) {
+		for path, ops := range doc.Paths {
+			for method, raw := range ops {
+				if path == "/api/v1/openapi.json" || method == "options" {
+					continue
+				}
+				var op struct {
+					openAPIOperation
+					Security *[]map[string][]string `json:"security"`
+				}
+				if err := json.Unmarshal(raw, &op); err != nil {
+					t.Fatal(err)
+				}
+				where := strings.ToUpper(method) + " " + path
+				if op.Responses["503"] == nil {
+					t.Errorf("%s: no 503 answer", where)
+				}
+				secured := op.Security == nil || len(*op.Security) > 0 // none given: the document's default, a token
+				if secured && (op.Responses["401"] == nil || op.Responses["429"] == nil) {
+					t.Errorf("%s: behind a token but no 401 or 429 answer", where)
+				}
+			}
+		}
+	})
+
 	t.Run("references resolve", func(t *testing.T) {
 		resp, err := env.Client().Get(env.URL + "/api/v1/openapi.json")
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
@@ -17,7 +18,14 @@ var staticRoot, _ = fs.Sub(staticFiles, "static")
 func handleStatic() http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(staticRoot))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		// The console's modules import each other: a browser that kept some
+		// for five minutes across a deploy would mix two versions, so they
+		// are checked every time. The widget and styles stand alone.
+		if strings.HasPrefix(r.URL.Path, "/static/console/") {
+			w.Header().Set("Cache-Control", "no-cache")
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})

@@ -63,87 +63,92 @@ func overlapJS(el string) string {
 // header, as sites do, and checks that it respects the site: an offset
 // keeps the banners below the header, a host element holds them inline,
 // the bottom edge works, and a focused element is never covered (the
-// banners move, fold or step aside).
+// banners move, fold or step aside), at desktop and phone widths.
 func TestWidgetPlacement(t *testing.T) {
 	env := newWidgetEnv(t, envOptions{})
 	env.pages.Store("/test/site.css", siteCSS)
 	bt := newBrowserTab(t)
 	bt.setReducedMotion(t, true)
-	bt.setViewport(t, viewports[0])
-	open := func(t *testing.T, name, attrs string) string {
-		t.Helper()
-		env.pages.Store("/test/"+name+".html", sitePage(attrs))
-		bt.do(t, chromedp.Navigate(env.URL+"/test/"+name+".html"))
-		bt.waitFor(t, "the widget to connect", `document.querySelector('.fw-root[data-state=open]')`)
-		id := env.publishAs(t, "Storm reaches the coast", "urgent")
-		bt.waitFor(t, "the banner", banner(id)+` && `+banner(id)+`.getBoundingClientRect().height > 0`)
-		return id
-	}
-
-	t.Run("offset below a fixed header", func(t *testing.T) {
-		id := open(t, "offset", `data-offset="header.top"`)
-		if top := eval[float64](t, bt, banner(id)+`.getBoundingClientRect().top`); top < 64 {
-			t.Errorf("banner top at %.0fpx, want below the 64px header", top)
-		}
-		for _, nav := range []string{"nav1", "nav2"} {
-			if eval[bool](t, bt, overlapJS(`document.getElementById('`+nav+`')`)) {
-				t.Errorf("a banner covers the header's link #%s", nav)
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			bt.setViewport(t, vp)
+			open := func(t *testing.T, name, attrs string) string {
+				t.Helper()
+				env.pages.Store("/test/"+vp.name+"-"+name+".html", sitePage(attrs))
+				bt.do(t, chromedp.Navigate(env.URL+"/test/"+vp.name+"-"+name+".html"))
+				bt.waitFor(t, "the widget to connect", `document.querySelector('.fw-root[data-state=open]')`)
+				id := env.publishAs(t, "Storm reaches the coast", "urgent")
+				bt.waitFor(t, "the banner", banner(id)+` && `+banner(id)+`.getBoundingClientRect().height > 0`)
+				return id
 			}
-		}
-		bt.screenshot(t, "widget-offset")
-	})
 
-	t.Run("bottom with a length offset", func(t *testing.T) {
-		id := open(t, "bottom", `data-position="bottom" data-offset="3rem"`)
-		gap := eval[float64](t, bt, `innerHeight - `+banner(id)+`.getBoundingClientRect().bottom`)
-		if gap < 48 || gap > 48+120 {
-			t.Errorf("banner ends %.0fpx above the window's bottom, want 3rem (48px) plus the stack's padding", gap)
-		}
-	})
+			t.Run("offset below a fixed header", func(t *testing.T) {
+				id := open(t, "offset", `data-offset="header.top"`)
+				if top := eval[float64](t, bt, banner(id)+`.getBoundingClientRect().top`); top < 64 {
+					t.Errorf("banner top at %.0fpx, want below the 64px header", top)
+				}
+				for _, nav := range []string{"nav1", "nav2"} {
+					if eval[bool](t, bt, overlapJS(`document.getElementById('`+nav+`')`)) {
+						t.Errorf("a banner covers the header's link #%s", nav)
+					}
+				}
+				bt.screenshot(t, "widget-offset-"+vp.name)
+			})
 
-	t.Run("inline in a host element", func(t *testing.T) {
-		id := open(t, "host", `data-host="#slot"`)
-		if !eval[bool](t, bt, `document.getElementById('slot').contains(`+banner(id)+`)`) {
-			t.Fatal("the banner is not in the host element")
-		}
-		if got := eval[string](t, bt, `getComputedStyle(document.querySelector('#slot .fw-stack')).position`); got != "static" {
-			t.Errorf("inline stack position %q, want static", got)
-		}
-	})
+			t.Run("bottom with a length offset", func(t *testing.T) {
+				id := open(t, "bottom", `data-position="bottom" data-offset="3rem"`)
+				gap := eval[float64](t, bt, `innerHeight - `+banner(id)+`.getBoundingClientRect().bottom`)
+				if gap < 48 || gap > 48+120 {
+					t.Errorf("banner ends %.0fpx above the window's bottom, want 3rem (48px) plus the stack's padding", gap)
+				}
+			})
 
-	t.Run("focus never covered", func(t *testing.T) {
-		id := open(t, "focus", ``)
-		// The banners sit at the top, over the header's links.
-		if !eval[bool](t, bt, overlapJS(`document.getElementById('nav1')`)) {
-			t.Fatal("the test needs a banner over the header's first link")
-		}
-		// The first Tab reaches the skip link to the newest alert; the next
-		// the header's first link, which the banners leave uncovered.
-		bt.press(t, kb.Tab)
-		focusOn(t, bt, `.fw-skip`)
-		bt.press(t, kb.Tab)
-		focusOn(t, bt, `#nav1`)
-		bt.waitFor(t, "the banners to move off the focused link", `document.querySelector('.fw-root[data-edge=bottom]') && !`+overlapJS(`document.activeElement`))
-		bt.screenshot(t, "widget-focus-moved")
-		// A link in the fixed footer: the banners go back to the top.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#foot`)))
-		bt.waitFor(t, "the banners to leave the footer's link", `document.querySelector('.fw-root[data-edge=top]') && !`+overlapJS(`document.activeElement`))
-		// Taller than the window and, scrolled, filling it: no edge is
-		// free, the banners step aside.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#tall`)))
-		eval[bool](t, bt, `scrollTo(0, document.getElementById('tall').offsetTop + 100), true`)
-		bt.waitFor(t, "the banners to step aside", `document.querySelector('.fw-stack[data-yield=aside]') && !`+overlapJS(`document.activeElement`))
-		// Focus back on a link: the banner shows again, focusable from the
-		// skip link.
-		bt.do(t, chromedp.Focus(chromedp.CSS(`#nav2`)))
-		bt.waitFor(t, "the banners back", `!document.querySelector('.fw-stack[data-yield]') && `+banner(id)+`.checkVisibility({visibilityProperty: true})`)
-		bt.do(t, chromedp.Focus(chromedp.CSS(`.fw-skip`)))
-		if eval[float64](t, bt, `document.querySelector('.fw-skip').getBoundingClientRect().top`) < 0 {
-			t.Error("the focused skip link is off-screen")
-		}
-		bt.press(t, kb.Enter)
-		focusOn(t, bt, `.fw-banner[data-id="`+id+`"]`)
-	})
+			t.Run("inline in a host element", func(t *testing.T) {
+				id := open(t, "host", `data-host="#slot"`)
+				if !eval[bool](t, bt, `document.getElementById('slot').contains(`+banner(id)+`)`) {
+					t.Fatal("the banner is not in the host element")
+				}
+				if got := eval[string](t, bt, `getComputedStyle(document.querySelector('#slot .fw-stack')).position`); got != "static" {
+					t.Errorf("inline stack position %q, want static", got)
+				}
+			})
+
+			t.Run("focus never covered", func(t *testing.T) {
+				id := open(t, "focus", ``)
+				// The banners sit at the top, over the header's links.
+				if !eval[bool](t, bt, overlapJS(`document.getElementById('nav1')`)) {
+					t.Fatal("the test needs a banner over the header's first link")
+				}
+				// The first Tab reaches the skip link to the newest alert; the next
+				// the header's first link, which the banners leave uncovered.
+				bt.press(t, kb.Tab)
+				focusOn(t, bt, `.fw-skip`)
+				bt.press(t, kb.Tab)
+				focusOn(t, bt, `#nav1`)
+				bt.waitFor(t, "the banners to move off the focused link", `document.querySelector('.fw-root[data-edge=bottom]') && !`+overlapJS(`document.activeElement`))
+				bt.screenshot(t, "widget-focus-moved-"+vp.name)
+				// A link in the fixed footer: the banners go back to the top.
+				bt.do(t, chromedp.Focus(chromedp.CSS(`#foot`)))
+				bt.waitFor(t, "the banners to leave the footer's link", `document.querySelector('.fw-root[data-edge=top]') && !`+overlapJS(`document.activeElement`))
+				// Taller than the window and, scrolled, filling it: no edge is
+				// free, the banners step aside.
+				bt.do(t, chromedp.Focus(chromedp.CSS(`#tall`)))
+				eval[bool](t, bt, `scrollTo(0, document.getElementById('tall').offsetTop + 100), true`)
+				bt.waitFor(t, "the banners to step aside", `document.querySelector('.fw-stack[data-yield=aside]') && !`+overlapJS(`document.activeElement`))
+				// Focus back on a link: the banner shows again, focusable from the
+				// skip link.
+				bt.do(t, chromedp.Focus(chromedp.CSS(`#nav2`)))
+				bt.waitFor(t, "the banners back", `!document.querySelector('.fw-stack[data-yield]') && `+banner(id)+`.checkVisibility({visibilityProperty: true})`)
+				bt.do(t, chromedp.Focus(chromedp.CSS(`.fw-skip`)))
+				if eval[float64](t, bt, `document.querySelector('.fw-skip').getBoundingClientRect().top`) < 0 {
+					t.Error("the focused skip link is off-screen")
+				}
+				bt.press(t, kb.Enter)
+				focusOn(t, bt, `.fw-banner[data-id="`+id+`"]`)
+			})
+
+		})
+	}
 }
 
 // TestWidgetStack checks, on the demo page at desktop and phone widths,

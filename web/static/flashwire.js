@@ -1,6 +1,8 @@
 /* Flashwire reader widget: breaking-news banners for any page, embedded as
  * <script src="https://SERVICE/static/flashwire.js" data-topics="world" async>.
- * No framework, no build step. Its data- attributes, placement and
+ * No framework, no build step. It stays one file on purpose: a news site
+ * adds one script tag and pays one request (TestWidgetSize keeps it within
+ * its budget, minified and gzipped). Its data- attributes, placement and
  * translations: README.md, "Reader widget"; the protocol: docs/protocol.md. */
 (function () {
   "use strict";

@@ -1,0 +1,180 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"flashwire"
+)
+
+// poll fetches a source once and handles each of its stories.
+func (w *Watcher) poll(ctx context.Context, src Source) error {
+	st, err := w.store.state(ctx, src.ID)
+	if err != nil {
+		return err
+	}
+	firstPoll := st.LastSuccess.IsZero()
+	got, err := w.fetch(ctx, src, st)
+	if err == nil && got.notModified {
+		w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), "", "", 0, false)
+		w.metrics.polls.WithLabelValues(pollNotModified).Inc()
+		return nil
+	}
+	var stories []Story
+	if err == nil {
+		stories, err = Parse(got.body, src.Format)
+	}
+	if err != nil {
+		w.metrics.polls.WithLabelValues(pollFailed).Inc()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := w.store.recordError(ctx, src.ID, w.cfg.Now(), err.Error(), w.cfg.Backoff)
+		w.cfg.Logger.Warn("watch: source failed", "source", src.ID, "url", src.URL, "error", err.Error(), "backoff", wait.String())
+		return fmt.Errorf("poll source %s: %w", src.ID, err)
+	}
+	w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), got.etag, got.lastModified, len(stories), true)
+	w.metrics.items.Add(float64(len(stories)))
+	var problems []string
+	for _, s := range stories {
+		if err := w.handle(ctx, src, s, firstPoll); err != nil {
+			problems = append(problems, err.Error())
+			w.cfg.Logger.Warn("watch: story not pushed", "source", src.ID, "story", s.ID, "error", err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		msg := strings.Join(problems, "; ")
+		w.cfg.Redis.HSet(ctx, keyState+src.ID, "last_error", clip(msg, 1000), "last_error_at", millis(w.cfg.Now()))
+		w.metrics.polls.WithLabelValues(pollStoryFailed).Inc()
+		return fmt.Errorf("poll source %s: %s", src.ID, msg)
+	}
+	w.metrics.polls.WithLabelValues(pollOK).Inc()
+	return nil
+}
+
+// handle decides what becomes of one story of a poll.
+func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll bool) error {
+	now := w.cfg.Now()
+	hash := storyHash(src.ID, s.ID)
+	key := keyStory + hash
+	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error", "unsent").Result()
+	if err != nil {
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	state, _ := rec[0].(string)
+	alertID, _ := rec[1].(string)
+	headline, _ := rec[2].(string)
+	a := w.alert(src, s)
+	switch state {
+	case statePending, stateSending:
+		// Before the feed's status: a claim may hide an alert that a
+		// cancellation must retract.
+		return w.takeOver(ctx, src, s, hash, state, a)
+	case stateRetracting:
+		// The agency killed the story once: whatever the feed says now,
+		// a retraction begun is finished.
+		took, err := w.reclaim(ctx, hash, stateRetracting)
+		if err != nil || !took {
+			return err
+		}
+		return w.retract(ctx, src, s, hash)
+	case stateUpdating:
+		took, err := w.reclaim(ctx, hash, stateUpdating)
+		if err != nil || !took {
+			return err
+		}
+		return w.resumeUpdate(ctx, src, s, hash, alertID, a)
+	case stateUnretracted:
+		problem, _ := rec[3].(string)
+		return w.unretracted(ctx, s, hash, alertID, problem)
+	}
+	switch s.Status {
+	case StatusCanceled:
+		return w.cancelStory(ctx, src, s, hash)
+	case StatusWithheld:
+		// Not to be used until further notice: a later usable version may
+		// still be pushed.
+		return nil
+	}
+	if state != "" {
+		if a.Headline == headline || a.Headline == "" {
+			return nil
+		}
+		switch state {
+		case statePushed:
+			problem, _ := rec[3].(string)
+			if unsent, _ := rec[4].(string); problem != "" && a.Headline == unsent {
+				return w.unupdated(ctx, hash, alertID, a.Headline, problem)
+			}
+			return w.updateStory(ctx, s, hash, alertID, headline, a)
+		case stateHeld:
+			_, _, err := w.move(ctx, hash, stateHeld, stateHeld, headline, a.Headline, draftJSON(a))
+			return err
+		}
+		return nil
+	}
+	if !src.Breaking.Breaking(s) {
+		return nil
+	}
+	if !s.Embargo.IsZero() && now.Before(s.Embargo) {
+		// Looked at again on every poll; pushed on the first after it ends.
+		return nil
+	}
+	initial := statePending
+	if t := s.effectiveTime(); (t.IsZero() && firstPoll) || (!t.IsZero() && now.Sub(t) > src.maxAge()) {
+		// Undated items on a source's first poll count as old too: adding
+		// a source must not flood readers with its back catalogue.
+		initial = stateOld
+	} else if src.Mode == ModeHold {
+		initial = stateHeld
+	}
+	ok, err := claimScript.Run(ctx, w.cfg.Redis, []string{key, keyHeld},
+		initial, src.ID, s.ID, a.Headline, draftJSON(a), millis(now), int64(storyTTL/time.Second), hash).Bool()
+	if err != nil {
+		return fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	if ok && initial == stateHeld {
+		w.metrics.held.WithLabelValues(heldMode).Inc()
+	}
+	if !ok || initial != statePending {
+		return nil
+	}
+	return w.publish(ctx, src, s, hash, a)
+}
+
+// alert turns a story into the alert it would push. Priority: flash for
+// ninjs urgency 1, urgent for everything else the rule flags.
+func (w *Watcher) alert(src Source, s Story) flashwire.Alert {
+	headline, _ := src.Breaking.withDefaults().cutPrefix(s.Headline)
+	topics := append([]string(nil), src.Topics...)
+	for _, t := range s.Terms {
+		if topic, ok := src.CategoryTopics[strings.ToLower(strings.TrimSpace(t))]; ok {
+			topics = append(topics, topic)
+		}
+	}
+	lang := src.Language
+	if lang == "" && flashwire.ValidLanguageTag(s.Language) {
+		lang = s.Language
+	}
+	if lang == "" {
+		lang = "en"
+	}
+	priority := flashwire.Urgent
+	if s.Urgency == 1 {
+		priority = flashwire.Flash
+	}
+	a := flashwire.Alert{
+		Headline: clip(headline, flashwire.MaxHeadline),
+		Summary:  clip(s.Summary, flashwire.MaxSummary),
+		URL:      s.URL,
+		ImageURL: s.ImageURL,
+		Topics:   topics,
+		Regions:  append([]string(nil), src.Regions...),
+		Language: lang,
+		Priority: priority,
+	}
+	a.Normalize()
+	return a
+}
