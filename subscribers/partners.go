@@ -135,9 +135,6 @@ func checkWebhookURL(s string) string {
 		return problem
 	}
 	u, _ := url.Parse(s) // CheckWebURL parsed it
-	if u.User != nil {
-		return "must not carry a user name or password"
-	}
 	if u.Fragment != "" {
 		return "must not have a #fragment"
 	}

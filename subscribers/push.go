@@ -84,9 +84,6 @@ func (p *PushSubscription) Validate(bad *flashwire.InvalidError) {
 		if u.Scheme != "https" {
 			bad.Add("endpoint", "must be an https URL, as push services give")
 		}
-		if u.User != nil {
-			bad.Add("endpoint", "must not carry credentials")
-		}
 	}
 	if key, err := base64.RawURLEncoding.DecodeString(p.Keys.P256dh); err != nil {
 		bad.Add("keys.p256dh", "is not base64url")

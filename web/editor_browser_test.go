@@ -56,7 +56,8 @@ func newsroomFeed(tb testing.TB) *httptest.Server {
 // flashwire serve does.
 func withWatcher(tb testing.TB) func(*testEnv, *HubConfig, *Config) {
 	return func(e *testEnv, _ *HubConfig, c *Config) {
-		wt := watch.New(watch.Config{Redis: e.rdb, Alerts: e.alerts, Taxonomy: e.store, Logger: c.Logger, FetchTimeout: 5 * time.Second})
+		wt := watch.New(watch.Config{Redis: e.rdb, Alerts: e.alerts, Taxonomy: e.store, Logger: c.Logger, FetchTimeout: 5 * time.Second,
+			Outbound: loopbackOutbound(tb)})
 		if err := wt.Start(context.Background()); err != nil {
 			tb.Fatal(err)
 		}

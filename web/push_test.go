@@ -77,7 +77,10 @@ func TestPushRoutes(t *testing.T) {
 			{"all bad", map[string]any{"endpoint": "http://push.example.net/x", "keys": map[string]any{"p256dh": "AAAA", "auth": "!"}},
 				"endpoint,keys.p256dh,keys.auth"},
 			// An internal address is refused before anything is stored.
-			{"private", testPushSubscription(t, "https://10.0.0.1/push"), ""},
+			{"private", testPushSubscription(t, "https://10.0.0.1/push"), "endpoint"},
+			{"IPv4-mapped loopback", testPushSubscription(t, "https://[::ffff:127.0.0.1]/push"), "endpoint"},
+			// Credentials in the endpoint are never sent.
+			{"credentials", testPushSubscription(t, "https://user:pass@push.example.net/x"), "endpoint"},
 			// Fields a PushSubscription does not have.
 			{"unknown", map[string]any{"endpoint": "https://push.example.net/x", "keys": map[string]any{}, "extra": 1}, "extra"},
 		} {

@@ -40,7 +40,7 @@ func newWatchTestEnvGap(tb testing.TB, minGap time.Duration) (*testEnv, *watch.W
 	svc := notifier.NewService(notifier.NewLog(rdb), store)
 	svc.MinGap = minGap
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wt := watch.New(watch.Config{Redis: rdb, Alerts: svc, Taxonomy: store, Logger: logger,
+	wt := watch.New(watch.Config{Redis: rdb, Alerts: svc, Taxonomy: store, Logger: logger, Outbound: loopbackOutbound(tb),
 		Now: func() time.Time { return time.Date(2017, 11, 11, 9, 0, 0, 0, time.UTC) }})
 	tokens := NewTokens(rdb, testAdminToken)
 	_, editor, err := tokens.Create(context.Background(), "desk", RoleEditor)

@@ -61,10 +61,9 @@ func (p *partnerHits) wait(tb testing.TB, n int) (*http.Request, []byte) {
 // instance newEnv builds.
 func withWebhooks(tb testing.TB) func(*testEnv, *HubConfig, *Config) {
 	return func(e *testEnv, _ *HubConfig, c *Config) {
-		allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
 		secrets := webhook.NewSecrets(e.rdb)
 		sender := webhook.NewSender(e.rdb, webhook.NewStoreDirectory(e.store), secrets, webhook.Options{
-			Allow: allow, Poll: 10 * time.Millisecond, Logger: c.Logger})
+			Outbound: loopbackOutbound(tb), Poll: 10 * time.Millisecond, Logger: c.Logger})
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = sender.Run(ctx) }()

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"flashwire"
-	"flashwire/notifier/webhook"
+	"flashwire/notifier/outbound"
 	"flashwire/notifier/webpush"
 	"flashwire/subscribers"
 )
@@ -35,9 +35,10 @@ type config struct {
 	// MaxConnections and MaxConnectionsPerIP bound live connections.
 	MaxConnections      int
 	MaxConnectionsPerIP int
-	// WebhookAllow lists hosts and networks partner URLs may use despite
-	// the address check and the https rule: development and tests only.
-	WebhookAllow webhook.Allow
+	// OutboundAllow lists hosts and networks feeds, webhooks and Web Push
+	// may reach despite the address check (and webhooks over plain http):
+	// development and tests only.
+	OutboundAllow outbound.Allow
 	// WebhookWorkers and WebhookTimeout bound webhook delivery.
 	WebhookWorkers int
 	WebhookTimeout time.Duration
@@ -62,6 +63,9 @@ type config struct {
 	// push job an instance holds stays its own without renewal.
 	WebPushWorkers int
 	WebPushLease   time.Duration
+	// Warnings are said once the log exists: settings that work but
+	// should change.
+	Warnings []string
 	// vapidPublic and vapidPrivate are the key settings as given, checked
 	// together once every setting is read.
 	vapidPublic, vapidPrivate string
@@ -178,12 +182,23 @@ var settings = []setting{
 		c.MinGap = d
 		return nil
 	}},
-	{"webhook-allow", "FLASHWIRE_WEBHOOK_ALLOW", "", "comma-separated hosts, IP addresses and CIDRs webhooks may reach over plain http and despite the private-address check; for development and tests only", func(c *config, v string) error {
-		a, err := webhook.ParseAllow(splitList(v))
+	{"outbound-allow", "FLASHWIRE_OUTBOUND_ALLOW", "", "comma-separated hosts, IP addresses and CIDRs that feeds, webhooks and Web Push may reach despite the internal-address check, and webhooks over plain http; for development and tests only", func(c *config, v string) error {
+		a, err := outbound.ParseAllow(splitList(v))
 		if err != nil {
 			return err
 		}
-		c.WebhookAllow = a
+		c.OutboundAllow = c.OutboundAllow.Union(a)
+		return nil
+	}},
+	{"webhook-allow", "FLASHWIRE_WEBHOOK_ALLOW", "", "deprecated name of -outbound-allow; when both are set, both lists apply", func(c *config, v string) error {
+		a, err := outbound.ParseAllow(splitList(v))
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			c.Warnings = append(c.Warnings, "FLASHWIRE_WEBHOOK_ALLOW (-webhook-allow) is deprecated: it now exempts feeds and Web Push too; rename it FLASHWIRE_OUTBOUND_ALLOW (-outbound-allow)")
+		}
+		c.OutboundAllow = c.OutboundAllow.Union(a)
 		return nil
 	}},
 	{"webhook-workers", "FLASHWIRE_WEBHOOK_WORKERS", "256", "most webhook requests in flight on this instance", func(c *config, v string) error {

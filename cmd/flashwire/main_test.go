@@ -109,6 +109,33 @@ func TestParseConfig(t *testing.T) {
 		{name: "log level", env: map[string]string{"FLASHWIRE_LOG_LEVEL": "loud"}, wantErr: "FLASHWIRE_LOG_LEVEL"},
 		{name: "redis wait", env: map[string]string{"FLASHWIRE_REDIS_WAIT": "soon"}, wantErr: "FLASHWIRE_REDIS_WAIT"},
 		{name: "unknown flag", args: []string{"-colour"}, wantErr: "colour"},
+		// The outbound exemptions: names, addresses and networks, nothing else.
+		{name: "OK outbound allow", env: map[string]string{"FLASHWIRE_OUTBOUND_ALLOW": "127.0.0.1, feeds.dev"}, check: func(t *testing.T, c config) {
+			a := c.OutboundAllow
+			if !a.Host("127.0.0.1") || !a.Host("feeds.dev") || a.Host("127.0.0.2") || a.Host("10.0.0.1") || len(c.Warnings) != 0 {
+				t.Errorf("allow %+v, warnings %q", a, c.Warnings)
+			}
+		}},
+		// The flag wins over its variable, as for every setting.
+		{name: "OK outbound allow flag", args: []string{"-outbound-allow", "10.2.0.0/16"}, env: map[string]string{"FLASHWIRE_OUTBOUND_ALLOW": "127.0.0.1"}, check: func(t *testing.T, c config) {
+			if !c.OutboundAllow.Host("10.2.3.4") || c.OutboundAllow.Host("127.0.0.1") {
+				t.Errorf("allow %+v", c.OutboundAllow)
+			}
+		}},
+		// The old name still works, with a warning to rename it.
+		{name: "OK webhook allow alias", env: map[string]string{"FLASHWIRE_WEBHOOK_ALLOW": "127.0.0.1"}, check: func(t *testing.T, c config) {
+			if !c.OutboundAllow.Host("127.0.0.1") || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "FLASHWIRE_OUTBOUND_ALLOW") {
+				t.Errorf("allow %+v, warnings %q", c.OutboundAllow, c.Warnings)
+			}
+		}},
+		// Both names set: both lists apply.
+		{name: "OK both allow lists", env: map[string]string{"FLASHWIRE_WEBHOOK_ALLOW": "127.0.0.1", "FLASHWIRE_OUTBOUND_ALLOW": "10.1.0.0/16"}, check: func(t *testing.T, c config) {
+			if !c.OutboundAllow.Host("127.0.0.1") || !c.OutboundAllow.Host("10.1.2.3") || c.OutboundAllow.Host("10.2.0.1") {
+				t.Errorf("allow %+v", c.OutboundAllow)
+			}
+		}},
+		{name: "outbound allow bad CIDR", env: map[string]string{"FLASHWIRE_OUTBOUND_ALLOW": "10.0.0.0/99"}, wantErr: "FLASHWIRE_OUTBOUND_ALLOW"},
+		{name: "webhook allow not a host", env: map[string]string{"FLASHWIRE_WEBHOOK_ALLOW": "user@host"}, wantErr: "FLASHWIRE_WEBHOOK_ALLOW"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

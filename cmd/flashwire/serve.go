@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
 	"flashwire/notifier/webpush"
@@ -36,6 +37,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
 	setMemoryLimit(getenv, cfg.MaxConnections, log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	guard := outbound.Config{Allow: cfg.OutboundAllow}
 
 	rdb, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
@@ -80,7 +85,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(schedulerDone); alerts.RunScheduler(ctx, log) }()
 	// The feed watcher polls newsroom feeds on every instance; a lease per
 	// source makes one instance poll each. It stops first on shutdown too.
-	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg})
+	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg, Outbound: guard})
 	if err := watcher.Start(ctx); err != nil {
 		return fmt.Errorf("start feed watcher: %w", err)
 	}
@@ -107,7 +112,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// is missed; the sender outlives ctx to drain in step 3 of shutdown.
 	partnerSecrets := webhook.NewSecrets(rdb)
 	sender := webhook.NewSender(rdb, webhook.NewStoreDirectory(store), partnerSecrets, webhook.Options{
-		Allow:    cfg.WebhookAllow,
+		Outbound: guard,
 		Timeout:  cfg.WebhookTimeout,
 		Workers:  cfg.WebhookWorkers,
 		Lease:    cfg.WebhookLease,
@@ -120,7 +125,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := dispatcher.Group().Create(ctx); err != nil {
 		return err
 	}
-	go func() { _ = dispatcher.Run(ctx) }()
+	// The dispatcher stops with ctx and writes the figures it holds; the
+	// drain waits for that too, before Redis closes.
+	dispatcherDone := make(chan struct{})
+	go func() { defer close(dispatcherDone); _ = dispatcher.Run(ctx) }()
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSender()
 	senderDone := make(chan struct{})
@@ -131,6 +139,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		case <-senderDone:
 		case <-ctx.Done():
 			log.Warn("webhook deliveries still in flight at the deadline; their leases run out and any instance retries them")
+			return
+		}
+		select {
+		case <-dispatcherDone:
+		case <-ctx.Done():
 		}
 	}
 	// Web Push: like webhooks, a dispatcher on every instance turns alert
@@ -148,7 +161,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	pusher := webpush.NewSender(rdb, store, webpush.Options{
 		Keys:     vapid,
 		Subject:  cfg.VAPIDSubject,
-		Allow:    cfg.WebhookAllow,
+		Outbound: guard,
 		Workers:  cfg.WebPushWorkers,
 		Lease:    cfg.WebPushLease,
 		Logger:   log,

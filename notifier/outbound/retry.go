@@ -1,6 +1,3 @@
-// Package outbound holds what every channel that calls other people's
-// servers shares: when to try again after a failure, and what an answer's
-// Retry-After asks for.
 package outbound
 
 import (

@@ -18,6 +18,7 @@ import (
 	"flashwire"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 	"flashwire/subscribers"
 )
 
@@ -122,6 +123,15 @@ func newWatchEnvOn(tb testing.TB, rdb redis.UniversalClient) *watchEnv {
 	return &watchEnv{rdb: rdb, store: store, svc: notifier.NewService(notifier.NewLog(rdb), store), clock: &clock{t: fixtureNow}}
 }
 
+// testOutbound allows loopback, where the tests' feed servers listen.
+var testOutbound = func() outbound.Config {
+	a, err := outbound.ParseAllow([]string{"127.0.0.1"})
+	if err != nil {
+		panic(err)
+	}
+	return outbound.Config{Allow: a}
+}()
+
 func (e *watchEnv) watcher(tb testing.TB, name string, mod func(*Config)) *Watcher {
 	tb.Helper()
 	cfg := Config{
@@ -133,6 +143,7 @@ func (e *watchEnv) watcher(tb testing.TB, name string, mod func(*Config)) *Watch
 		LeaseTTL:     2 * time.Second,
 		Instance:     name,
 		Now:          e.clock.Now,
+		Outbound:     testOutbound,
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"flashwire/notifier/outbound"
 )
 
 // userAgent names Flashwire to the newsrooms' servers.
@@ -102,11 +104,19 @@ func acceptFor(format string) string {
 	return "application/rss+xml, application/atom+xml, application/feed+json, application/json, application/xml;q=0.9, */*;q=0.1"
 }
 
-// plainFetchError words a transport error for an editor.
+// plainFetchError words a transport error for an editor. A refusal by the
+// outbound guard is worded alone, checked first: whatever else the error
+// carries (an address, a port, a connection detail) would tell whoever
+// reads last_error about the inside of the network.
 func (w *Watcher) plainFetchError(err error) error {
 	var netErr net.Error
 	var dnsErr *net.DNSError
+	if why, ok := outbound.Refusal(err); ok {
+		return fmt.Errorf("%s: Flashwire fetches no feed on an internal address", why)
+	}
 	switch {
+	case errors.Is(err, outbound.ErrCredentials):
+		return errors.New("the source URL, or a redirect from it, carries a user name or password, which Flashwire never sends")
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return fmt.Errorf("the feed server did not answer within %s", w.cfg.FetchTimeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -119,19 +129,12 @@ func (w *Watcher) plainFetchError(err error) error {
 	return fmt.Errorf("the feed cannot be fetched: %w", err)
 }
 
-// newClient is the watcher's HTTP client: bounded time, few redirects.
-func newClient(timeout time.Duration) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2
-	tr.ResponseHeaderTimeout = timeout
-	return &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("the feed redirects more than 5 times")
-			}
-			return nil
-		},
-	}
+// newClient is the watcher's HTTP client: the guarded outbound client, so
+// a feed on an internal address, or a name or redirect leading to one, is
+// never fetched; bounded time; at most 3 redirects, each checked.
+func newClient(cfg outbound.Config, timeout time.Duration) *http.Client {
+	cfg.Timeout = timeout
+	cfg.Redirects = outbound.MaxRedirects
+	cfg.IdlePerHost = 2
+	return outbound.NewClient(cfg)
 }

@@ -16,6 +16,7 @@ import (
 
 	"flashwire"
 	"flashwire/notifier"
+	"flashwire/notifier/outbound"
 )
 
 // ErrLeased means another instance polls the source now.
@@ -40,8 +41,10 @@ type Config struct {
 	Alerts   publisher
 	Taxonomy notifier.Taxonomy
 	Logger   *slog.Logger
-	// Client fetches feeds; nil builds one with FetchTimeout.
-	Client *http.Client
+	// Outbound is the guarded client's setting: the hosts and networks
+	// exempt from the address check, for development and tests only. Its
+	// Timeout is FetchTimeout; at most 3 redirects are followed.
+	Outbound outbound.Config
 	// FetchTimeout bounds one fetch. Default 15s.
 	FetchTimeout time.Duration
 	// MaxBytes caps a feed's size. Default 5 MiB.
@@ -125,10 +128,7 @@ func New(cfg Config) *Watcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	client := cfg.Client
-	if client == nil {
-		client = newClient(cfg.FetchTimeout)
-	}
+	client := newClient(cfg.Outbound, cfg.FetchTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Watcher{
 		cfg:     cfg,

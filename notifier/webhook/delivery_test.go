@@ -335,8 +335,8 @@ func TestRefusedAtSend(t *testing.T) {
 		partner string
 		want    string
 	}{
-		{"pt_name", ErrRefusedAddress.Error()},
-		{"pt_http", ErrInsecureURL.Error()},
+		{"pt_name", "address not allowed: a loopback address"},
+		{"pt_http", outbound.ErrInsecureURL.Error()},
 	} {
 		waitFor(t, "the attempt of "+tt.partner, func() bool {
 			_, n, _ := sender.queue.Attempts(ctx, tt.partner, 0, 1)

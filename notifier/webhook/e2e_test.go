@@ -69,7 +69,7 @@ func TestPartnersGetTheEventsTheyAskFor(t *testing.T) {
 	}
 	stats := notifier.NewStats(rdb)
 	dir := NewStoreDirectory(store)
-	sender := NewSender(rdb, dir, secrets, Options{Allow: testAllow, Poll: 10 * time.Millisecond, Logger: quiet(), Stats: stats})
+	sender := NewSender(rdb, dir, secrets, Options{Outbound: testOutbound, Poll: 10 * time.Millisecond, Logger: quiet(), Stats: stats})
 	alertLog := notifier.NewLog(rdb)
 	alerts := notifier.NewService(alertLog, store)
 	disp := NewDispatcher(alertLog, "e2e-1", NewStoreDirectory(store), sender, stats, quiet())

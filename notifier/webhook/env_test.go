@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"flashwire"
+	"flashwire/notifier/outbound"
 )
 
 // directory is a partner directory the tests control.
@@ -45,11 +46,16 @@ func (d *directory) Match(_ context.Context, _ flashwire.Event, _ time.Time) ([]
 	return out, nil
 }
 
-func (d *directory) Target(_ context.Context, id string) (Target, bool, error) {
+func (d *directory) Targets(_ context.Context, ids []string) (map[string]Target, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t, ok := d.targets[id]
-	return t, ok, nil
+	out := map[string]Target{}
+	for _, id := range ids {
+		if t, ok := d.targets[id]; ok {
+			out[id] = t
+		}
+	}
+	return out, nil
 }
 
 func (d *directory) Disable(_ context.Context, id, reason string) error {
@@ -145,12 +151,13 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-var testAllow = func() Allow {
-	a, err := ParseAllow([]string{"127.0.0.1"})
+// testOutbound allows loopback, where the tests' receivers listen.
+var testOutbound = func() outbound.Config {
+	a, err := outbound.ParseAllow([]string{"127.0.0.1"})
 	if err != nil {
 		panic(err)
 	}
-	return a
+	return outbound.Config{Allow: a}
 }()
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -176,7 +183,7 @@ func startSender(tb testing.TB, s *Sender) (stop func()) {
 }
 
 func newTestSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
-	opts.Allow = testAllow
+	opts.Outbound = testOutbound
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
 	}

@@ -3,8 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -18,6 +18,8 @@ const (
 	keyDue    = keyPrefix + "due"
 	keyDelivP = keyPrefix + "d:"
 	keyFail   = keyPrefix + "failing"
+	// keySecretsVersion is bumped by every change of a signing secret.
+	keySecretsVersion = keyPrefix + "secrets:version"
 )
 
 func keyDelivery(id string) string      { return keyDelivP + id }
@@ -95,178 +97,151 @@ type Queue struct {
 // NewQueue returns the queue kept in rdb.
 func NewQueue(rdb redis.UniversalClient) *Queue { return &Queue{rdb: rdb} }
 
-// enqueueScript records a delivery once (a second call for the same id, as
-// when an event is handed out again, changes nothing) and makes it due.
-// KEYS: delivery, due, partner index. ARGV: id, partner, type, alert id,
-// body, created ms, ttl ms, oldest kept ms.
-var enqueueScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'partner', ARGV[2], 'type', ARGV[3], 'alert', ARGV[4], 'body', ARGV[5],
-  'created', ARGV[6], 'attempts', 0, 'state', 'pending')
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[8])
-return 1
+// luaEach is a Lua function that calls a variadic command with a list of
+// arguments in chunks (Lua's unpack has a stack limit), so a script makes
+// one call for a batch instead of one per item. Scripts begin with it.
+const luaEach = `
+local function each(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+`
+
+// enqueueScript records deliveries, each once (a second call for the same
+// id, as when an event is handed out again, changes nothing), and makes
+// them due: one call for all of an event's deliveries.
+// KEYS: due, then per delivery: delivery, partner index. ARGV: ttl ms, then
+// per delivery: id, partner, type, alert id, body, created ms, oldest kept
+// ms. Returns how many were new.
+var enqueueScript = redis.NewScript(luaEach + `
+local n, due = 0, {}
+for i = 0, (#KEYS - 1) / 2 - 1 do
+  local kd, kp, a = KEYS[2 + 2*i], KEYS[3 + 2*i], 1 + 7*i
+  if redis.call('EXISTS', kd) == 0 then
+    redis.call('HSET', kd, 'partner', ARGV[a+2], 'type', ARGV[a+3], 'alert', ARGV[a+4], 'body', ARGV[a+5],
+      'created', ARGV[a+6], 'attempts', 0, 'state', 'pending')
+    redis.call('PEXPIRE', kd, ARGV[1])
+    redis.call('ZADD', kp, ARGV[a+6], ARGV[a+1])
+    redis.call('ZREMRANGEBYSCORE', kp, '-inf', '(' .. ARGV[a+7])
+    table.insert(due, ARGV[a+6])
+    table.insert(due, ARGV[a+1])
+    n = n + 1
+  end
+end
+each('ZADD', KEYS[1], due)
+return n
 `)
 
-// Enqueue records deliveries durably and makes them due now. It returns how
-// many were new.
+// enqueueBatch bounds the deliveries one enqueue call stores, so that an
+// event for thousands of partners never holds Redis for long at a time.
+const enqueueBatch = 256
+
+// Enqueue records deliveries durably and makes them due now, in one round
+// trip per enqueueBatch of them. It returns how many were new. Each is
+// stored once, so after an error the same call can be made again.
 func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
-	if len(ds) == 0 {
-		return 0, nil
-	}
-	cmds := make([]*redis.Cmd, len(ds))
-	// EVAL, not EVALSHA: a pipeline cannot fall back when a node lacks the
-	// script, and the script is small.
-	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, d := range ds {
+	total := 0
+	for chunk := range slices.Chunk(ds, enqueueBatch) {
+		keys := make([]string, 0, 1+2*len(chunk))
+		args := make([]any, 0, 1+7*len(chunk))
+		keys = append(keys, keyDue)
+		args = append(args, KeepDeliveries.Milliseconds())
+		for _, d := range chunk {
 			created := d.CreatedAt.UnixMilli()
-			cmds[i] = enqueueScript.Eval(ctx, p,
-				[]string{keyDelivery(d.ID), keyDue, keyPartnerIndex(d.PartnerID)},
-				d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created,
-				KeepDeliveries.Milliseconds(), created-KeepDeliveries.Milliseconds())
+			keys = append(keys, keyDelivery(d.ID), keyPartnerIndex(d.PartnerID))
+			args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created, created-KeepDeliveries.Milliseconds())
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
-	}
-	n := 0
-	for _, c := range cmds {
-		if v, _ := c.Int(); v == 1 {
-			n++
+		n, err := enqueueScript.Run(ctx, q.rdb, keys, args...).Int()
+		if err != nil {
+			return total, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
 		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
-// claimScript takes up to ARGV[3] due deliveries and pushes their due time
-// to the end of a lease: if the claimer dies, they come due again then. A
-// delivery still marked in flight was being sent by an instance that
-// stopped before it could record the outcome: its try is recorded in the
-// partner's log as interrupted, and counted, here, once.
-// KEYS: due. ARGV: now ms, lease end ms, count, delivery key prefix,
-// attempt log key prefix, log length.
-var claimScript = redis.NewScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
-  if not h[1] then
-    redis.call('ZREM', KEYS[1], id)
+// finishScript records attempts' outcomes, one call for a batch. KEYS:
+// due, failing, then per delivery: delivery, attempt log, parked. ARGV: log
+// length, disable-after ms, then per delivery: id, new state, next due ms,
+// attempts, attempt JSON ("" for none), partner, health (ok, fail or ""),
+// now ms. Returns per delivery {first failure ms since the last success (0
+// if none), 1 if the delivery reached a final state for the first time, 1
+// if this failure ends a run of failures long enough to disable the
+// partner}. Only one attempt ends a run: it clears the mark in the same
+// step, so of several attempts failing at once one disables the partner
+// and the others start the next run.
+var finishScript = redis.NewScript(luaEach + `
+local out, due, gone, logs, order, cleared = {}, {}, {}, {}, {}, {}
+for i = 0, (#KEYS - 2) / 3 - 1 do
+  local kd, kl, kp, a = KEYS[3 + 3*i], KEYS[4 + 3*i], KEYS[5 + 3*i], 2 + 8*i
+  local id, state, partner, health, now = ARGV[a+1], ARGV[a+2], ARGV[a+6], ARGV[a+7], tonumber(ARGV[a+8])
+  local since, first, disable = 0, 0, 0
+  local created = redis.call('HGET', kd, 'created')
+  if not created then
+    table.insert(gone, id)
   else
-    redis.call('ZADD', KEYS[1], ARGV[2], id)
-    local interrupted = '0'
-    if h[9] then
-      local log = ARGV[5] .. h[1]
-      redis.call('LPUSH', log, h[9])
-      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
-      h[6] = tostring(cjson.decode(h[9]).attempt)
-      redis.call('HSET', key, 'attempts', h[6])
-      redis.call('HDEL', key, 'inflight')
-      interrupted = '1'
+    redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
+    redis.call('HDEL', kd, 'inflight')
+    if state == 'pending' then
+      table.insert(due, ARGV[a+3])
+      table.insert(due, id)
+    else
+      table.insert(gone, id)
     end
-    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
+    if state == 'parked' then
+      redis.call('ZADD', kp, created, id)
+    end
+    if state == 'delivered' or state == 'failed' then
+      first = redis.call('HSETNX', kd, 'final', 1)
+    end
+    if ARGV[a+5] ~= '' then
+      if not logs[kl] then
+        logs[kl] = {}
+        table.insert(order, kl)
+      end
+      -- LPUSH of several values pushes them one after the other: the
+      -- last of the batch ends up first, newest first as ever.
+      table.insert(logs[kl], ARGV[a+5])
+    end
+    if health == 'ok' then
+      -- One success clears the mark; more in a row change nothing.
+      if not cleared[partner] then
+        redis.call('HDEL', KEYS[2], partner)
+        cleared[partner] = true
+      end
+    elseif health == 'fail' then
+      cleared[partner] = nil
+      redis.call('HSETNX', KEYS[2], partner, now)
+      since = tonumber(redis.call('HGET', KEYS[2], partner))
+      if now - since >= tonumber(ARGV[2]) then
+        redis.call('HDEL', KEYS[2], partner)
+        disable = 1
+      end
+    end
   end
+  out[i + 1] = {since, first, disable}
+end
+each('ZADD', KEYS[1], due)
+each('ZREM', KEYS[1], gone)
+for _, kl in ipairs(order) do
+  each('LPUSH', kl, logs[kl])
+  redis.call('LTRIM', kl, 0, tonumber(ARGV[1]) - 1)
 end
 return out
 `)
 
-// claim leases up to n due deliveries until leaseEnd.
-func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, error) {
-	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue}, now.UnixMilli(), leaseEnd.UnixMilli(), n, keyDelivP,
-		keyPrefix+"log:", KeepAttempts).Slice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("claim due deliveries: %w", err)
-	}
-	out := make([]Delivery, 0, len(res))
-	for _, r := range res {
-		f, _ := r.([]any)
-		if len(f) != 10 {
-			continue
-		}
-		s := make([]string, len(f))
-		for i, v := range f {
-			s[i], _ = v.(string)
-		}
-		created, _ := strconv.ParseInt(s[5], 10, 64)
-		attempts, _ := strconv.Atoi(s[6])
-		replayed, _ := strconv.Atoi(s[8])
-		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
-			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
-			Interrupted: s[9] == "1"})
-	}
-	return out, nil
+// result is one attempt's outcome to record: the delivery's new state, when
+// it is next due (pending only), the attempt for the log (nil for none) and
+// what it says of the partner's health (ok, fail or "").
+type result struct {
+	d      Delivery
+	state  string
+	next   time.Time
+	a      *Attempt
+	health string
+	now    time.Time
 }
-
-// inFlight marks a's try of its delivery as under way, until finish
-// records its outcome: if this instance stops first, the next claim
-// records a in the delivery log as interrupted (see claimScript).
-func (q *Queue) inFlight(ctx context.Context, a Attempt) error {
-	a.Outcome = "interrupted"
-	a.Error = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
-	b, _ := json.Marshal(a)
-	if err := q.rdb.HSet(ctx, keyDelivery(a.DeliveryID), "inflight", b).Err(); err != nil {
-		return fmt.Errorf("mark delivery %s in flight: %w", a.DeliveryID, err)
-	}
-	return nil
-}
-
-// postpone makes a claimed delivery due at at without counting an attempt.
-func (q *Queue) postpone(ctx context.Context, id string, at time.Time) error {
-	if err := q.rdb.ZAddXX(ctx, keyDue, redis.Z{Score: float64(at.UnixMilli()), Member: id}).Err(); err != nil {
-		return fmt.Errorf("postpone delivery %s: %w", id, err)
-	}
-	return nil
-}
-
-// finishScript records an attempt's outcome. KEYS: delivery, due, attempt
-// log, failing, parked. ARGV: id, new state, next due ms, attempts, attempt
-// JSON ("" for none), log length, partner, now ms, health (ok, fail or ""),
-// disable-after ms. Returns {first failure ms since the last success (0 if
-// none), 1 if the delivery reached a final state for the first time, 1 if
-// this failure ends a run of failures long enough to disable the partner}.
-// Only one attempt ends a run: it clears the mark in the same step, so of
-// several attempts failing at once one disables the partner and the others
-// start the next run.
-var finishScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return {0, 0}
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'attempts', ARGV[4])
-redis.call('HDEL', KEYS[1], 'inflight')
-if ARGV[2] == 'pending' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-if ARGV[2] == 'parked' then
-  redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created'), ARGV[1])
-end
-local first = 0
-if ARGV[2] == 'delivered' or ARGV[2] == 'failed' then
-  first = redis.call('HSETNX', KEYS[1], 'final', 1)
-end
-if ARGV[5] ~= '' then
-  redis.call('LPUSH', KEYS[3], ARGV[5])
-  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
-end
-local since, disable = 0, 0
-if ARGV[9] == 'ok' then
-  redis.call('HDEL', KEYS[4], ARGV[7])
-elseif ARGV[9] == 'fail' then
-  redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
-  since = tonumber(redis.call('HGET', KEYS[4], ARGV[7]))
-  if tonumber(ARGV[8]) - since >= tonumber(ARGV[10]) then
-    redis.call('HDEL', KEYS[4], ARGV[7])
-    disable = 1
-  end
-end
-return {since, first, disable}
-`)
 
 // finished is what recording an attempt learnt.
 type finished struct {
@@ -280,26 +255,53 @@ type finished struct {
 	disable bool
 }
 
-// finish stores a delivery's new state and its attempt.
-func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time, disableAfter time.Duration) (finished, error) {
-	rec := ""
-	if a != nil {
-		b, _ := json.Marshal(a)
-		rec = string(b)
+// finishAll stores deliveries' new states and their attempts in one round
+// trip; the answer has one finished per result, in order.
+func (q *Queue) finishAll(ctx context.Context, rs []result, disableAfter time.Duration) ([]finished, error) {
+	keys := make([]string, 0, 2+3*len(rs))
+	args := make([]any, 0, 2+8*len(rs))
+	keys = append(keys, keyDue, keyFail)
+	args = append(args, KeepAttempts, disableAfter.Milliseconds())
+	for _, r := range rs {
+		rec := ""
+		if r.a != nil {
+			b, _ := json.Marshal(r.a)
+			rec = string(b)
+		}
+		keys = append(keys, keyDelivery(r.d.ID), keyAttempts(r.d.PartnerID), keyParked(r.d.PartnerID))
+		args = append(args, r.d.ID, r.state, r.next.UnixMilli(), r.d.Attempts, rec, r.d.PartnerID, r.health, r.now.UnixMilli())
 	}
-	res, err := finishScript.Run(ctx, q.rdb,
-		[]string{keyDelivery(d.ID), keyDue, keyAttempts(d.PartnerID), keyFail, keyParked(d.PartnerID)},
-		d.ID, state, next.UnixMilli(), d.Attempts, rec, KeepAttempts, d.PartnerID, now.UnixMilli(), health,
-		disableAfter.Milliseconds()).Int64Slice()
+	res, err := finishScript.Run(ctx, q.rdb, keys, args...).Slice()
+	if err == nil && len(res) != len(rs) {
+		err = fmt.Errorf("%d answers", len(res))
+	}
 	if err != nil {
-		return finished{}, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
+		return nil, fmt.Errorf("record %d attempts: %w", len(rs), err)
 	}
-	var f finished
-	if res[0] > 0 {
-		f.failingSince = time.UnixMilli(res[0])
+	out := make([]finished, len(rs))
+	for i, r := range res {
+		v, _ := r.([]any)
+		if len(v) != 3 {
+			continue
+		}
+		since, _ := v[0].(int64)
+		first, _ := v[1].(int64)
+		disable, _ := v[2].(int64)
+		if since > 0 {
+			out[i].failingSince = time.UnixMilli(since)
+		}
+		out[i].first, out[i].disable = first == 1, disable == 1
 	}
-	f.first, f.disable = res[1] == 1, res[2] == 1
-	return f, nil
+	return out, nil
+}
+
+// finish stores one delivery's new state and its attempt.
+func (q *Queue) finish(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time, disableAfter time.Duration) (finished, error) {
+	fs, err := q.finishAll(ctx, []result{{d: d, state: state, next: next, a: a, health: health, now: now}}, disableAfter)
+	if err != nil {
+		return finished{}, err
+	}
+	return fs[0], nil
 }
 
 // forgetFailures clears when the partner's run of failures began.

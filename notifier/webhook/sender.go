@@ -9,10 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,14 +27,17 @@ type Target struct {
 	URL string
 	// State is active, paused or disabled; only active partners are sent to.
 	State string
+	// Event is the event type this partner gets for the event matched,
+	// when it differs from the event's own (see StoreDirectory.Match).
+	Event flashwire.EventType
 }
 
 // Directory is the partner directory as delivery sees it.
 type Directory interface {
 	// Match returns the active partners that want the event.
 	Match(ctx context.Context, ev flashwire.Event, now time.Time) ([]Target, error)
-	// Target returns one partner; ok is false when it no longer exists.
-	Target(ctx context.Context, id string) (t Target, ok bool, err error)
+	// Targets returns the partners with the given ids that still exist.
+	Targets(ctx context.Context, ids []string) (map[string]Target, error)
 	// Disable marks the partner disabled with a reason shown to admins.
 	Disable(ctx context.Context, id, reason string) error
 }
@@ -50,9 +50,11 @@ type disabledCounter interface {
 
 // Options tune a Sender; zero fields take the defaults.
 type Options struct {
-	// Allow lists hosts and networks exempt from the address check and the
-	// https rule.
-	Allow Allow
+	// Outbound is the guarded client's setting: the hosts and networks
+	// exempt from the address check and the https rule. Its Timeout and
+	// Redirects are the sender's own: Timeout below, and no redirect
+	// followed (a 3xx is a failed attempt).
+	Outbound outbound.Config
 	// Timeout bounds one attempt (default 10 s).
 	Timeout time.Duration
 	// Workers bounds attempts in flight on this instance (default 256:
@@ -143,7 +145,7 @@ func NewSender(rdb redis.UniversalClient, partners Directory, secrets *Secrets, 
 		queue:    NewQueue(rdb),
 		secrets:  secrets,
 		partners: partners,
-		client:   NewClient(opts.Allow, opts.Timeout),
+		client:   newClient(opts),
 		opts:     opts,
 		log:      opts.Logger,
 		metrics:  newMetrics(opts.Registry),
@@ -164,117 +166,18 @@ func (s *Sender) Wake() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for the attempts in flight (each
-// bounded by the timeout) and returns: that is the drain at shutdown.
-// Deliveries claimed but not finished by a process that dies come due again
-// when their lease ends, for any instance.
-func (s *Sender) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var inflight atomic.Int64
-	done := make(chan struct{}, s.opts.Workers)
-	// Attempts outlive ctx so a drain finishes them instead of cutting
-	// them off mid-request; the timeout still bounds each.
-	work := context.WithoutCancel(ctx)
-	flushStop := make(chan struct{})
-	flushed := make(chan struct{})
-	go func() {
-		defer close(flushed)
-		s.tally.Run(work, flushStop, s.log)
-	}()
-	defer func() {
-		wg.Wait()
-		close(flushStop)
-		<-flushed
-	}()
-
-	var lastSample time.Time
-	pause := s.opts.Poll
-	for ctx.Err() == nil {
-		if time.Since(lastSample) >= 5*time.Second {
-			lastSample = time.Now()
-			s.sample(ctx)
-		}
-		free := s.opts.Workers - int(inflight.Load())
-		if free <= 0 {
-			select {
-			case <-ctx.Done():
-			case <-done:
-			}
-			continue
-		}
-		now := s.Now()
-		ds, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), free)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("webhook queue unreachable", "error", err.Error())
-			}
-			s.sleep(ctx, done, pause)
-			pause = min(2*pause, 5*time.Second)
-			continue
-		}
-		pause = s.opts.Poll
-		for _, d := range ds {
-			if d.Interrupted {
-				s.metrics.attempts.WithLabelValues("interrupted").Inc()
-				s.log.Warn("webhook attempt interrupted by a stopped instance; sending again",
-					"delivery", d.ID, "partner", d.PartnerID, "attempt", d.Attempts)
-			}
-			ok, retryAt := s.breaker.acquire(d.PartnerID, now)
-			if !ok {
-				if err := s.queue.postpone(work, d.ID, retryAt); err != nil {
-					s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
-				}
-				continue
-			}
-			inflight.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.attempt(work, d)
-				inflight.Add(-1)
-				select {
-				case done <- struct{}{}:
-				default:
-				}
-			}()
-		}
-		if len(ds) < free {
-			s.sleep(ctx, done, s.opts.Poll)
-		}
-	}
-	return ctx.Err()
-}
-
-// sleep waits for d, a wake-up, a finished attempt or the end of ctx.
-func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-s.wake:
-	case <-t.C:
-	case <-done:
-	}
-}
-
-// attempt makes one try of d and records it. The circuit breaker hears
-// how the try went before its outcome is recorded: a recorded retry may
-// come due at once (a Retry-After of 0, another instance's clock), and a
-// claim of it must never meet a breaker that has not heard of the last
-// try. The breaker is given the time the try ended on the sender's clock,
-// not whenever this goroutine gets to it, so its cooldown runs from the
-// failure.
-func (s *Sender) attempt(ctx context.Context, d Delivery) {
+// attempt makes one try of d, marked in flight at claimed, and returns its
+// outcome to record. The circuit breaker hears how the try went before its
+// outcome is recorded: a recorded retry may come due at once (a
+// Retry-After of 0, another instance's clock), and a claim of it must never
+// meet a breaker that has not heard of the last try. The breaker is given
+// the time the try ended on the sender's clock, not whenever this goroutine
+// gets to it, so its cooldown runs from the failure.
+func (s *Sender) attempt(ctx context.Context, j send, claimed time.Time) result {
 	now := s.Now()
-	o := s.try(ctx, &d, now)
-	s.breaker.release(d.PartnerID, o.healthy, now.Add(o.took))
-	if !o.postpone.IsZero() {
-		if err := s.queue.postpone(ctx, d.ID, o.postpone); err != nil {
-			s.log.Warn("postpone delivery", "delivery", d.ID, "error", err.Error())
-		}
-		return
-	}
-	s.record(ctx, d, o.state, o.next, o.attempt, o.health, now)
+	o := s.try(ctx, j, claimed, now)
+	s.breaker.release(j.d.PartnerID, o.healthy, now.Add(o.took))
+	return o.result
 }
 
 // outcome is what one try of a delivery came to.
@@ -284,62 +187,38 @@ type outcome struct {
 	healthy bool
 	// took is how long the request took.
 	took time.Duration
-	// postpone, when set, makes the delivery due then without counting
-	// a try; the fields below are then unused.
-	postpone time.Time
-	// state, next, attempt and health are recorded (see Sender.record).
-	state, health string
-	next          time.Time
-	attempt       *Attempt
+	result
 }
 
-// try makes one try of d at now, counting it in d.Attempts.
-func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
-	t, ok, err := s.partners.Target(ctx, d.PartnerID)
-	if err != nil {
-		s.log.Warn("load partner for delivery", "partner", d.PartnerID, "error", err.Error())
-		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
-	}
-	if !ok {
-		d.Attempts++
-		a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
-		return outcome{healthy: true, state: StateFailed, attempt: a}
-	}
-	if t.State != "active" {
-		// Held, not failed: an admin re-enables the partner and replays.
-		return outcome{healthy: true, state: StateParked}
-	}
-
-	d.Attempts++
-	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now}
-	// Without the mark a crash would lose the try from the log; without
-	// Redis the outcome could not be recorded either: try again later.
-	if err := s.queue.inFlight(ctx, *a); err != nil {
-		s.log.Warn("mark webhook attempt", "delivery", d.ID, "error", err.Error())
-		d.Attempts--
-		return outcome{healthy: true, postpone: now.Add(5 * time.Second)}
-	}
-	status, header, body, latency, err := s.post(ctx, t, *d)
+// try makes one try of j.d, already counted in its Attempts and marked in
+// flight at claimed, at now.
+func (s *Sender) try(ctx context.Context, j send, claimed, now time.Time) outcome {
+	d := j.d
+	a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: claimed}
+	status, header, body, latency, err := s.post(ctx, j)
 	a.Status, a.Response, a.LatencyMS = status, body, float64(latency.Microseconds())/1000
 	s.metrics.attemptTime.Observe(latency.Seconds())
 	if err != nil {
 		a.Error = err.Error()
 	}
+	o := outcome{healthy: true, took: latency, result: result{d: d, a: a, now: now}}
 	switch {
-	case errors.Is(err, ErrRefusedAddress), errors.Is(err, ErrInsecureURL):
+	case errors.Is(err, outbound.ErrRefusedAddress), errors.Is(err, outbound.ErrInsecureURL), errors.Is(err, outbound.ErrCredentials):
 		// The partner's URL, or what its name resolves to, is not one
 		// Flashwire may call: trying for a day would only repeat that. The
 		// delivery fails now and the partner is disabled with the reason,
 		// so the admin sees it and its other deliveries wait, to be
 		// replayed once the URL is fixed.
 		a.Outcome = "failed"
-		a.Error = "address not allowed: " + dialError(err) + "; not retried"
-		reason := fmt.Sprintf("address not allowed at %s: %s", now.UTC().Format(time.RFC3339), dialError(err))
+		a.Error = refusal(err) + "; not retried"
+		reason := fmt.Sprintf("%s at %s", refusal(err), now.UTC().Format(time.RFC3339))
 		s.disable(ctx, d.PartnerID, reason, "refused")
-		return outcome{healthy: true, took: latency, state: StateFailed, attempt: a}
+		o.state = StateFailed
+		return o
 	case err == nil && status >= 200 && status < 300:
 		a.Outcome = "delivered"
-		return outcome{healthy: true, took: latency, state: StateDelivered, attempt: a, health: "ok"}
+		o.state, o.health = StateDelivered, "ok"
+		return o
 	case err == nil && status == http.StatusGone:
 		a.Outcome = "disabled"
 		a.Error = "endpoint answered 410 Gone: partner disabled"
@@ -347,8 +226,10 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 		s.disable(ctx, d.PartnerID, reason, "gone")
 		// No health: disabling ended the partner's run of failures, and
 		// marking a new one would count from now once it is re-enabled.
-		return outcome{took: latency, state: StateParked, attempt: a}
+		o.healthy, o.state = false, StateParked
+		return o
 	}
+	o.healthy = false
 	if err == nil && a.Error == "" {
 		a.Error = "HTTP " + strconv.Itoa(status)
 		if status >= 300 && status < 400 {
@@ -359,23 +240,16 @@ func (s *Sender) try(ctx context.Context, d *Delivery, now time.Time) outcome {
 	if ra, ok := outbound.RetryAfter(header, now); ok && more && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		wait = ra
 	}
+	o.health = "fail"
 	if !more {
 		a.Outcome = "failed"
-		return outcome{took: latency, state: StateFailed, attempt: a, health: "fail"}
+		o.state = StateFailed
+		return o
 	}
 	next := now.Add(wait)
 	a.Outcome, a.NextAttempt = "retry", &next
-	return outcome{took: latency, state: StatePending, next: next, attempt: a, health: "fail"}
-}
-
-// dialError is err without the request it came from, which repeats the
-// partner's URL: "dial tcp 10.0.0.5:443 (address in 10.0.0.0/8): ...".
-func dialError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
+	o.state, o.next = StatePending, next
+	return o
 }
 
 // CheckEndpoint returns what is wrong with raw as a partner's URL that
@@ -383,16 +257,18 @@ func dialError(err error) string {
 // or an IP address given literally that the dialer would refuse. Names
 // are judged when dialled.
 func (s *Sender) CheckEndpoint(raw string) error {
-	if err := s.opts.Allow.CheckURL(raw); err != nil {
+	if err := s.opts.Outbound.Allow.CheckURL(raw); err != nil {
 		return err
 	}
-	return s.opts.Allow.CheckAddress(raw)
+	return s.opts.Outbound.Allow.CheckHTTPS(raw)
 }
 
-// post sends one signed request and reads the start of the answer.
-func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, header http.Header, body string, latency time.Duration, err error) {
-	if err := s.opts.Allow.CheckURL(t.URL); err != nil {
-		return 0, nil, "", 0, err
+// post sends one signed request and reads the start of the answer. The
+// client's timeout bounds it.
+func (s *Sender) post(ctx context.Context, j send) (status int, header http.Header, body string, latency time.Duration, err error) {
+	t, d := j.t, j.d
+	if j.urlErr != nil {
+		return 0, nil, "", 0, j.urlErr
 	}
 	secrets, err := s.secrets.Signing(ctx, t.ID)
 	if err != nil {
@@ -403,8 +279,6 @@ func (s *Sender) post(ctx context.Context, t Target, d Delivery) (status int, he
 	if err != nil {
 		return 0, nil, "", 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return 0, nil, "", 0, fmt.Errorf("build request: %w", err)
@@ -441,34 +315,6 @@ func clip(b []byte) string {
 		n--
 	}
 	return s[:n]
-}
-
-// record stores the outcome and reports it in metrics, logs and stats.
-func (s *Sender) record(ctx context.Context, d Delivery, state string, next time.Time, a *Attempt, health string, now time.Time) {
-	f, err := s.queue.finish(ctx, d, state, next, a, health, now, s.opts.DisableAfter)
-	if err != nil {
-		// The lease runs out and the delivery is tried again: at least once.
-		s.log.Error("record webhook attempt", "delivery", d.ID, "partner", d.PartnerID, "error", err.Error())
-		return
-	}
-	if a != nil {
-		s.metrics.attempts.WithLabelValues(a.Outcome).Inc()
-	}
-	if state == StateDelivered {
-		s.metrics.latency.Observe(max(now.Sub(d.CreatedAt), 0).Seconds())
-	}
-	if f.first && d.AlertID != "" {
-		switch state {
-		case StateDelivered:
-			s.tally.Add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
-		case StateFailed:
-			s.tally.Add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
-		}
-	}
-	if f.disable {
-		reason := fmt.Sprintf("every delivery failed from %s to %s", f.failingSince.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-		s.disable(ctx, d.PartnerID, reason, "failing")
-	}
 }
 
 func (s *Sender) disable(ctx context.Context, partnerID, reason, why string) {

@@ -89,7 +89,7 @@ func BenchmarkOneAlert(b *testing.B) {
 	floorRate := float64(len(subs)) / floor.Seconds()
 	b.Logf("floor: %d pushes in %v, %.0f/s", len(subs), floor.Round(time.Millisecond), floorRate)
 
-	e.start(b, e.sender(b, Options{Client: client, Lease: DefaultLease}))
+	e.start(b, e.sender(b, Options{Timeout: 10 * time.Second, Lease: DefaultLease}))
 	for b.Loop() {
 		before := e.push.Answered()
 		start = time.Now()

@@ -18,7 +18,7 @@ import (
 	"flashwire/internal/pushtest"
 	"flashwire/internal/redistest"
 	"flashwire/notifier"
-	"flashwire/notifier/webhook"
+	"flashwire/notifier/outbound"
 	"flashwire/subscribers"
 )
 
@@ -77,27 +77,27 @@ func newEnv(tb testing.TB) *env {
 		log: log, push: push, keys: keys, logs: &syncBuffer{}}
 }
 
-// client is the sender's address-checking client, trusting the stand-in's
-// certificate and allowing loopback: in tests only.
+// client is a client like the sender's, for the library alone.
 func (e *env) client(tb testing.TB, timeout time.Duration) *http.Client {
 	tb.Helper()
-	allow, err := webhook.ParseAllow([]string{"127.0.0.1"})
+	return outbound.NewClient(e.outbound(tb, timeout))
+}
+
+// outbound is the guarded client's setting for the environment: loopback
+// allowed, the stand-in's certificate trusted.
+func (e *env) outbound(tb testing.TB, timeout time.Duration) outbound.Config {
+	tb.Helper()
+	allow, err := outbound.ParseAllow([]string{"127.0.0.1"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := webhook.NewClient(allow, timeout)
-	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: e.push.CertPool()}
-	return c
+	return outbound.Config{Allow: allow, Timeout: timeout, TLS: &tls.Config{RootCAs: e.push.CertPool()}}
 }
 
 // sender returns a sender of the environment with opts over its defaults.
 func (e *env) sender(tb testing.TB, opts Options) *Sender {
 	tb.Helper()
-	allow, _ := webhook.ParseAllow([]string{"127.0.0.1"})
-	opts.Keys, opts.Subject, opts.Allow = e.keys, "mailto:newsdesk@example.com", allow
-	if opts.Client == nil {
-		opts.Client = e.client(tb, 5*time.Second)
-	}
+	opts.Keys, opts.Subject, opts.Outbound = e.keys, "mailto:newsdesk@example.com", e.outbound(tb, 0)
 	if opts.Lease == 0 {
 		opts.Lease = 6 * time.Second
 	}

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	mrand "math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,6 @@ import (
 	"flashwire"
 	"flashwire/notifier"
 	"flashwire/notifier/outbound"
-	"flashwire/notifier/webhook"
 	"flashwire/subscribers"
 )
 
@@ -49,12 +49,11 @@ type Options struct {
 	Keys Keys
 	// Subject is the VAPID contact, mailto: or https:.
 	Subject string
-	// Allow lists hosts and networks exempt from the address check, for
-	// development and tests only.
-	Allow webhook.Allow
-	// Client sends the pushes; nil builds the address-checking client.
-	// Tests give one that trusts their push service's certificate.
-	Client *http.Client
+	// Outbound is the guarded client's setting: the hosts and networks
+	// exempt from the address check, for development and tests only (and
+	// the tests' TLS roots). Its Timeout is Timeout below; no redirect is
+	// followed.
+	Outbound outbound.Config
 	// Timeout bounds one push (default 10 s, and at most a third of Lease).
 	Timeout time.Duration
 	// Workers bounds pushes in flight on this instance (default 256).
@@ -138,10 +137,9 @@ func NewSender(rdb redis.UniversalClient, dir Directory, opts Options) *Sender {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	client := opts.Client
-	if client == nil {
-		client = webhook.NewClient(opts.Allow, opts.Timeout)
-	}
+	guard := opts.Outbound
+	guard.Timeout, guard.Redirects = opts.Timeout, 0
+	client := outbound.NewClient(guard)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return &Sender{
@@ -166,11 +164,15 @@ func (s *Sender) PublicKey() string { return s.opts.Keys.Public }
 // could not be sent there: not https, or an address the outbound guard
 // refuses. Internal addresses behind a name are refused when dialled.
 func (s *Sender) CheckEndpoint(endpoint string) error {
-	if err := s.opts.Allow.CheckURL(endpoint); err != nil || !strings.HasPrefix(endpoint, "https://") {
-		return flashwire.Invalid("endpoint", "is not an https URL pushes may be sent to")
-	}
-	if err := s.opts.Allow.CheckAddress(endpoint); err != nil {
+	allow := s.opts.Outbound.Allow
+	err := allow.CheckURL(endpoint)
+	switch {
+	case errors.Is(err, outbound.ErrCredentials):
+		return flashwire.Invalid("endpoint", "carries a user name or password, which pushes never send")
+	case errors.Is(err, outbound.ErrRefusedAddress):
 		return flashwire.Invalid("endpoint", "points at an internal address, which pushes may not reach")
+	case err != nil || allow.CheckHTTPS(endpoint) != nil || !strings.HasPrefix(endpoint, "https://"):
+		return flashwire.Invalid("endpoint", "is not an https URL pushes may be sent to")
 	}
 	return nil
 }
@@ -691,8 +693,7 @@ func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payloa
 		t.Pending--
 		switch o.what {
 		case outReached:
-			t.Reached++
-			t.Latencies = append(t.Latencies, latencies[i])
+			t.Add(notifier.Delivered(flashwire.EventType(j.Type), flashwire.EventType(j.Type), strconv.Itoa(j.Shard)+":"+strconv.Itoa(o.bit), latencies[i]))
 			s.metrics.latency.Observe(latencies[i].Seconds())
 		case outRemoved:
 			t.Removed++
@@ -708,7 +709,7 @@ func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payloa
 // outcomes are recorded in the job already, and a crash must not lose
 // their count.
 func (s *Sender) figures(ctx context.Context, j job, t notifier.Tally) {
-	if s.opts.Stats == nil || (t.Pending == 0 && t.Reached == 0 && t.Failed == 0 && t.Expired == 0 && t.Removed == 0) {
+	if s.opts.Stats == nil || (t.Pending == 0 && t.Reached == 0 && t.Updates == 0 && t.Retractions == 0 && t.Failed == 0 && t.Expired == 0 && t.Removed == 0) {
 		return
 	}
 	if err := s.opts.Stats.Record(ctx, j.AlertID, notifier.WebPush, t); err != nil {
@@ -722,7 +723,7 @@ func (s *Sender) push(ctx context.Context, j job, a flashwire.Alert, payload []b
 	host := hostOf(t.Endpoint)
 	label := s.hosts.label(host)
 	count := func(what string) { s.metrics.sends.WithLabelValues(what, label).Inc() }
-	if err := s.opts.Allow.CheckURL(t.Endpoint); err != nil {
+	if err := s.opts.Outbound.Allow.CheckHTTPS(t.Endpoint); err != nil {
 		count("failed")
 		return result{what: outFailed}
 	}

@@ -1,4 +1,4 @@
-package webhook
+package outbound
 
 import (
 	"errors"
@@ -50,6 +50,18 @@ func TestRefused(t *testing.T) {
 		{"64:ff9b::5db8:d70e", false},    // NAT64 carrying a public address
 		{"100.63.255.255", false},        // just below CGNAT
 		{"172.32.0.1", false},            // just above 172.16/12
+		{"198.18.0.1", true},             // benchmarking
+		{"198.19.255.255", true},         // benchmarking, top
+		{"198.20.0.1", false},            // just above it
+		{"192.0.2.7", true},              // documentation
+		{"2001:db8::1", true},            // IPv6 documentation
+		{"3fff::1", true},                // IPv6 documentation (2024)
+		{"2001:2::1", true},              // IPv6 benchmarking
+		{"2001:0:4136:e378::1", true},    // Teredo
+		{"64:ff9b:1::a00:1", true},       // local-use NAT64
+		{"::ffff:0.0.0.0", true},         // IPv4-mapped unspecified
+		{"::ffff:100.64.0.1", true},      // IPv4-mapped CGNAT
+		{"fec0::1", true},                // deprecated site-local
 	}
 	for _, tt := range tests {
 		ip := netip.MustParseAddr(tt.addr)
@@ -68,15 +80,19 @@ func TestCheckURL(t *testing.T) {
 		url     string
 		wantErr error
 	}{
-		{"https://partner.example/hook", nil},                // https, any host
-		{"http://partner.example/hook", ErrInsecureURL},      // plain http refused
-		{"http://127.0.0.1:8080/hook", nil},                  // allow-listed address
-		{"http://dev.internal/hook", nil},                    // allow-listed name
-		{"http://10.9.3.4/hook", nil},                        // allow-listed network
-		{"http://10.8.3.4/hook", ErrInsecureURL},             // outside it
-		{"http://localhost:8080/hook", ErrInsecureURL},       // names are not addresses
-		{"ftp://partner.example/hook", errors.New("scheme")}, // not http at all
-		{"https://user:pw@partner.example/", errors.New("credentials")},
+		{"https://partner.example/hook", nil},                 // https, any host
+		{"http://partner.example/feed", nil},                  // plain http is the https rule's business
+		{"http://127.0.0.1:8080/hook", nil},                   // allow-listed address
+		{"http://10.9.3.4/hook", nil},                         // allow-listed network
+		{"http://10.8.3.4/hook", ErrRefusedAddress},           // outside it
+		{"http://[::1]/hook", ErrRefusedAddress},              // IPv6 loopback
+		{"http://[::ffff:127.0.0.2]/hook", ErrRefusedAddress}, // IPv4-mapped loopback
+		{"http://0.0.0.0/hook", ErrRefusedAddress},            // unspecified
+		{"http://localhost:8080/hook", nil},                   // a name: judged when dialled
+		{"ftp://partner.example/hook", errors.New("scheme")},  // not http at all
+		{"https://user:pw@partner.example/", ErrCredentials},  // user and password
+		{"https://user@partner.example/", ErrCredentials},     // user alone
+		{"https://user:pw@127.0.0.1/", ErrCredentials},        // even where allowed
 	}
 	for _, tt := range tests {
 		err := allow.CheckURL(tt.url)
@@ -85,8 +101,25 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%s) = %v, want nil", tt.url, err)
 		case tt.wantErr != nil && err == nil:
 			t.Errorf("CheckURL(%s) = nil, want an error", tt.url)
-		case errors.Is(tt.wantErr, ErrInsecureURL) && !errors.Is(err, ErrInsecureURL):
-			t.Errorf("CheckURL(%s) = %v, want ErrInsecureURL", tt.url, err)
+		case (tt.wantErr == ErrRefusedAddress || tt.wantErr == ErrCredentials) && !errors.Is(err, tt.wantErr):
+			t.Errorf("CheckURL(%s) = %v, want %v", tt.url, err, tt.wantErr)
+		}
+	}
+	https := []struct {
+		url  string
+		want bool // refused
+	}{
+		{"https://partner.example/hook", false}, // https
+		{"http://partner.example/hook", true},   // plain http
+		{"http://127.0.0.1:8080/hook", false},   // allow-listed address
+		{"http://dev.internal/hook", false},     // allow-listed name
+		{"http://10.9.3.4/hook", false},         // allow-listed network
+		{"http://10.8.3.4/hook", true},          // outside it
+		{"http://localhost:8080/hook", true},    // names are not addresses
+	}
+	for _, tt := range https {
+		if err := allow.CheckHTTPS(tt.url); (err != nil) != tt.want || (err != nil && !errors.Is(err, ErrInsecureURL)) {
+			t.Errorf("CheckHTTPS(%s) = %v, want refused %v", tt.url, err, tt.want)
 		}
 	}
 	if _, err := ParseAllow([]string{"10.0.0.0/99"}); err == nil {
@@ -103,7 +136,7 @@ func TestDialRefuses(t *testing.T) {
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 
 	t.Run("ErrRefusedAddress", func(t *testing.T) {
-		client := NewClient(Allow{}, 2*time.Second)
+		client := NewClient(Config{Timeout: 2 * time.Second})
 		for _, host := range []string{
 			"127.0.0.1",
 			"localhost", // a name that resolves to 127.0.0.1
@@ -135,7 +168,7 @@ func TestDialRefuses(t *testing.T) {
 			if allowed == "localhost" {
 				host = "localhost"
 			}
-			resp, err := NewClient(allow, 2*time.Second).Post("http://"+net.JoinHostPort(host, port)+"/", "application/json", nil)
+			resp, err := NewClient(Config{Allow: allow, Timeout: 2 * time.Second}).Post("http://"+net.JoinHostPort(host, port)+"/", "application/json", nil)
 			if err != nil {
 				t.Errorf("allow %s: %v", allowed, err)
 				continue
@@ -151,7 +184,7 @@ func TestNoRedirects(t *testing.T) {
 	}))
 	defer srv.Close()
 	allow, _ := ParseAllow([]string{"127.0.0.1"})
-	resp, err := NewClient(allow, 2*time.Second).Post(srv.URL, "application/json", nil)
+	resp, err := NewClient(Config{Allow: allow, Timeout: 2 * time.Second}).Post(srv.URL, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

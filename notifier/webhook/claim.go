@@ -1,0 +1,359 @@
+package webhook
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Claiming: a Sender's Run takes due deliveries with a lease and starts
+// them. Its claimers loops run side by side, each taking at most
+// claimBatch deliveries a call, so the round trips of one batch (claim,
+// partner look-up, in-flight marks) overlap the next batch's, and no single
+// script holds Redis long enough to delay other clients' commands.
+const (
+	claimers   = 4
+	claimBatch = 64
+)
+
+// Run delivers until ctx ends, then waits for the attempts in flight (each
+// bounded by the timeout) and their records, and returns: that is the
+// drain at shutdown. Deliveries claimed but not finished by a process that
+// dies come due again when their lease ends, for any instance.
+//
+// Redis sees a few round trips per claimed batch, not per delivery: one
+// claim (which also checks the secrets cache), one partner look-up, one
+// mark of the tries in flight; outcomes go to one recorder goroutine that
+// stores them in batches (see recorder.go).
+func (s *Sender) Run(ctx context.Context) error {
+	// Attempts outlive ctx so a drain finishes them instead of cutting
+	// them off mid-request; the timeout still bounds each.
+	work := context.WithoutCancel(ctx)
+	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s)}
+	flushStop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.tally.Run(work, flushStop, s.log)
+	}()
+	go r.rec.run(work)
+	// The gauges' first look is at the queue as this instance found it.
+	s.sample(ctx)
+	var loops sync.WaitGroup
+	for i := range claimers {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			r.claimLoop(ctx, i == 0)
+		}()
+	}
+	loops.Wait()
+	r.attempts.Wait()
+	r.rec.close()
+	close(flushStop)
+	<-flushed
+	return ctx.Err()
+}
+
+// running is the state of one Run shared by its claimers.
+type running struct {
+	s    *Sender
+	work context.Context
+	// slots counts the worker slots taken, by claims under way and by
+	// attempts in flight; at most Options.Workers.
+	slots atomic.Int64
+	// done hears of finished attempts, to wake a claimer waiting for a slot.
+	done     chan struct{}
+	attempts sync.WaitGroup
+	rec      *recorder
+}
+
+// reserve takes up to n free worker slots and returns how many it took.
+func (r *running) reserve(n int) int {
+	for {
+		used := r.slots.Load()
+		k := min(int64(n), int64(r.s.opts.Workers)-used)
+		if k <= 0 {
+			return 0
+		}
+		if r.slots.CompareAndSwap(used, used+k) {
+			return int(k)
+		}
+	}
+}
+
+// claimLoop claims and starts deliveries until ctx ends; the sampler also
+// updates the queue gauges every 5 s.
+func (r *running) claimLoop(ctx context.Context, sampler bool) {
+	s := r.s
+	lastSample := time.Now()
+	pause := s.opts.Poll
+	for ctx.Err() == nil {
+		if sampler && time.Since(lastSample) >= 5*time.Second {
+			lastSample = time.Now()
+			s.sample(ctx)
+		}
+		n := r.reserve(claimBatch)
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+			case <-r.done:
+			}
+			continue
+		}
+		now := s.Now()
+		ds, version, err := s.queue.claim(ctx, now, now.Add(s.opts.Lease), n)
+		if err != nil {
+			r.slots.Add(-int64(n))
+			if ctx.Err() == nil {
+				s.log.Warn("webhook queue unreachable", "error", err.Error())
+			}
+			s.sleep(ctx, r.done, pause)
+			pause = min(2*pause, 5*time.Second)
+			continue
+		}
+		pause = s.opts.Poll
+		s.secrets.observe(version)
+		ready := s.prepare(r.work, ds, now, r.rec)
+		r.slots.Add(int64(len(ready) - n))
+		for _, j := range ready {
+			r.attempts.Add(1)
+			go func() {
+				defer r.attempts.Done()
+				r.rec.add(s.attempt(r.work, j, now))
+				r.slots.Add(-1)
+				select {
+				case r.done <- struct{}{}:
+				default:
+				}
+			}()
+		}
+		if len(ds) < n {
+			s.sleep(ctx, r.done, s.opts.Poll)
+		}
+	}
+}
+
+// sleep waits for d, a wake-up, a finished attempt or the end of ctx.
+func (s *Sender) sleep(ctx context.Context, done chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-s.wake:
+	case <-t.C:
+	case <-done:
+	}
+}
+
+// send is a claimed delivery cleared for a try, with its partner and what
+// is wrong with the partner's URL (nil if nothing), checked once a batch.
+type send struct {
+	d      Delivery
+	t      Target
+	urlErr error
+}
+
+// prepare sorts a claimed batch at now: deliveries to partners that no
+// longer exist fail, those to partners paused or disabled are parked, those
+// whose partner's circuit is open or that are at their concurrency limit
+// wait, and the rest are marked in flight, counted, and returned to be
+// sent. Each step is one round trip for the whole batch.
+func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec *recorder) []send {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(ds))
+	seen := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		if d.Interrupted {
+			s.metrics.attempts.WithLabelValues("interrupted").Inc()
+			s.log.Warn("webhook attempt interrupted by a stopped instance; sending again",
+				"delivery", d.ID, "partner", d.PartnerID, "attempt", d.Attempts)
+		}
+		if !seen[d.PartnerID] {
+			seen[d.PartnerID] = true
+			ids = append(ids, d.PartnerID)
+		}
+	}
+	targets, err := s.partners.Targets(ctx, ids)
+	if err != nil {
+		s.log.Warn("load partners for delivery", "partners", len(ids), "error", err.Error())
+		s.postpone(ctx, ds, now.Add(5*time.Second))
+		return nil
+	}
+	var wait []redis.Z
+	var marks []Attempt
+	var out []send
+	urlErrs := make(map[string]error, len(targets))
+	for _, d := range ds {
+		t, ok := targets[d.PartnerID]
+		switch {
+		case !ok:
+			d.Attempts++
+			a := &Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now, Outcome: "failed", Error: "partner no longer exists"}
+			rec.add(result{d: d, state: StateFailed, a: a, now: now})
+			continue
+		case t.State != "active":
+			// Held, not failed: an admin re-enables the partner and replays.
+			rec.add(result{d: d, state: StateParked, now: now})
+			continue
+		}
+		if ok, retryAt := s.breaker.acquire(d.PartnerID, now); !ok {
+			wait = append(wait, later(d.ID, retryAt))
+			continue
+		}
+		d.Attempts++
+		marks = append(marks, Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now})
+		urlErr, checked := urlErrs[t.ID]
+		if !checked {
+			urlErr = s.opts.Outbound.Allow.CheckHTTPS(t.URL)
+			urlErrs[t.ID] = urlErr
+		}
+		out = append(out, send{d: d, t: t, urlErr: urlErr})
+	}
+	if err := s.queue.postpone(ctx, wait...); err != nil {
+		s.log.Warn("postpone deliveries", "error", err.Error())
+	}
+	// Without the marks a crash would lose the tries from the log; without
+	// Redis the outcomes could not be recorded either: try again later.
+	if len(marks) > 0 {
+		if err := s.queue.inFlight(ctx, marks...); err != nil {
+			s.log.Warn("mark webhook attempts", "deliveries", len(marks), "error", err.Error())
+			held := make([]Delivery, len(out))
+			for i, j := range out {
+				s.breaker.release(j.d.PartnerID, true, now)
+				held[i] = j.d
+			}
+			s.postpone(ctx, held, now.Add(5*time.Second))
+			return nil
+		}
+	}
+	return out
+}
+
+// postpone makes ds due at at without counting an attempt.
+func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
+	zs := make([]redis.Z, len(ds))
+	for i, d := range ds {
+		zs[i] = later(d.ID, at)
+	}
+	if err := s.queue.postpone(ctx, zs...); err != nil {
+		s.log.Warn("postpone deliveries", "deliveries", len(ds), "error", err.Error())
+	}
+}
+
+// claimScript takes up to ARGV[3] due deliveries and pushes their due time
+// to the end of a lease: if the claimer dies, they come due again then. A
+// delivery still marked in flight was being sent by an instance that
+// stopped before it could record the outcome: its try is recorded in the
+// partner's log as interrupted, and counted, here, once. It also returns
+// the version of the signing secrets, so a claimer's cache of them is
+// checked in the same round trip.
+// KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
+// key prefix, attempt log key prefix, log length. Returns {secrets version,
+// {delivery fields...}...}.
+var claimScript = redis.NewScript(luaEach + `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out, leased, gone = {}, {}, {}
+for _, id in ipairs(ids) do
+  local key = ARGV[4] .. id
+  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
+  if not h[1] then
+    table.insert(gone, id)
+  else
+    table.insert(leased, ARGV[2])
+    table.insert(leased, id)
+    local interrupted = '0'
+    if h[9] then
+      local log = ARGV[5] .. h[1]
+      redis.call('LPUSH', log, h[9])
+      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
+      h[6] = tostring(cjson.decode(h[9]).attempt)
+      redis.call('HSET', key, 'attempts', h[6])
+      redis.call('HDEL', key, 'inflight')
+      interrupted = '1'
+    end
+    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
+  end
+end
+each('ZADD', KEYS[1], leased)
+each('ZREM', KEYS[1], gone)
+return {redis.call('GET', KEYS[2]) or '0', out}
+`)
+
+// claim leases up to n due deliveries until leaseEnd. It also returns the
+// version of the signing secrets (see Secrets.observe).
+func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, int64, error) {
+	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue, keySecretsVersion}, now.UnixMilli(), leaseEnd.UnixMilli(), n,
+		keyDelivP, keyPrefix+"log:", KeepAttempts).Slice()
+	if err != nil || len(res) != 2 {
+		return nil, 0, fmt.Errorf("claim due deliveries: %w", cmp.Or(err, errors.New("unexpected answer")))
+	}
+	ver, _ := res[0].(string)
+	version, _ := strconv.ParseInt(ver, 10, 64)
+	rows, _ := res[1].([]any)
+	out := make([]Delivery, 0, len(rows))
+	for _, r := range rows {
+		f, _ := r.([]any)
+		if len(f) != 10 {
+			continue
+		}
+		s := make([]string, len(f))
+		for i, v := range f {
+			s[i], _ = v.(string)
+		}
+		created, _ := strconv.ParseInt(s[5], 10, 64)
+		attempts, _ := strconv.Atoi(s[6])
+		replayed, _ := strconv.Atoi(s[8])
+		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
+			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
+			Interrupted: s[9] == "1"})
+	}
+	return out, version, nil
+}
+
+// inFlight marks tries of deliveries as under way, in one round trip,
+// until finish records their outcome: if this instance stops first, the
+// next claim records each in the delivery log as interrupted (see
+// claimScript).
+func (q *Queue) inFlight(ctx context.Context, as ...Attempt) error {
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, a := range as {
+			a.Outcome = "interrupted"
+			a.Error = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
+			b, _ := json.Marshal(a)
+			p.HSet(ctx, keyDelivery(a.DeliveryID), "inflight", b)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d deliveries in flight: %w", len(as), err)
+	}
+	return nil
+}
+
+// postpone makes claimed deliveries due later without counting an attempt:
+// each z is a delivery id (Member) and its new due time in unix ms (Score).
+func (q *Queue) postpone(ctx context.Context, zs ...redis.Z) error {
+	if len(zs) == 0 {
+		return nil
+	}
+	if err := q.rdb.ZAddXX(ctx, keyDue, zs...).Err(); err != nil {
+		return fmt.Errorf("postpone %d deliveries: %w", len(zs), err)
+	}
+	return nil
+}
+
+// later is the postponement of delivery id until at.
+func later(id string, at time.Time) redis.Z {
+	return redis.Z{Score: float64(at.UnixMilli()), Member: id}
+}
