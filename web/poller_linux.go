@@ -19,13 +19,13 @@ const pollReaders = 64
 
 // poller waits for bytes on every idle WebSocket with one epoll instance,
 // so an idle connection has no goroutine (a parked reader holds a 4 KiB
-// stack; at 15,000 connections that was 40% of the memory they cost). When
-// bytes arrive, one of pollReaders goroutines reads the frames that came
+// stack: about a third of what an idle connection cost). When bytes
+// arrive, one of pollReaders goroutines reads the frames that came
 // (client.readPump) and hands the socket back. A socket is registered
 // one-shot: it fires once and stays silent until re-armed after its read,
-// so it has at most one reader, as habit 5 asks. Since no goroutine waits
-// on a read deadline, the idle timeout is a sweep over the sockets each
-// second (wsTransport.idle).
+// so it still has one reader at a time. Since no goroutine waits on a read
+// deadline, the idle timeout is a sweep over the sockets each second
+// (wsTransport.idle).
 type poller struct {
 	logger *slog.Logger
 	// epfd is the epoll instance; closed when run ends.
