@@ -54,6 +54,9 @@ type envOptions struct {
 	configure func(e *testEnv, h *HubConfig, c *Config)
 	// wrap, when set, puts a handler in front of the server's.
 	wrap func(http.Handler) http.Handler
+	// noPoller makes every WebSocket read by a goroutine of its own, as
+	// where there is no epoll.
+	noPoller bool
 }
 
 // newEnv builds and starts an instance as opts says; the test's cleanup
@@ -89,6 +92,9 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 	}
 	if opts.hub {
 		e.hub = NewHub(hcfg)
+		if opts.noPoller {
+			e.hub.poller = nil
+		}
 		cfg.Hub = e.hub
 	}
 	e.server = NewServer(cfg)
