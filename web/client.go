@@ -165,18 +165,28 @@ func (c *client) leave() {
 
 // readPump owns reads of one WebSocket while the poller has handed it
 // over, the socket having become readable: it reads from the socket once,
-// then every complete frame its buffer holds, and returns once none is
-// left (a frame cut short waits in the buffer for its rest), so the
-// poller waits for the next bytes. Pongs and pings it answers itself:
-// gorilla, having read a control frame, goes on to wait for the next
-// frame. An error ends the connection.
+// then every complete frame its buffer holds (readBuffered), so the poller
+// waits for the next bytes. An error ends the connection.
 func (c *client) readPump(t *wsTransport) error {
-	ws, br := t.ws, t.br
-	// Bounds the read below and a message longer than the buffer.
-	_ = ws.SetReadDeadline(time.Now().Add(writeWait))
-	if _, err := br.Peek(br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+	// Bounds the read below and the rest of a message longer than the
+	// buffer.
+	_ = t.ws.SetReadDeadline(time.Now().Add(writeWait))
+	if _, err := t.br.Peek(t.br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 		return err
 	}
+	return c.readBuffered(t)
+}
+
+// errLongMessage: the buffer is full with the start of a message, whose
+// rest must be waited for.
+var errLongMessage = errors.New("message longer than the read buffer")
+
+// readBuffered reads every complete frame the buffer holds and returns
+// once none is left (a frame cut short waits in the buffer for its rest).
+// Pongs and pings it answers itself: gorilla, having read a control frame,
+// goes on to wait for the next frame.
+func (c *client) readBuffered(t *wsTransport) error {
+	br := t.br
 	for br.Buffered() > 0 {
 		b, _ := br.Peek(br.Buffered())
 		kind, n := scanHeld(b)
@@ -185,8 +195,7 @@ func (c *client) readPump(t *wsTransport) error {
 			if br.Buffered() < br.Size() {
 				return nil
 			}
-			// A message longer than the buffer: gorilla reads the
-			// rest, waiting for it within writeWait.
+			return errLongMessage
 		case heldPong:
 			_, _ = br.Discard(n)
 			t.extend(pongWait)
@@ -195,7 +204,7 @@ func (c *client) readPump(t *wsTransport) error {
 			payload := unmask(b, n)
 			_, _ = br.Discard(n)
 			t.extend(pongWait)
-			if err := ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(writeWait)); err != nil {
+			if err := t.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(writeWait)); err != nil {
 				return err
 			}
 			continue

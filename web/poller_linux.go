@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -13,8 +14,7 @@ import (
 )
 
 // pollReaders is how many WebSockets are read at once. A reader reads what
-// has arrived and goes on to the next socket; it waits on a socket only
-// for the rest of a message longer than the read buffer, within writeWait.
+// has arrived and goes on to the next socket; it never waits for bytes.
 const pollReaders = 64
 
 // poller waits for bytes on every idle WebSocket with one epoll instance,
@@ -176,12 +176,30 @@ func (p *poller) readLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-p.ready:
-			if err := t.c.readPump(t); err != nil {
-				t.c.close()
-				continue
-			}
-			p.rearm(t)
+			p.done(t, t.c.readPump(t))
 		}
+	}
+}
+
+// done hands t back once its reader is done with what came, or ends it.
+// The rest of a message longer than the buffer may be slow to come: a
+// goroutine of its own waits for it (within writeWait), not a reader, so
+// slow senders never hold up the others.
+func (p *poller) done(t *wsTransport, err error) {
+	switch {
+	case errors.Is(err, errLongMessage):
+		go func() {
+			_ = t.ws.SetReadDeadline(time.Now().Add(writeWait))
+			err := t.c.readMessage(t)
+			if err == nil {
+				err = t.c.readBuffered(t)
+			}
+			p.done(t, err)
+		}()
+	case err != nil:
+		t.c.close()
+	default:
+		p.rearm(t)
 	}
 }
 

@@ -186,3 +186,24 @@ func TestPollerCloseWhileIdle(t *testing.T) {
 	}
 	expectPong(t, stays)
 }
+
+// TestPollerSlowSender: connections that send the start of a message
+// longer than the read buffer and stall, three times as many as there are
+// readers, hold up no one else's frames: were each to hold a reader for
+// writeWait, the pong would take three times that.
+func TestPollerSlowSender(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	long := clientFrame(true, opText, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 2*readBufferSize)+`"}`))
+	for range 3 * pollReaders {
+		slow := dial(t, env.wsURL(""), nil)
+		if _, err := slow.NetConn().Write(long[:readBufferSize+64]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dial(t, env.wsURL(""), nil)
+	if _, err := c.NetConn().Write(pingFrame); err != nil {
+		t.Fatal(err)
+	}
+	expectPong(t, c)
+}
