@@ -8,8 +8,9 @@ import (
 )
 
 // readBufferSize is each WebSocket's read buffer. Clients send small
-// frames: pongs, pings and subscribe messages of a few hundred bytes. A
-// larger message is read in one blocking read (see client.readPump).
+// frames: pongs, pings and subscribe messages of a few hundred bytes. The
+// rest of a larger message is waited for by a goroutine of its own (see
+// poller.done).
 const readBufferSize = 512
 
 // ownBuffer hands gorilla/websocket a read buffer of ours at Upgrade: with
