@@ -282,6 +282,9 @@ func (c *client) handleMessage(data []byte) *frame {
 		if m.MinPriority != "" && m.MinPriority.Rank() == 0 {
 			return errorFrame("min_priority must be flash, urgent or normal")
 		}
+		if problem := c.hub.checkSlugs(m.Topics, m.Regions); problem != "" {
+			return errorFrame(problem)
+		}
 		// Quiet hours and pauses of a stored reader stay in force.
 		p := *c.prefs.Load()
 		p.Topics, p.Regions, p.Languages = flashwire.NormalizeSlugs(m.Topics), flashwire.NormalizeSlugs(m.Regions), flashwire.NormalizeSlugs(m.Lang)
@@ -291,6 +294,32 @@ func (c *client) handleMessage(data []byte) *frame {
 		return &frame{kind: frameText, data: body}
 	}
 	return errorFrame(fmt.Sprintf("unknown frame type %q", m.Type))
+}
+
+// checkSlugs says what is wrong with a subscribe frame's topics and
+// regions, as the query of /ws would be answered: a typo in a site's
+// widget must not mean alerts that never arrive. "" means nothing; the
+// filters in force stay as they were otherwise.
+func (h *Hub) checkSlugs(topics, regions []string) string {
+	if h == nil || h.taxonomy == nil || len(topics)+len(regions) == 0 {
+		return ""
+	}
+	// A poller reader waits for this: bounded, and subscribe frames are
+	// rare (one when a reader changes the widget's settings).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	known, knownRegions, err := h.taxonomy.KnownSlugs(ctx)
+	if err != nil {
+		h.logger.Warn("subscribe frame: topics not checked", "error", err.Error())
+		return "the topic list cannot be read now; filters unchanged, try again"
+	}
+	var bad flashwire.InvalidError
+	flashwire.CheckSlugs(&bad, "topics", "topic", flashwire.NormalizeSlugs(topics), known)
+	flashwire.CheckSlugs(&bad, "regions", "region", flashwire.NormalizeSlugs(regions), knownRegions)
+	if err := bad.Err(); err != nil {
+		return err.Error() + "; filters unchanged"
+	}
+	return ""
 }
 
 func errorFrame(text string) *frame {

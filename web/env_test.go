@@ -77,7 +77,7 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 		e.stats = notifier.NewStats(e.rdb)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hcfg := HubConfig{Log: e.log, Stats: e.stats, Registry: e.reg, Logger: logger}
+	hcfg := HubConfig{Log: e.log, Stats: e.stats, Registry: e.reg, Logger: logger, Taxonomy: e.store}
 	cfg := Config{
 		Logger:      logger,
 		Redis:       e.rdb,

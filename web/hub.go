@@ -60,6 +60,14 @@ type HubConfig struct {
 	// Online, when set, makes CountOnline count every instance's
 	// connections (see online.go); nil counts this instance's only.
 	Online *OnlineConfig
+	// Taxonomy, when set, checks the topics and regions of a WebSocket
+	// subscribe frame as the query of /ws is checked; nil takes any slug.
+	Taxonomy slugSource
+}
+
+// slugSource holds the newsroom's known topics and regions.
+type slugSource interface {
+	KnownSlugs(ctx context.Context) (topics, regions map[string]bool, err error)
 }
 
 // Hub fans the alert log out to this instance's WebSocket and SSE
@@ -74,11 +82,12 @@ type HubConfig struct {
 // stack each, 4 KiB for a parked reader: see BENCHMARKS.md for what each
 // connection holds.
 type Hub struct {
-	log     *notifier.Log
-	stats   *notifier.Stats
-	logger  *slog.Logger
-	metrics *hubMetrics
-	now     func() time.Time
+	log      *notifier.Log
+	stats    *notifier.Stats
+	logger   *slog.Logger
+	metrics  *hubMetrics
+	now      func() time.Time
+	taxonomy slugSource // nil: subscribe frames take any slug
 
 	maxConns, maxPerIP, sendQueue, writers int
 
@@ -112,6 +121,7 @@ func NewHub(cfg HubConfig) *Hub {
 		logger:    cfg.Logger,
 		metrics:   newHubMetrics(cfg.Registry),
 		now:       cfg.Now,
+		taxonomy:  cfg.Taxonomy,
 		maxConns:  orDefault(cfg.MaxConnections, DefaultMaxConnections),
 		maxPerIP:  orDefault(cfg.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP),
 		sendQueue: orDefault(cfg.SendQueue, defaultSendQueue),

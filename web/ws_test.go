@@ -131,6 +131,24 @@ func TestWebSocketClientFrames(t *testing.T) {
 			t.Errorf("after subscribe got %v, want [sport flash]", got)
 		}
 	})
+	t.Run("ErrUnknownTopic", func(t *testing.T) {
+		// A typo in a site's widget: refused as the query of /ws is, and
+		// the filters in force stay.
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","topics":["sport","wrold"],"regions":["atlantis"]}`)); err != nil {
+			t.Fatal(err)
+		}
+		m := c.next(t)
+		text, _ := m["error"].(string)
+		if m["type"] != "error" || !strings.Contains(text, `"wrold" is not a known topic`) || !strings.Contains(text, `"atlantis" is not a known region`) {
+			t.Fatalf("reply = %v, want an error naming the unknown topic and region", m)
+		}
+		env.publish(t, flashwire.Alert{Headline: "world", Topics: []string{"world"}, Priority: flashwire.Flash})
+		env.publish(t, flashwire.Alert{Headline: "sport flash", Topics: []string{"sport"}, Priority: flashwire.Flash})
+		env.publish(t, everyone("stop"))
+		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport flash" {
+			t.Errorf("after a refused subscribe got %v, want the filters before it: [sport flash]", got)
+		}
+	})
 	t.Run("ErrUnknownType", func(t *testing.T) {
 		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"dance"}`)); err != nil {
 			t.Fatal(err)
