@@ -90,7 +90,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 	ds := make([]Delivery, len(targets))
 	for i, t := range targets {
 		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(ev.Type), AlertID: ev.Alert.ID,
-			CreatedAt: at, State: StatePending, Body: body}
+			EventID: ev.ID, CreatedAt: at, State: StatePending, Body: body}
 	}
 	// What was stored before an error counts: offered again, the event
 	// makes only the rest.
