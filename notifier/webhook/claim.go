@@ -37,7 +37,8 @@ func (s *Sender) Run(ctx context.Context) error {
 	// Attempts outlive ctx so a drain finishes them instead of cutting
 	// them off mid-request; the timeout still bounds each.
 	work := context.WithoutCancel(ctx)
-	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s)}
+	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s),
+		jobs: make(chan job, s.opts.Workers)}
 	flushStop := make(chan struct{})
 	flushed := make(chan struct{})
 	go func() {
@@ -45,6 +46,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.tally.Run(work, flushStop, s.log)
 	}()
 	go r.rec.run(work)
+	for range s.opts.Workers {
+		r.workers.Add(1)
+		go r.sendLoop()
+	}
 	// The gauges' first look is at the queue as this instance found it.
 	s.sample(ctx)
 	var loops sync.WaitGroup
@@ -56,7 +61,8 @@ func (s *Sender) Run(ctx context.Context) error {
 		}()
 	}
 	loops.Wait()
-	r.attempts.Wait()
+	close(r.jobs)
+	r.workers.Wait()
 	r.rec.close()
 	close(flushStop)
 	<-flushed
@@ -71,9 +77,37 @@ type running struct {
 	// attempts in flight; at most Options.Workers.
 	slots atomic.Int64
 	// done hears of finished attempts, to wake a claimer waiting for a slot.
-	done     chan struct{}
-	attempts sync.WaitGroup
-	rec      *recorder
+	done chan struct{}
+	// jobs hands claimed deliveries to the workers. A claimer holds a slot
+	// for each job it hands over and there are as many workers as slots,
+	// so a handover never waits for long: at most for a worker to fetch
+	// its next job.
+	jobs    chan job
+	workers sync.WaitGroup
+	rec     *recorder
+}
+
+// job is a delivery cleared for a try, claimed at claimed.
+type job struct {
+	send
+	claimed time.Time
+}
+
+// sendLoop is one of Options.Workers long-lived workers: it makes the tries
+// the claimers hand over, one at a time, until Run closes jobs. A partner
+// that hangs holds a worker at most for the timeout, and at most
+// Options.PerPartner of them (the breaker's limit, taken before the
+// handover).
+func (r *running) sendLoop() {
+	defer r.workers.Done()
+	for j := range r.jobs {
+		r.rec.add(r.s.attempt(r.work, j.send, j.claimed))
+		r.slots.Add(-1)
+		select {
+		case r.done <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // reserve takes up to n free worker slots and returns how many it took.
@@ -125,16 +159,7 @@ func (r *running) claimLoop(ctx context.Context, sampler bool) {
 		ready := s.prepare(r.work, ds, now, r.rec)
 		r.slots.Add(int64(len(ready) - n))
 		for _, j := range ready {
-			r.attempts.Add(1)
-			go func() {
-				defer r.attempts.Done()
-				r.rec.add(s.attempt(r.work, j, now))
-				r.slots.Add(-1)
-				select {
-				case r.done <- struct{}{}:
-				default:
-				}
-			}()
+			r.jobs <- job{send: j, claimed: now}
 		}
 		if len(ds) < n {
 			s.sleep(ctx, r.done, s.opts.Poll)
