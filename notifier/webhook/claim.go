@@ -263,12 +263,13 @@ func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
 
 // claimScript takes up to ARGV[3] due deliveries, pushes their due time to
 // the end of a lease (if the claimer dies, they come due again then), and
-// marks each as a try under way, to be recorded as interrupted if no
-// outcome replaces the mark: whatever is not sent is postponed, parked or
-// failed, which clears it. A delivery still marked when claimed was being
-// sent by an instance that stopped before it could record the outcome: its
-// try is recorded in the partner's log as interrupted, and counted, here,
-// once. It also returns the version of the signing secrets, so a claimer's
+// marks each as a try under way, {"attempt":N,"at":TIME}. The mark is
+// stale once the delivery's attempts count that try: an outcome recorded
+// with an attempt does so, and one without (a postponement, a parking)
+// clears the mark. A delivery whose mark is not stale when claimed was
+// being sent by an instance that stopped before it could record the
+// outcome: its try is recorded in the partner's log as interrupted, and
+// counted, here, once. It also returns the version of the signing secrets, so a claimer's
 // cache of them is checked in the same round trip, and each event's body
 // once, however many of the batch's deliveries carry it.
 // KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
@@ -296,19 +297,30 @@ for _, id in ipairs(ids) do
     table.insert(leased, id)
     local interrupted = '0'
     if h[9] then
-      local log = ARGV[5] .. h[1]
-      redis.call('LPUSH', log, h[9])
-      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
-      h[6] = tostring(cjson.decode(h[9]).attempt)
-      redis.call('HSET', key, 'attempts', h[6])
-      interrupted = '1'
+      -- The mark names the try that was under way; it is stale once an
+      -- outcome counted that try. A mark in the full form of a log entry
+      -- was left by an earlier version, which cleared it on every outcome.
+      local n, at = string.match(h[9], '^{"attempt":(%d+),"at":(".-")}$')
+      local entry
+      if n then
+        if tonumber(n) > tonumber(h[6] or '0') then
+          entry = '{"delivery_id":' .. cjson.encode(id) .. ',"type":' .. cjson.encode(h[2] or '') ..
+            ',"attempt":' .. n .. ',"at":' .. at ..
+            ',"status":0,"latency_ms":0,"response":"","error":' .. ARGV[9] .. ',"outcome":"interrupted"}'
+        end
+      else
+        entry, n = h[9], tostring(cjson.decode(h[9]).attempt)
+      end
+      if entry then
+        local log = ARGV[5] .. h[1]
+        redis.call('LPUSH', log, entry)
+        redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
+        h[6] = n
+        redis.call('HSET', key, 'attempts', n)
+        interrupted = '1'
+      end
     end
-    -- The mark is the log entry of this try should it be cut off, in the
-    -- delivery log's JSON.
-    local mark = '{"delivery_id":' .. cjson.encode(id) .. ',"type":' .. cjson.encode(h[2] or '') ..
-      ',"attempt":' .. (tonumber(h[6] or '0') + 1) .. ',"at":' .. ARGV[8] ..
-      ',"status":0,"latency_ms":0,"response":"","error":' .. ARGV[9] .. ',"outcome":"interrupted"}'
-    redis.call('HSET', key, 'inflight', mark)
+    redis.call('HSET', key, 'inflight', '{"attempt":' .. (tonumber(h[6] or '0') + 1) .. ',"at":' .. ARGV[8] .. '}')
     table.insert(out, {id, h[1], h[2], h[3], h[4] or '', h[5], h[6], h[7], h[8] or '0', interrupted, ev or ''})
   end
 end

@@ -210,12 +210,22 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
   local kd, kl, kp, a = KEYS[3 + 3*i], KEYS[4 + 3*i], KEYS[5 + 3*i], 2 + 8*i
   local id, state, partner, health, now = ARGV[a+1], ARGV[a+2], ARGV[a+6], ARGV[a+7], tonumber(ARGV[a+8])
   local since, first, disable = 0, 0, 0
-  local created = redis.call('HGET', kd, 'created')
+  local cur = redis.call('HMGET', kd, 'created', 'final')
+  local created = cur[1]
   if not created then
     table.insert(gone, id)
   else
-    redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
-    redis.call('HDEL', kd, 'inflight')
+    if (state == 'delivered' or state == 'failed') and not cur[2] then
+      first = 1
+      redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4], 'final', 1)
+    else
+      redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
+    end
+    if ARGV[a+5] == '' then
+      -- No try was counted: the claim's mark of one must go (with a try
+      -- counted, the attempts make the mark stale).
+      redis.call('HDEL', kd, 'inflight')
+    end
     if state == 'pending' then
       table.insert(due, ARGV[a+3])
       table.insert(due, id)
@@ -224,9 +234,6 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
     end
     if state == 'parked' then
       redis.call('ZADD', kp, created, id)
-    end
-    if state == 'delivered' or state == 'failed' then
-      first = redis.call('HSETNX', kd, 'final', 1)
     end
     if ARGV[a+5] ~= '' then
       if not logs[kl] then

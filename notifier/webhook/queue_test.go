@@ -135,3 +135,54 @@ func TestPostponeClearsMark(t *testing.T) {
 		t.Errorf("%d attempts logged, want none", n)
 	}
 }
+
+// TestMarkAfterOutcome claims a delivery, records its try as delivered and
+// replays it: the claim's mark of that try is stale, so the replay's claim
+// counts no interrupted try. A mark left by an earlier version, a full log
+// entry, still counts as one.
+func TestMarkAfterOutcome(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	ctx := context.Background()
+	q := NewQueue(rdb)
+	at := time.Now().Truncate(time.Millisecond)
+	ds := enqueue(t, q, "pt_a", 2, at)
+	got, _, err := q.claim(ctx, at, at.Add(time.Minute), 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	d := got[0]
+	d.Attempts++
+	if _, err := q.finish(ctx, d, StateDelivered, time.Time{}, &Attempt{DeliveryID: d.ID, Attempt: 1, At: at, Outcome: "delivered"}, "ok", at, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Replay(ctx, "pt_a", d.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	// The other delivery carries a mark from an earlier version.
+	other := ds[0].ID
+	if other == d.ID {
+		other = ds[1].ID
+	}
+	legacy := `{"delivery_id":"` + other + `","type":"alert.published","attempt":1,"at":"2026-01-02T03:04:05Z","status":0,"latency_ms":0,"response":"","error":"cut","outcome":"interrupted"}`
+	rdb.HSet(ctx, keyDelivery(other), "inflight", legacy)
+	got, _, err = q.claim(ctx, at, at.Add(time.Minute), 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("second claim = %v, %v", got, err)
+	}
+	for _, g := range got {
+		switch g.ID {
+		case d.ID:
+			if g.Interrupted || g.Attempts != 1 {
+				t.Errorf("replayed delivery claimed as %+v, want attempts 1, nothing interrupted", g)
+			}
+		case other:
+			if !g.Interrupted || g.Attempts != 1 {
+				t.Errorf("delivery with an earlier version's mark claimed as %+v, want its try counted as interrupted", g)
+			}
+		}
+	}
+	as, n, _ := q.Attempts(ctx, "pt_a", 0, 10)
+	if n != 2 || as[0].Outcome != "interrupted" || as[0].DeliveryID != other || as[1].Outcome != "delivered" {
+		t.Errorf("attempts %+v, want the delivered try and the earlier version's interrupted one", as)
+	}
+}
