@@ -44,14 +44,30 @@ const (
 // setting the key inside this script is what makes that hold across
 // instances; the key shares the hash tag, so it is one script on Cluster.
 //
+// A publish passes its guards' marks (see settleScript in guard.go), and the
+// script settles them with the alert's id, the one that went out or the
+// one a repeat returns, saving the publish a round trip; after an error
+// the publish settles them itself.
+//
 // KEYS: log, trimmed, index, alert key prefix (a prefix: the alert key of a
 // new alert is only known once XADD gave its id; it shares the hash tag),
-// once key (unused when ARGV[7] is "").
+// once key (unused when ARGV[7] is ""), then for a publish its dedupe and
+// gap keys.
 // ARGV: type, alert JSON with "id" left empty for a new alert, keep ms,
 // keep count, alert TTL seconds, alert id for updates ("" for new), "1"
-// when KEYS[5] is a once key, once key TTL seconds.
+// when KEYS[5] is a once key, once key TTL seconds, then for a publish
+// its guards' time (ms) and nonce.
 // Returns {event id, alert JSON, "1" for a repeat or "0"}.
 var appendScript = redis.NewScript(`
+local function settle(id)
+  if #KEYS < 7 then return end
+  local mine = ARGV[9] .. '|pending:' .. ARGV[10]
+  for k = 6, 7 do
+    if redis.call('GET', KEYS[k]) == mine then
+      redis.call('SET', KEYS[k], ARGV[9] .. '|' .. id, 'KEEPTTL')
+    end
+  end
+end
 local now = redis.call('TIME')
 local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local id = ARGV[6]
@@ -60,6 +76,7 @@ local eid
 if id == '' and ARGV[7] == '1' then
   local prev = redis.call('GET', KEYS[5])
   if prev then
+    settle(prev)
     return {prev, redis.call('GET', KEYS[4] .. prev) or '', '1'}
   end
 end
@@ -72,6 +89,7 @@ if id == '' then
   if ARGV[7] == '1' then
     redis.call('SET', KEYS[5], id, 'EX', tonumber(ARGV[8]))
   end
+  settle(id)
 else
   if redis.call('EXISTS', KEYS[4] .. id) == 0 then
     return redis.error_reply('NOTFOUND')
@@ -121,6 +139,18 @@ func (l *Log) Append(ctx context.Context, ev flashwire.Event) (flashwire.Event, 
 // The key is kept for alertTTL, longer than the log keeps events, and is
 // ignored for Updated and Retracted events.
 func (l *Log) AppendOnce(ctx context.Context, ev flashwire.Event, once string) (_ flashwire.Event, repeat bool, _ error) {
+	return l.appendGuarded(ctx, ev, once, nil)
+}
+
+// guardMarks are a publish's pending guard marks, for the append to settle.
+type guardMarks struct {
+	keys         []string // dedupe key, gap key
+	nowMS, nonce string
+}
+
+// appendGuarded is AppendOnce that also settles a publish's guard marks
+// when g is not nil and the event is a new alert.
+func (l *Log) appendGuarded(ctx context.Context, ev flashwire.Event, once string, g *guardMarks) (_ flashwire.Event, repeat bool, _ error) {
 	isNew := ev.Type == flashwire.Published
 	if isNew {
 		ev.Alert.ID = ""
@@ -137,10 +167,14 @@ func (l *Log) AppendOnce(ctx context.Context, ev flashwire.Event, once string) (
 	if isNew && once != "" {
 		hasOnce = "1"
 	}
-	res, err := appendScript.Run(ctx, l.rdb,
-		[]string{keyLog, keyTrimmed, keyIndex, keyAlert, onceKey},
-		string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
-		int64(alertTTL/time.Second), existing, hasOnce, int64(alertTTL/time.Second)).StringSlice()
+	keys := []string{keyLog, keyTrimmed, keyIndex, keyAlert, onceKey}
+	args := []any{string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
+		int64(alertTTL / time.Second), existing, hasOnce, int64(alertTTL / time.Second)}
+	if g != nil && isNew {
+		keys = append(keys, g.keys...)
+		args = append(args, g.nowMS, g.nonce)
+	}
+	res, err := appendScript.Run(ctx, l.rdb, keys, args...).StringSlice()
 	if err != nil {
 		if strings.Contains(err.Error(), "NOTFOUND") {
 			return flashwire.Event{}, false, fmt.Errorf("append %s for %s: %w", ev.Type, existing, flashwire.ErrNotFound)

@@ -147,25 +147,26 @@ func (s *Service) Publish(ctx context.Context, a flashwire.Alert, opts PublishOp
 		}
 		break
 	}
-	published, repeat, err := s.publishChecked(ctx, a, opts.Once)
-	settleID := published.ID
+	// The append settles the marks with the alert's id in the same call.
+	published, repeat, err := s.publishChecked(ctx, a, opts.Once, &guardMarks{keys: keys, nowMS: nowMS, nonce: nonce})
 	if err != nil {
-		settleID = ""
+		// A failed settle leaves a pending mark that expires with its
+		// window: at worst the story or the gap stays blocked a little
+		// longer. If the append did go through and settled them, this
+		// finds them no longer pending and leaves them.
+		_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, "").Err()
 	}
-	// A failed settle leaves a pending mark that expires with its window:
-	// at worst the story or the gap stays blocked a little longer.
-	_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, settleID).Err()
 	return published, repeat, err
 }
 
 // publishChecked is Publish for an alert that passed Check, under the once
 // key once ("" for none); repeat reports that once had already published
 // the returned alert.
-func (s *Service) publishChecked(ctx context.Context, a flashwire.Alert, once string) (_ flashwire.Alert, repeat bool, _ error) {
+func (s *Service) publishChecked(ctx context.Context, a flashwire.Alert, once string, g *guardMarks) (_ flashwire.Alert, repeat bool, _ error) {
 	a.PublishedAt = s.Now().UTC().Truncate(time.Millisecond)
 	a.UpdatedAt = time.Time{}
 	a.Retracted = false
-	ev, repeat, err := s.log.AppendOnce(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, once)
+	ev, repeat, err := s.log.appendGuarded(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, once, g)
 	if err != nil {
 		return flashwire.Alert{}, false, fmt.Errorf("publish %q: %w", a.Headline, err)
 	}
