@@ -28,6 +28,10 @@ type Event struct {
 	ID    string
 	Type  EventType
 	Alert Alert
+	// Previous is, for an Updated event, the targeting of the version it
+	// replaced, kept in the log with the event: who the alert was for
+	// before. Nil for other events and for updates logged without it.
+	Previous *Attrs
 }
 
 // An event id is "MS-SEQ": the milliseconds since the Unix epoch at which the

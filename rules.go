@@ -3,6 +3,7 @@ package flashwire
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -150,6 +151,74 @@ func CheckWebURL(raw string) string {
 
 // IsWebURL reports whether raw passes CheckWebURL.
 func IsWebURL(raw string) bool { return CheckWebURL(raw) == "" }
+
+// trackingParams are the query parameters NormalizeLink drops, besides
+// every parameter starting "utm_": they say where a reader came from
+// (campaigns, ad clicks, newsletters, share buttons), never which story a
+// link is. Names compare without case.
+var trackingParams = []string{
+	"fbclid",  // Facebook
+	"gclid",   // Google Ads
+	"gbraid",  // Google Ads, iOS
+	"wbraid",  // Google Ads, iOS web to app
+	"dclid",   // Google Display & Video
+	"msclkid", // Microsoft Advertising
+	"yclid",   // Yandex
+	"twclid",  // X (Twitter)
+	"igshid",  // Instagram shares
+	"mc_cid",  // Mailchimp campaign
+	"mc_eid",  // Mailchimp recipient
+	"ocid",    // Microsoft Start and MSN syndication
+	"_ga",     // Google Analytics cross-domain
+	"_gl",     // Google Analytics cross-domain
+	"mkt_tok", // Marketo e-mail
+}
+
+// NormalizeLink returns the form of a web link by which two links are
+// compared as one story, not a link to show anyone: scheme and host in
+// lower case, the scheme's default port dropped, userinfo and fragment
+// dropped, tracking parameters (every utm_* and those of trackingParams)
+// dropped, the remaining query parameters sorted, and a trailing slash of
+// the path ignored. The path keeps its case, as servers may tell paths
+// apart by it. A string that is not an http or https URL with a host is
+// returned trimmed, as it is.
+func NormalizeLink(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return raw
+	}
+	// u.Host keeps an IPv6 literal's brackets; its zone comes unescaped.
+	host := strings.ReplaceAll(strings.ToLower(u.Host), "%", "%25")
+	if port := u.Port(); (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	host = strings.TrimSuffix(host, ":") // an empty port
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/"))
+	var params []string
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		if p != "" && !isTrackingParam(p) {
+			params = append(params, p)
+		}
+	}
+	if len(params) > 0 {
+		slices.Sort(params)
+		b.WriteString("?" + strings.Join(params, "&"))
+	}
+	return b.String()
+}
+
+// isTrackingParam reports whether the query parameter p ("name=value" as
+// sent) is one NormalizeLink drops.
+func isTrackingParam(p string) bool {
+	name, _, _ := strings.Cut(p, "=")
+	if n, err := url.QueryUnescape(name); err == nil {
+		name = n
+	}
+	name = strings.ToLower(name)
+	return strings.HasPrefix(name, "utm_") || slices.Contains(trackingParams, name)
+}
 
 // CheckText returns what is wrong with s as a line of text that people
 // read (a headline, a name), or "" when nothing is: it must be valid UTF-8

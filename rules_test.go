@@ -179,3 +179,46 @@ func TestCheckWebURLRefusesHiddenText(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeLink(t *testing.T) {
+	const story = "https://news.example.org/a"
+	tests := []struct {
+		in, want string
+	}{
+		{story, story},                                                                           // already normal
+		{"https://NEWS.example.org/a", story},                                                    // host compares without case
+		{"HTTPS://news.example.org/a", story},                                                    // so does the scheme
+		{"https://news.example.org/a?utm_source=x", story},                                       // a campaign tag
+		{"https://news.example.org/a?UTM_Medium=social", story},                                  // tracking names compare without case
+		{"https://news.example.org/a/", story},                                                   // a trailing slash
+		{"https://news.example.org/a#comments", story},                                           // a fragment
+		{"https://news.example.org:443/a", story},                                                // https's default port
+		{"http://news.example.org:80/a", "http://news.example.org/a"},                            // http's default port
+		{"http://news.example.org/a", "http://news.example.org/a"},                               // http stays apart from https
+		{"https://news.example.org:8443/a", "https://news.example.org:8443/a"},                   // another port is another site
+		{"https://news.example.org/A", "https://news.example.org/A"},                             // paths keep their case
+		{"https://news.example.org/a?fbclid=1&gclid=2&mc_cid=3&mc_eid=4&igshid=5&ocid=6", story}, // click and mail ids
+		{"https://news.example.org/a?id=7&utm_campaign=z", "https://news.example.org/a?id=7"},    // a real parameter stays
+		{"https://news.example.org/a?b=2&a=1", "https://news.example.org/a?a=1&b=2"},             // parameters sorted
+		{"https://news.example.org/a?a=1&&b=2&", "https://news.example.org/a?a=1&b=2"},           // empty parameters dropped
+		{"https://news.example.org/a?", story},                                                   // an empty query
+		{"https://editor:pw@news.example.org/a", story},                                          // userinfo is not part of the story
+		{"https://news.example.org", "https://news.example.org"},                                 // no path
+		{"https://news.example.org/", "https://news.example.org"},                                // the root's slash
+		{"https://[2001:DB8::1]:443/a", "https://[2001:db8::1]/a"},                               // an IPv6 literal
+		{"https://[fe80::1%25en0]/a", "https://[fe80::1%25en0]/a"},                               // with a zone, escaped
+		{"https://news.example.org:/a", story},                                                   // an empty port
+		{"https://news.example.org/a%20b", "https://news.example.org/a%20b"},                     // escapes kept
+		{"  " + story + " ", story},                                                              // surrounding space
+		{"urn:newsml:dpa.com:20260101:abc", "urn:newsml:dpa.com:20260101:abc"},                   // not a web link: as it is
+		{"", ""}, // nothing
+	}
+	for _, tt := range tests {
+		if got := NormalizeLink(tt.in); got != tt.want {
+			t.Errorf("NormalizeLink(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if again := NormalizeLink(tt.want); again != tt.want {
+			t.Errorf("NormalizeLink(%q) = %q: not settled after one pass", tt.want, again)
+		}
+	}
+}

@@ -113,10 +113,12 @@ end
 return 1
 `)
 
-// dedupeKey names the guard of one story: the same url and headline, the
-// headline compared without case or repeated spaces.
+// dedupeKey names the guard of one story: the same link and headline, the
+// link compared in its normal form (flashwire.NormalizeLink: no tracking
+// parameters, fragment or trailing slash, host without case) and the
+// headline without case or repeated spaces.
 func dedupeKey(a flashwire.Alert) string {
 	headline := strings.Join(strings.Fields(strings.ToLower(a.Headline)), " ")
-	sum := sha256.Sum256([]byte(a.URL + "\n" + headline))
+	sum := sha256.Sum256([]byte(flashwire.NormalizeLink(a.URL) + "\n" + headline))
 	return keyDedupe + hex.EncodeToString(sum[:16])
 }

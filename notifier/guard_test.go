@@ -90,6 +90,43 @@ func TestPublishWithDuplicate(t *testing.T) {
 	})
 }
 
+// TestDuplicateComparesNormalisedLinks: links that differ only in the
+// host's case, tracking parameters, a fragment or a trailing slash are one
+// story; another path is another.
+func TestDuplicateComparesNormalisedLinks(t *testing.T) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		svc := NewService(NewLog(rdb), openTaxonomy{})
+		clk := newClock()
+		svc.Now = clk.Now
+		story := func(link string) flashwire.Alert {
+			a := validAlert()
+			a.URL = link
+			return a
+		}
+		first, _, err := svc.Publish(ctx, story("https://NEWS.example.org/a"), PublishOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, link := range []string{
+			"https://news.example.org/a?utm_source=x",
+			"https://news.example.org/a",
+			"https://news.example.org/a/#live",
+			"https://news.example.org:443/a?fbclid=abc&gclid=def",
+		} {
+			clk.Advance(time.Second)
+			_, _, err := svc.Publish(ctx, story(link), PublishOptions{})
+			var dup *DuplicateError
+			if !errors.As(err, &dup) || dup.Existing.ID != first.ID {
+				t.Errorf("%s: %v, want a duplicate of %s", link, err, first.ID)
+			}
+		}
+		if _, _, err := svc.Publish(ctx, story("https://news.example.org/a?page=2"), PublishOptions{}); err != nil {
+			t.Errorf("a link with another real parameter: %v, want it sent", err)
+		}
+	})
+}
+
 func TestPublishWithGap(t *testing.T) {
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()

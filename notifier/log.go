@@ -36,7 +36,10 @@ const (
 )
 
 // appendScript adds an event to the log, stores the alert's current state,
-// and trims what retention allows, all at once.
+// and trims what retention allows, all at once. An update's entry also
+// keeps the state it replaces (field "before"), read in the same script so
+// that two updates at once each see the version they replace: channels
+// compare who the alert was for before with who it is for now.
 //
 // A new alert may carry a once key: when the key already names an alert,
 // nothing is appended and that alert is returned with "1" as the third
@@ -91,10 +94,15 @@ if id == '' then
   end
   settle(id)
 else
-  if redis.call('EXISTS', KEYS[4] .. id) == 0 then
+  local prev = redis.call('GET', KEYS[4] .. id)
+  if not prev then
     return redis.error_reply('NOTFOUND')
   end
-  eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
+  if ARGV[1] == 'alert.updated' then
+    eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body, 'before', prev)
+  else
+    eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
+  end
 end
 redis.call('SET', KEYS[4] .. id, body, 'EX', tonumber(ARGV[5]))
 local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[4])
@@ -318,6 +326,14 @@ func decodeEvents(msgs []redis.XMessage) ([]flashwire.Event, error) {
 		}
 		if ev.Type == flashwire.Published {
 			ev.Alert.ID = m.ID
+		}
+		if before, ok := m.Values["before"].(string); ok && ev.Type == flashwire.Updated {
+			var prev flashwire.Alert
+			if err := json.Unmarshal([]byte(before), &prev); err != nil {
+				return events, fmt.Errorf("decode previous version in alert log entry %s: %w", m.ID, err)
+			}
+			attrs := prev.Attrs()
+			ev.Previous = &attrs
 		}
 		events = append(events, ev)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,6 +214,7 @@ func TestServiceUpdateRetract(t *testing.T) {
 	}
 	fixed := validAlert()
 	fixed.Headline = "Corrected: joint statement on Syria"
+	fixed.Regions = []string{"europe"}
 	u, err := svc.Update(ctx, a.ID, fixed)
 	if err != nil || u.ID != a.ID || !u.PublishedAt.Equal(a.PublishedAt) || u.UpdatedAt.IsZero() || u.Headline != fixed.Headline {
 		t.Fatalf("Update = %+v, %v", u, err)
@@ -237,6 +239,13 @@ func TestServiceUpdateRetract(t *testing.T) {
 	events, _, _ := svc.log.Since(ctx, "0-0", 10)
 	if len(events) != 3 || events[2].Type != flashwire.Retracted || events[2].Alert.ID != a.ID {
 		t.Fatalf("log = %+v", events)
+	}
+	// The update keeps the targeting it replaced; the others keep none.
+	if p := events[1].Previous; p == nil || !slices.Equal(p.Regions, []string{"international"}) || !slices.Equal(events[1].Alert.Regions, []string{"europe"}) {
+		t.Errorf("update's previous targeting = %+v, want the published one", p)
+	}
+	if events[0].Previous != nil || events[2].Previous != nil {
+		t.Errorf("publication and retraction carry a previous targeting: %+v, %+v", events[0].Previous, events[2].Previous)
 	}
 }
 

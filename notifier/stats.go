@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // Channel names a way alerts reach people.
@@ -26,11 +28,27 @@ const (
 )
 
 // Tally is what one instance saw of one alert on one channel since its last
-// report: counts are deltas, latencies are publish-to-write times.
+// report: counts are deltas, latencies are publish-to-write times of the
+// alert itself.
 type Tally struct {
+	// Reached counts deliveries of the alert's publication: each recipient
+	// gets it once, so each counts once.
 	Reached int64
-	Failed  int64
-	Pending int64
+	// Entered are the recipients (connection, partner or push subscription
+	// ids) an update newly matched, sent the alert itself; each adds to
+	// reached unless it had the alert before and left (see Left).
+	Entered []string
+	// Left are the recipients sent a retraction by an update that no
+	// longer matched them: they had the alert, so an update that brings it
+	// back to them does not count them again.
+	Left []string
+	// Updates and Retractions count the deliveries of corrections and
+	// retractions (including updates that stopped matching, which go as
+	// retractions).
+	Updates     int64
+	Retractions int64
+	Failed      int64
+	Pending     int64
 	// Expired counts messages given up because their alert stopped being
 	// news before they could go (Web Push: the TTL ran out).
 	Expired int64
@@ -40,11 +58,54 @@ type Tally struct {
 	Latencies []time.Duration
 }
 
+// Add adds d to t.
+func (t *Tally) Add(d Tally) {
+	t.Reached += d.Reached
+	t.Entered = append(t.Entered, d.Entered...)
+	t.Left = append(t.Left, d.Left...)
+	t.Updates += d.Updates
+	t.Retractions += d.Retractions
+	t.Failed += d.Failed
+	t.Pending += d.Pending
+	t.Expired += d.Expired
+	t.Removed += d.Removed
+	t.Latencies = append(t.Latencies, d.Latencies...)
+}
+
+// Delivered is the tally of one delivery to recipient, latency after its
+// event: told is what the recipient was told (Published: the alert itself)
+// and event the log event it came from, which differs when an update
+// changed who the alert is for (told Published: it newly matched; told
+// Retracted: it no longer matched). Recipients are counted once per alert:
+// a publication once by construction, an update that newly matches unless
+// the recipient had the alert before.
+func Delivered(told, event flashwire.EventType, recipient string, latency time.Duration) Tally {
+	switch {
+	case told == flashwire.Updated:
+		return Tally{Updates: 1}
+	case told == flashwire.Retracted && event == flashwire.Updated:
+		return Tally{Retractions: 1, Left: []string{recipient}}
+	case told == flashwire.Retracted:
+		// Nothing follows a retraction: there is no one to remember.
+		return Tally{Retractions: 1}
+	case event == flashwire.Updated:
+		return Tally{Entered: []string{recipient}}
+	}
+	return Tally{Reached: 1, Latencies: []time.Duration{latency}}
+}
+
 // ChannelStats is how an alert did on one channel, summed over instances.
 type ChannelStats struct {
+	// Reached counts the recipients (connections, partners, push
+	// subscriptions) the alert itself reached, each once whatever its
+	// updates and retraction.
 	Reached int64 `json:"reached"`
-	Failed  int64 `json:"failed"`
-	Pending int64 `json:"pending"`
+	// Updates and Retractions count deliveries of the alert's corrections
+	// and retractions, on their own.
+	Updates     int64 `json:"updates"`
+	Retractions int64 `json:"retractions"`
+	Failed      int64 `json:"failed"`
+	Pending     int64 `json:"pending"`
 	// Expired and Removed are kept by the channels that have them (see
 	// Tally).
 	Expired int64 `json:"expired,omitempty"`
@@ -59,7 +120,12 @@ type ChannelStats struct {
 
 // Stats keeps per-alert delivery figures in Redis:
 //
-//	flashwire:v1:{alerts}:stats:ID  hash: CHANNEL:reached|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:stats:ID        hash: CHANNEL:reached|updates|retractions|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
+//	flashwire:v1:{alerts}:left:ID:CHANNEL set of the recipients an update stopped matching (see Tally.Left)
+//
+// Both live as long as the alert's state. The set holds only those an
+// update moved the alert away from, so an alert whose corrections keep its
+// targeting keeps none.
 //
 // Reports are batched by the channels (one per alert per instance fan-out),
 // never one per connection.
@@ -72,14 +138,42 @@ func NewStats(rdb redis.UniversalClient) *Stats {
 	return &Stats{rdb: rdb}
 }
 
-const keyStats = "flashwire:v1:{alerts}:stats:"
+const (
+	keyStats = "flashwire:v1:{alerts}:stats:"
+	keyLeft  = "flashwire:v1:{alerts}:left:"
+)
 
-// recordScript adds counters and keeps the smallest first-delivery time.
-// KEYS: stats hash. ARGV: ttl seconds, first-field, first value or "",
-// then field/increment pairs.
+// recordScript adds counters, counts entered recipients that did not have
+// the alert before, remembers those who left, and keeps the smallest
+// first-delivery time. Reports of one alert's events may land out of
+// order across instances; a recipient that left and came back within
+// moments may then count twice.
+//
+// KEYS: stats hash, the channel's left set. ARGV: ttl seconds,
+// first-field, first value or "", reached field, N, N entered recipients,
+// M, M left recipients, then field/increment pairs.
 var recordScript = redis.NewScript(`
-for i = 4, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
+local i = 5
+local n = tonumber(ARGV[i])
+local newly = 0
+for j = i + 1, i + n do
+  if redis.call('SREM', KEYS[2], ARGV[j]) == 0 then
+    newly = newly + 1
+  end
+end
+if newly > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[4], newly)
+end
+i = i + n + 1
+local m = tonumber(ARGV[i])
+for j = i + 1, i + m, 500 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, j, math.min(j + 499, i + m)))
+end
+if m > 0 then
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+for j = i + m + 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j+1])
 end
 if ARGV[3] ~= '' then
   local cur = redis.call('HGET', KEYS[1], ARGV[2])
@@ -116,7 +210,15 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 		}
 		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
 	}
-	for name, n := range map[string]int64{"reached": t.Reached, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
+	args = append(args, prefix+"reached", len(t.Entered))
+	for _, r := range t.Entered {
+		args = append(args, r)
+	}
+	args = append(args, len(t.Left))
+	for _, r := range t.Left {
+		args = append(args, r)
+	}
+	for name, n := range map[string]int64{"reached": t.Reached, "updates": t.Updates, "retractions": t.Retractions, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
 		if n != 0 {
 			args = append(args, prefix+name, n)
 		}
@@ -128,7 +230,7 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 	for b, n := range buckets {
 		args = append(args, prefix+"b:"+strconv.Itoa(b), n)
 	}
-	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id}, args...).Err(); err != nil {
+	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, keyLeft + id + ":" + string(c)}, args...).Err(); err != nil {
 		return fmt.Errorf("record %s stats of alert %s: %w", c, id, err)
 	}
 	return nil
@@ -154,6 +256,10 @@ func (s *Stats) Get(ctx context.Context, id string) (map[Channel]ChannelStats, e
 		switch {
 		case rest == "reached":
 			cs.Reached = n
+		case rest == "updates":
+			cs.Updates = n
+		case rest == "retractions":
+			cs.Retractions = n
 		case rest == "failed":
 			cs.Failed = n
 		case rest == "pending":
@@ -235,12 +341,7 @@ func (t *Tallies) Add(id string, d Tally) {
 		cur = &Tally{}
 		t.m[id] = cur
 	}
-	cur.Reached += d.Reached
-	cur.Failed += d.Failed
-	cur.Pending += d.Pending
-	cur.Expired += d.Expired
-	cur.Removed += d.Removed
-	cur.Latencies = append(cur.Latencies, d.Latencies...)
+	cur.Add(d)
 }
 
 // Flush records what was added since the last flush.

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 	"flashwire/internal/redistest"
 )
 
@@ -47,4 +50,50 @@ func TestStats(t *testing.T) {
 	if _, ok := got[SSE]; ok {
 		t.Fatal("sse has figures though nothing was recorded")
 	}
+}
+
+// TestStatsCountRecipients: one alert, one update and one retraction to two
+// readers, reported by two instances, is 2 reached, 2 updates and 2
+// retractions, not 6 reached. A reader an update moves the alert away from
+// and a later one brings it back to counts once; one an update reaches
+// first counts too.
+func TestStatsCountRecipients(t *testing.T) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		stats := NewStats(rdb)
+		record := func(told, event flashwire.EventType, reader string) {
+			t.Helper()
+			if err := stats.Record(ctx, "2-0", SSE, Delivered(told, event, reader, time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(reached, updates, retractions int64) {
+			t.Helper()
+			got, err := stats.Get(ctx, "2-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sse := got[SSE]; sse.Reached != reached || sse.Updates != updates || sse.Retractions != retractions {
+				t.Errorf("sse = reached %d, updates %d, retractions %d; want %d, %d, %d", sse.Reached, sse.Updates, sse.Retractions, reached, updates, retractions)
+			}
+			if _, ok := got[WebSocket]; ok {
+				t.Error("websocket has figures though nothing was recorded")
+			}
+		}
+		for _, reader := range []string{"reader-a", "reader-b"} {
+			record(flashwire.Published, flashwire.Published, reader)
+			record(flashwire.Updated, flashwire.Updated, reader)
+		}
+		check(2, 2, 0)
+		// A correction moves the alert away from reader-a and brings it to
+		// reader-c; the next brings it back to reader-a.
+		record(flashwire.Retracted, flashwire.Updated, "reader-a")
+		record(flashwire.Published, flashwire.Updated, "reader-c")
+		record(flashwire.Published, flashwire.Updated, "reader-a")
+		check(3, 2, 1)
+		for _, reader := range []string{"reader-a", "reader-b", "reader-c"} {
+			record(flashwire.Retracted, flashwire.Retracted, reader)
+		}
+		check(3, 2, 4)
+	})
 }

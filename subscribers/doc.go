@@ -12,6 +12,8 @@
 //	(any-topic OR topic:t...) AND (any-region OR region:r...) AND
 //	(any-lang OR lang:l) AND (prio:any OR prio:p for p at or below the alert's)
 //
+// where the region term is left out for an alert with no regions, which is
+// for every region,
 // less the readers paused at that time (the pausing bitmap less the pauses
 // ended by then) and those whose quiet hours hold then; the quiet-hours bitmaps, one per distinct spec, are chosen in Go,
 // which knows the time zones. One script does all of it, so a count never

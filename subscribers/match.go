@@ -132,7 +132,7 @@ return out
 
 // audienceGroups lists, per dimension, the index bitmaps of shard sh of
 // readers that accept an alert with attributes a: the "any" bitmap and one
-// per value.
+// per value. The region dimension is left out for an alert without regions.
 func audienceGroups(sh shard, a flashwire.Attrs) [][]string {
 	dim := func(name string, values []string) []string {
 		g := []string{sh.key("any-" + name)}
@@ -153,7 +153,13 @@ func audienceGroups(sh shard, a flashwire.Attrs) [][]string {
 			prio = append(prio, sh.key("prio:"+string(p)))
 		}
 	}
-	return [][]string{dim("topic", a.Topics), dim("region", a.Regions), dim("lang", lang), prio}
+	groups := [][]string{dim("topic", a.Topics), dim("lang", lang), prio}
+	// An alert with no regions is for every region: the dimension does not
+	// narrow its audience (Preferences.Matches says the same).
+	if len(a.Regions) > 0 {
+		groups = append(groups, dim("region", a.Regions))
+	}
+	return groups
 }
 
 // quietKeys returns, for each of the given shards, its quiet-hours

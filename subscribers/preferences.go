@@ -7,7 +7,8 @@ import (
 )
 
 // Preferences are what a reader (or a connection's query) asked for. Empty
-// lists mean "any".
+// lists mean "any". On the alert's side, no topics reaches only those who
+// named none, while no regions means every region.
 type Preferences struct {
 	Topics      []string           `json:"topics"`
 	Regions     []string           `json:"regions"`
@@ -39,7 +40,8 @@ func (p Preferences) Matches(a flashwire.Attrs, now time.Time) bool {
 	if len(p.Topics) > 0 && !intersects(p.Topics, a.Topics) {
 		return false
 	}
-	if len(p.Regions) > 0 && !intersects(p.Regions, a.Regions) {
+	// An alert with no regions is for every region.
+	if len(p.Regions) > 0 && len(a.Regions) > 0 && !intersects(p.Regions, a.Regions) {
 		return false
 	}
 	if len(p.Languages) > 0 && !languageMatches(p.Languages, a.Language) {

@@ -35,6 +35,11 @@ func matchCases() []matchCase {
 		// An alert without topics reaches only readers who named none.
 		{"alert without topics", Preferences{Topics: []string{"world"}}, flashwire.Attrs{Priority: "urgent"}, "2026-11-26T12:00:00Z", false},
 		{"region miss", Preferences{Regions: []string{"asia"}}, world, "2026-11-26T12:00:00Z", false},
+		{"region hit", Preferences{Regions: []string{"asia", "europe"}}, world, "2026-11-26T12:00:00Z", true},
+		// An alert without regions is for every region, so it reaches readers
+		// who filter by region too.
+		{"alert without regions", Preferences{Regions: []string{"asia"}}, flashwire.Attrs{Topics: []string{"world"}, Priority: "urgent"}, "2026-11-26T12:00:00Z", true},
+		{"alert without regions, topic miss", Preferences{Topics: []string{"sport"}, Regions: []string{"asia"}}, flashwire.Attrs{Topics: []string{"world"}, Priority: "urgent"}, "2026-11-26T12:00:00Z", false},
 		// Primary subtags compare: en takes en-GB.
 		{"language base", Preferences{Languages: []string{"en"}}, world, "2026-11-26T12:00:00Z", true},
 		{"language region", Preferences{Languages: []string{"EN-us"}}, world, "2026-11-26T12:00:00Z", true},

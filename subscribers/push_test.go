@@ -137,6 +137,18 @@ func testPush(t *testing.T, rdb redis.UniversalClient) {
 		}
 		count(MaxPushPerReader)
 	})
+	t.Run("regions", func(t *testing.T) {
+		if _, _, err := s.PutReader(ctx, reader, Preferences{Topics: []string{"world", "sport"}, Regions: []string{"europe"}}); err != nil {
+			t.Fatal(err)
+		}
+		// world has no regions: it is for every region, Europe too.
+		count(MaxPushPerReader)
+		asia := world
+		asia.Regions = []string{"asia"}
+		if _, n, err := s.MatchPush(ctx, int(s.shard(reader)), asia, now); err != nil || n != 0 {
+			t.Fatalf("MatchPush for Asia only = %d, %v; want 0", n, err)
+		}
+	})
 	t.Run("remove", func(t *testing.T) {
 		if err := s.RemovePush(ctx, reader, subs[1].ID); err != nil {
 			t.Fatal(err)

@@ -461,7 +461,7 @@ func TestAlertHistory(t *testing.T) {
 		env.clock.Advance(time.Millisecond)
 	}
 	ctx := context.Background()
-	if err := env.stats.Record(ctx, ids[4], notifier.WebSocket, notifier.Tally{Reached: 3, Failed: 1, Latencies: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 90 * time.Millisecond}}); err != nil {
+	if err := env.stats.Record(ctx, ids[4], notifier.WebSocket, notifier.Tally{Reached: 3, Updates: 2, Failed: 1, Latencies: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 90 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("pages", func(t *testing.T) {
@@ -495,7 +495,7 @@ func TestAlertHistory(t *testing.T) {
 	t.Run("delivery", func(t *testing.T) {
 		code, body := env.do(t, "GET", "/api/v1/alerts/"+ids[4], env.editor, nil)
 		ws, _ := body["delivery"].(map[string]any)["websocket"].(map[string]any)
-		if code != 200 || ws["reached"] != float64(3) || ws["failed"] != float64(1) || ws["first_ms"] != float64(20) || ws["median_ms"] == nil || ws["p99_ms"] == nil {
+		if code != 200 || ws["reached"] != float64(3) || ws["updates"] != float64(2) || ws["retractions"] != float64(0) || ws["failed"] != float64(1) || ws["first_ms"] != float64(20) || ws["median_ms"] == nil || ws["p99_ms"] == nil {
 			t.Fatalf("get = %d %v", code, body)
 		}
 	})

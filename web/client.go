@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -48,7 +49,10 @@ type transport interface {
 type client struct {
 	hub     *Hub
 	channel notifier.Channel // websocket or sse, for metrics and figures
-	ip      string
+	// id names the connection in the delivery figures, which count each
+	// recipient once per alert across instances.
+	id string
+	ip string
 	// conn carries the frames; set before the client is added to the hub.
 	conn  transport
 	queue chan *frame
@@ -68,7 +72,7 @@ type client struct {
 }
 
 func (h *Hub) newClient(channel notifier.Channel, ip string, prefs subscribers.Preferences) *client {
-	c := &client{hub: h, channel: channel, ip: ip, queue: make(chan *frame, h.sendQueue)}
+	c := &client{hub: h, channel: channel, id: strconv.FormatUint(rand.Uint64(), 36), ip: ip, queue: make(chan *frame, h.sendQueue)}
 	c.prefs.Store(&prefs)
 	c.writing.Store(true)
 	return c
@@ -76,18 +80,6 @@ func (h *Hub) newClient(channel notifier.Channel, ip string, prefs subscribers.P
 
 func (c *client) wants(a flashwire.Attrs, now time.Time) bool {
 	return c.prefs.Load().Matches(a, now)
-}
-
-func (c *client) wantsFrame(f *frame, now time.Time) bool {
-	if c.wants(f.attrs, now) {
-		return true
-	}
-	for _, a := range f.before {
-		if c.wants(a, now) {
-			return true
-		}
-	}
-	return false
 }
 
 // enqueue queues f without waiting; false means the queue is full.
@@ -146,14 +138,14 @@ func (c *client) duplicate(f *frame) bool {
 // written notes an event frame's delivery in the metrics and its fan-out.
 func (c *client) written(f *frame, err error) {
 	if err != nil {
-		f.fanout.finish(c.channel, false, 0)
+		f.finished(c, false, 0)
 		return
 	}
 	latency := c.hub.now().Sub(f.appended)
 	m := c.hub.metrics.per[c.channel]
 	m.written.Inc()
 	m.latency.Observe(latency.Seconds())
-	f.fanout.finish(c.channel, true, latency)
+	f.finished(c, true, latency)
 }
 
 // readPump owns reads of one WebSocket: the read limit, the read deadline
@@ -276,7 +268,7 @@ func (c *client) abandon() {
 			case c.duplicate(f):
 				f.fanout.skip()
 			default:
-				f.fanout.finish(c.channel, false, 0)
+				f.finished(c, false, 0)
 			}
 		default:
 			return

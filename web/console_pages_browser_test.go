@@ -81,7 +81,7 @@ func TestConsolePages(t *testing.T) {
 	env.call(t, "POST", "/api/v1/alerts", env.editor, map[string]any{
 		"headline": "Polls open at seven", "url": "https://news.example.com/polls", "topics": []string{"politics"},
 		"send_at": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)}, nil)
-	var src struct{ ID string }
+	var src struct{ ID, Name string }
 	env.call(t, "POST", "/api/v1/sources", testAdminToken, map[string]any{
 		"url": feed.URL + "/world.rss", "mode": "hold", "schedule": "@every 1s", "topics": []string{"world"}, "regions": []string{"international"}}, &src)
 	var metro, gazette struct{ ID string }
@@ -305,6 +305,22 @@ func TestConsolePages(t *testing.T) {
 		}
 	})
 
+	t.Run("a source's recent stories", func(t *testing.T) {
+		open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
+		focusJS(t, bt, `#sources .stories`)
+		bt.press(t, kb.Enter)
+		bt.waitFor(t, "the source's stories", `document.activeElement.id === 'source-stories-title' && document.querySelectorAll('#source-stories-list tr.outcome-held').length === 2`)
+		if got := eval[string](t, bt, `document.querySelector('#source-stories-list tr.outcome-held .reason').textContent`); got != "held: the source is in hold mode" {
+			t.Errorf("a held story's reason reads %q", got)
+		}
+		if problems := eval[string](t, bt, fitsJS); problems != "" {
+			t.Errorf("does not fit: %s", problems)
+		}
+		focusJS(t, bt, `#source-stories-close`)
+		bt.press(t, kb.Enter)
+		bt.waitFor(t, "the stories closed", `document.getElementById('source-stories').hidden && document.activeElement.matches('#sources .stories')`)
+	})
+
 	t.Run("edit a source", func(t *testing.T) {
 		open(t, "sources", `document.querySelector('#sources tr[data-id]')`)
 		focusJS(t, bt, `#sources .edit`)
@@ -376,14 +392,15 @@ func TestConsolePages(t *testing.T) {
 		}
 	})
 
-	t.Run("editor sees source ids", func(t *testing.T) {
+	t.Run("editor sees source names", func(t *testing.T) {
 		focusJS(t, bt, `#signout`)
 		bt.press(t, kb.Enter)
 		bt.waitFor(t, "the sign-in form", `document.activeElement.id === 'token'`)
 		bt.press(t, env.editor+kb.Enter)
 		bt.waitFor(t, "the console", `document.activeElement.id === 'compose-title'`)
-		// The list the admin saw is replaced by the editor's.
-		open(t, "held", `document.querySelector('#held td.source').textContent === "`+src.ID+`"`)
+		// The list the admin saw is replaced by the editor's, which names
+		// the source as the held story does.
+		open(t, "held", `document.querySelector('#held td.source').textContent === "`+src.Name+`"`)
 	})
 
 	if v := eval[[]string](t, bt, `window.__csp`); len(v) > 0 {

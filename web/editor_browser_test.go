@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"flashwire"
 	"flashwire/notifier/watch"
 	"flashwire/notifier/webhook"
 )
@@ -22,6 +23,8 @@ import (
 const (
 	heldToSend    = "Bridge closed after ship strike"
 	heldToDismiss = "Harbour cranes halted by storm"
+	// editedLink is the link an editor gives heldToSend before sending it.
+	editedLink = "https://news.example.com/a/bridge-closed-edited"
 )
 
 // newsroomFeed serves RSS on loopback: /world.rss has two breaking stories
@@ -249,6 +252,20 @@ func TestEditorBrowser(t *testing.T) {
 		button := func(action, headline string) string {
 			return fmt.Sprintf(`#held button.%s[aria-label=%q]`, strings.ToLower(action), action+": "+headline)
 		}
+		// An editor fixes a story's link before sending it: a link that
+		// is not one is named beside its field, focus on it.
+		tabUntil(t, console, button("Edit", heldToSend), `#held button, #held a`, 6)
+		console.press(t, kb.Enter)
+		console.waitFor(t, "the edit form", `document.activeElement.id === 'held-edit-headline'`)
+		focusJS(t, console, `#held-edit-url`)
+		eval[bool](t, console, `document.getElementById('held-edit-url').select(), true`)
+		console.press(t, "not a link"+kb.Enter)
+		console.waitFor(t, "the link marked wrong", `document.activeElement.id === 'held-edit-url' && document.activeElement.getAttribute('aria-invalid') === 'true' && /Story URL/.test(document.querySelector('#held-edit .errors').textContent)`)
+		console.press(t, editedLink+kb.Enter)
+		console.waitFor(t, "the edit saved", fmt.Sprintf(`!document.getElementById('held-edit') && document.activeElement.matches(%q) && document.getElementById('flash-status').textContent === %q`, button("Edit", heldToSend), "Saved: "+heldToSend))
+		if got := eval[string](t, console, fmt.Sprintf(`document.querySelector(%q).closest('tr').querySelector('a.headline').href`, button("Edit", heldToSend))); got != editedLink {
+			t.Errorf("the held story links to %q after the edit", got)
+		}
 		tabUntil(t, console, button("Send", heldToSend), `#held button, #held a`, 6)
 		console.press(t, kb.Enter)
 		reader.waitFor(t, "the held story on the reader page", fmt.Sprintf(`Array.prototype.some.call(document.querySelectorAll('.fw-banner .fw-headline'), function (h) { return h.textContent === %q; })`, heldToSend))
@@ -263,6 +280,14 @@ func TestEditorBrowser(t *testing.T) {
 		focusOn(t, console, `#held-title`)
 		if got := eval[string](t, console, `document.getElementById('flash-status').textContent`); got != "Dismissed: "+heldToDismiss {
 			t.Errorf("status reads %q", got)
+		}
+		// The story went out as edited.
+		var sent struct{ Alerts []flashwire.Alert }
+		env.call(t, "GET", "/api/v1/alerts?limit=100", env.editor, nil, &sent)
+		for _, a := range sent.Alerts {
+			if a.Headline == heldToSend && a.URL != editedLink {
+				t.Errorf("sent with the link %q, want %q", a.URL, editedLink)
+			}
 		}
 	})
 
@@ -450,7 +475,7 @@ func TestEditorBrowser(t *testing.T) {
 	var audit struct {
 		Entries []AuditEntry
 	}
-	env.call(t, "GET", "/api/v1/audit", env.editor, nil, &audit)
+	env.call(t, "GET", "/api/v1/audit?limit=50", env.editor, nil, &audit)
 	var entries []string
 	for _, e := range audit.Entries {
 		target := e.Target
@@ -466,6 +491,7 @@ func TestEditorBrowser(t *testing.T) {
 		"DELETE /api/v1/tokens/{id}  204", "POST /api/v1/tokens  201",
 		"POST /editor/session  201", "DELETE /editor/session  204",
 		"POST /api/v1/held/{id}/dismiss  204", "POST /api/v1/held/{id}/send  201",
+		"PATCH /api/v1/held/{id}  200", "PATCH /api/v1/held/{id}  400",
 		"POST /api/v1/alerts/{id}/retract " + id + " 200", "POST /api/v1/alerts/{id}/update " + id + " 200",
 		"POST /api/v1/alerts " + id + " 201", "POST /editor/session  201"}
 	if len(entries) < len(want) || fmt.Sprint(entries[:len(want)]) != fmt.Sprint(want) {

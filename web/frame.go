@@ -30,11 +30,17 @@ type frame struct {
 	kind    frameKind
 	seq     string // log event id of an event frame
 	alertID string
-	attrs   flashwire.Attrs
-	// before holds the alert's earlier targetings that differ from attrs,
-	// when an update changed it: readers who got the alert under an old
-	// targeting get its corrections and retraction too.
-	before []flashwire.Attrs
+	// event is what an event frame tells its client: the alert itself
+	// (Published), an update or a retraction; logEvent is the type of the
+	// log event it comes from. Figures count by both.
+	event, logEvent flashwire.EventType
+	attrs           flashwire.Attrs
+	// previous is, for an update that changed the alert's targeting, the
+	// targeting it replaced; entering and leaving are then the same update
+	// as the alert itself and as a retraction, for connections it newly
+	// matches or no longer matches (see choose).
+	previous          *flashwire.Attrs
+	entering, leaving *frame
 	// appended is when the event entered the log, read from its id.
 	appended time.Time
 	pm       *websocket.PreparedMessage // event frames: the WebSocket bytes
@@ -74,21 +80,44 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// newEventFrame encodes ev once for both transports.
+// newEventFrame encodes ev once for both transports. An update that
+// changed the alert's targeting is also encoded as an alert frame and as a
+// retraction, once each.
 func newEventFrame(ev flashwire.Event) (*frame, error) {
-	msg := eventMessage{Seq: ev.ID}
-	a := ev.Alert
+	var typ string
 	switch ev.Type {
 	case flashwire.Published:
-		msg.Type = "alert"
+		typ = "alert"
 	case flashwire.Updated:
-		msg.Type = "update"
+		typ = "update"
 	case flashwire.Retracted:
-		msg.Type, msg.ID = "retract", a.ID
+		typ = "retract"
 	default:
 		return nil, fmt.Errorf("event %s has unknown type %q", ev.ID, ev.Type)
 	}
-	if msg.Type != "retract" {
+	f, err := encodeEvent(ev.ID, typ, ev.Type, ev.Alert)
+	if err != nil {
+		return nil, err
+	}
+	if ev.Type == flashwire.Updated && ev.Previous != nil && !sameAttrs(*ev.Previous, f.attrs) {
+		f.previous = ev.Previous
+		if f.entering, err = encodeEvent(ev.ID, "alert", ev.Type, ev.Alert); err != nil {
+			return nil, err
+		}
+		if f.leaving, err = encodeEvent(ev.ID, "retract", ev.Type, ev.Alert); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// encodeEvent encodes one frame of type typ (alert, update, retract) for
+// the log event with id seq and type logEvent about alert a.
+func encodeEvent(seq, typ string, logEvent flashwire.EventType, a flashwire.Alert) (*frame, error) {
+	msg := eventMessage{Seq: seq, Type: typ}
+	if typ == "retract" {
+		msg.ID = a.ID
+	} else {
 		msg.Alert = &wireAlert{
 			ID: a.ID, Headline: a.Headline, Summary: a.Summary, URL: a.URL, ImageURL: a.ImageURL,
 			Topics: nonNil(a.Topics), Regions: nonNil(a.Regions), Language: a.Language,
@@ -97,21 +126,65 @@ func newEventFrame(ev flashwire.Event) (*frame, error) {
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("encode event %s: %w", seq, err)
 	}
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, body)
 	if err != nil {
-		return nil, fmt.Errorf("prepare event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("prepare event %s: %w", seq, err)
 	}
+	event := map[string]flashwire.EventType{"alert": flashwire.Published, "update": flashwire.Updated, "retract": flashwire.Retracted}[typ]
 	return &frame{
 		kind:     frameEvent,
-		seq:      ev.ID,
+		event:    event,
+		logEvent: logEvent,
+		seq:      seq,
 		alertID:  a.ID,
 		attrs:    a.Attrs(),
-		appended: flashwire.EventTime(ev.ID),
+		appended: flashwire.EventTime(seq),
 		pm:       pm,
-		sse:      sseEvent(ev.ID, msg.Type, body),
+		sse:      sseEvent(seq, typ, body),
 	}, nil
+}
+
+// wanter is a connection's filter.
+type wanter interface {
+	wants(a flashwire.Attrs, now time.Time) bool
+}
+
+// choose returns the frame of event frame f that goes to a connection
+// whose filter is w, or nil when none does. An update goes as an update to
+// a connection its previous version matched as well, as the alert itself
+// to one that only its new version matches, and as a retraction to one
+// that only its previous version matched: "matched before" is judged by
+// the connection's filter now, against the targeting the log kept with
+// the update. Every other event goes to the connections it matches.
+func (f *frame) choose(w wanter, now time.Time) *frame {
+	matches := w.wants(f.attrs, now)
+	if f.previous == nil {
+		if matches {
+			return f
+		}
+		return nil
+	}
+	before := w.wants(*f.previous, now)
+	switch {
+	case matches && before:
+		return f
+	case matches:
+		return f.entering
+	case before:
+		return f.leaving
+	}
+	return nil
+}
+
+// share makes f and its variants report to fo.
+func (f *frame) share(fo *fanout) {
+	f.fanout = fo
+	if f.entering != nil {
+		f.entering.fanout = fo
+		f.leaving.fanout = fo
+	}
 }
 
 // fanout gathers one event's delivery figures on this instance until every
@@ -125,8 +198,15 @@ type fanout struct {
 	tallies map[notifier.Channel]*notifier.Tally // guarded by mu
 }
 
-// finish notes one write of the event to a client of transport.
-func (fo *fanout) finish(transport notifier.Channel, ok bool, latency time.Duration) {
+// finished notes the write of event frame f to client c in f's fan-out,
+// if it has one (replayed frames have none).
+func (f *frame) finished(c *client, ok bool, latency time.Duration) {
+	f.fanout.finish(c.channel, c.id, f.event, f.logEvent, ok, latency)
+}
+
+// finish notes one write of the log event of type event, told as told, to
+// the client with id recipient of transport.
+func (fo *fanout) finish(transport notifier.Channel, recipient string, told, event flashwire.EventType, ok bool, latency time.Duration) {
 	if fo == nil {
 		return
 	}
@@ -140,8 +220,7 @@ func (fo *fanout) finish(transport notifier.Channel, ok bool, latency time.Durat
 		fo.tallies[transport] = t
 	}
 	if ok {
-		t.Reached++
-		t.Latencies = append(t.Latencies, latency)
+		t.Add(notifier.Delivered(told, event, recipient, latency))
 	} else {
 		t.Failed++
 	}
@@ -177,44 +256,7 @@ func (fo *fanout) release() {
 	}()
 }
 
-// targeting remembers the targeting of recent alerts, so a correction
-// that changes it still reaches those who got the alert.
-type targeting struct {
-	byID  map[string][]flashwire.Attrs // distinct targetings, oldest first
-	order []string                     // oldest first; at most keepTargeting
-}
-
-// keepTargeting is how many alerts targeting remembers: as many as the
-// alert log keeps at least.
-const keepTargeting = notifier.KeepCount
-
-// note sets f.before from the alert's earlier events and remembers f's
-// targeting. Only one goroutine may use a targeting.
-func (t *targeting) note(f *frame) {
-	if t.byID == nil {
-		t.byID = map[string][]flashwire.Attrs{}
-	}
-	known, ok := t.byID[f.alertID]
-	if !ok {
-		if len(t.order) >= keepTargeting {
-			delete(t.byID, t.order[0])
-			t.order = t.order[1:]
-		}
-		t.order = append(t.order, f.alertID)
-	}
-	current := false
-	for _, a := range known {
-		if sameAttrs(a, f.attrs) {
-			current = true
-		} else {
-			f.before = append(f.before, a)
-		}
-	}
-	if !current {
-		t.byID[f.alertID] = append(known, f.attrs)
-	}
-}
-
+// sameAttrs reports whether two targetings are the same.
 func sameAttrs(a, b flashwire.Attrs) bool {
 	return a.Language == b.Language && a.Priority == b.Priority &&
 		slices.Equal(a.Topics, b.Topics) && slices.Equal(a.Regions, b.Regions)

@@ -95,6 +95,10 @@ func FuzzAlertJSON(f *testing.F) {
 		if p := flashwire.CheckLines(a.Summary); p != "" {
 			t.Fatalf("accepted summary %q, which %s", a.Summary, p)
 		}
+		// The duplicate guard's form of the link is a link too, and settled.
+		if n := flashwire.NormalizeLink(a.URL); !flashwire.IsWebURL(n) || flashwire.NormalizeLink(n) != n {
+			t.Fatalf("link %q normalises to %q, then %q", a.URL, n, flashwire.NormalizeLink(n))
+		}
 		if len(a.Topics) == 0 || a.Priority.Rank() == 0 || !flashwire.ValidLanguageTag(a.Language) {
 			t.Fatalf("accepted %+v", a)
 		}

@@ -1,23 +1,29 @@
 package web
 
-// Held stories: breaking stories from sources in "hold" mode, waiting for an
-// editor. The editor console uses these routes (editor token):
+// Held stories: breaking stories waiting for an editor, from sources in
+// "hold" mode or because they could not be pushed as they are (no public
+// link, an invalid field, the minimum gap). The editor console uses these
+// routes (editor token):
 //
-//	GET  /api/v1/held               200 {"held": [HELD, ...]}, oldest first
-//	POST /api/v1/held/{id}/send     201 ALERT (the published alert, as GET /api/v1/alerts/{id})
-//	POST /api/v1/held/{id}/dismiss  204, no body
+//	GET   /api/v1/held               200 {"held": [HELD, ...]}, oldest first
+//	PATCH /api/v1/held/{id}          200 HELD; body: any of "headline", "summary", "url",
+//	                                 "topics", "regions"; checked as an alert (400 naming the field)
+//	POST  /api/v1/held/{id}/send     201 ALERT (the published alert, as GET /api/v1/alerts/{id})
+//	POST  /api/v1/held/{id}/dismiss  204, no body
 //
 // where HELD is
 //
-//	{"id": "9f2c...",               // the held story's id for send and dismiss
+//	{"id": "9f2c...",               // the held story's id for edit, send and dismiss
 //	 "source_id": "src_1a2b...",    // the feed source it came from
-//	 "story_id": "https://...",     // the item's guid, ninjs uri or link
+//	 "source_name": "Wire world",   // its name
+//	 "story_id": "urn:newsml:...",  // the item's guid, ninjs uri or link
+//	 "published_at": "...",         // the held version's time; absent when undated
 //	 "alert": {"headline": "...", "summary": "...", "url": "https://...",
 //	           "image_url": "https://...", "topics": ["world"], "regions": ["europe"],
-//	           "language": "en", "priority": "flash|urgent",
-//	           "id": "", "published_at": "0001-01-01T00:00:00Z"},  // what send publishes; no id yet
+//	           "language": "en", "priority": "flash|urgent"},  // what send publishes
 //	 "held_at": "2026-11-26T22:00:00Z",
-//	 "reason": "held: the minimum gap ..."}  // why an auto-mode story waits; absent in hold mode
+//	 "reason": "held: no public link: ...",  // why it waits
+//	 "edited": true}                // an editor changed it; the feed's headlines no longer do
 //
 // Sending goes through the newsroom's guards like an editor's own alert.
 // Errors: 404 when no held story has the id; 409 when it was already sent or
@@ -43,6 +49,23 @@ func handleHeldList(wt *watch.Watcher) http.Handler {
 			return
 		}
 		encode(w, http.StatusOK, map[string]any{"held": held})
+	})
+}
+
+func handleHeldEdit(wt *watch.Watcher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p watch.HeldPatch
+		if err := decode(w, r, &p); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		hs, err := wt.Edit(r.Context(), r.PathValue("id"), p)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		logger(r.Context()).Info("held story edited", "held_id", hs.ID, "by", caller(r.Context()).Name)
+		encode(w, http.StatusOK, hs)
 	})
 }
 

@@ -27,11 +27,18 @@ func requireWatcher(wt *watch.Watcher, h http.Handler) http.Handler {
 //	 "schedule": "@every 15s", "mode": "auto|hold", "topics": ["world"], "regions": ["europe"],
 //	 "language": "en", "category_topics": {"Politics": "politics"},
 //	 "breaking": {"labels": ["Breaking News", "breaking"], "title_prefixes": ["BREAKING:"], "max_urgency": 2},
-//	 "max_age": "2h"}
+//	 "max_age": "2h", "name": "Wire world", "link_template": "https://news.example.com/{id}"}
 //
 // Answers add "id", "created_at", "updated_at" and "state": {"last_success",
 // "last_error", "last_error_at", "failures", "items_seen", "alerts_made",
 // "next_run", "backoff_until"}. PATCH takes any subset of the fields.
+//
+// GET /api/v1/sources/{id}/stories lists what became of the source's recent
+// story versions, newest first (at most 200):
+//
+//	{"stories": [{"outcome": "pushed|held|skipped|updated|retracted",
+//	  "reason": "too old: ...", "story_id": "urn:newsml:...", "held_id": "9f2c...",
+//	  "headline": "...", "version_at": "...", "alert_id": "...", "at": "..."}]}
 
 func handleSourceList(wt *watch.Watcher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,5 +107,16 @@ func handleSourceDelete(wt *watch.Watcher) http.Handler {
 		}
 		logger(r.Context()).Info("feed source deleted", "source_id", id, "by", caller(r.Context()).Name)
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleSourceStories(wt *watch.Watcher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := wt.Outcomes(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"stories": list})
 	})
 }

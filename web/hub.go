@@ -87,8 +87,6 @@ type Hub struct {
 	// left but wait for a writer to notice) does not block.
 	ready chan *client
 	ping  *frame
-	// targeting is owned by the log tail's goroutine (broadcast).
-	targeting targeting
 	// tailing is closed once Run reads the log: events appended after
 	// that are delivered.
 	tailing     chan struct{}
@@ -230,7 +228,6 @@ func (h *Hub) broadcast(events []flashwire.Event) {
 			h.logger.Error("cannot encode alert for live delivery", "seq", ev.ID, "error", err.Error())
 			continue
 		}
-		h.targeting.note(f)
 		h.fanOut(f)
 	}
 }
@@ -240,17 +237,18 @@ func (h *Hub) broadcast(events []flashwire.Event) {
 func (h *Hub) fanOut(f *frame) {
 	fo := &fanout{hub: h, alertID: f.alertID}
 	fo.pending.Store(1)
-	f.fanout = fo
+	f.share(fo)
 	now := h.now()
 	var slow []*client
 	h.mu.RLock()
 	for c := range h.clients {
-		if !c.wantsFrame(f, now) {
+		g := f.choose(c, now)
+		if g == nil {
 			continue
 		}
 		fo.pending.Add(1)
-		if !c.enqueue(f) {
-			fo.finish(c.channel, false, 0)
+		if !c.enqueue(g) {
+			g.finished(c, false, 0)
 			slow = append(slow, c)
 		}
 	}
@@ -409,7 +407,6 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string) error {
 	if lastID != "" && flashwire.CompareEventIDs(lastID, skip) > 0 {
 		skip = lastID
 	}
-	var seen targeting
 	for len(page) > 0 {
 		now := h.now()
 		for _, ev := range page {
@@ -420,11 +417,11 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string) error {
 			if err != nil {
 				continue
 			}
-			seen.note(f)
-			if !c.wantsFrame(f, now) {
+			g := f.choose(c, now)
+			if g == nil {
 				continue
 			}
-			if err := c.conn.write(f); err != nil {
+			if err := c.conn.write(g); err != nil {
 				return err
 			}
 			h.metrics.written.WithLabelValues(string(c.channel)).Inc()

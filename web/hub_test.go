@@ -167,13 +167,13 @@ func TestHubFilters(t *testing.T) {
 		want  []string
 	}{
 		// No filter: everything.
-		{"", []string{"sport-uk", "world-us-urgent", "business-fr"}},
+		{"", []string{"sport-uk", "world-us-urgent", "business-fr", "world-everywhere"}},
 		// One topic.
 		{"topics=sport", []string{"sport-uk"}},
 		// Topics are any-of.
-		{"topics=sport,world", []string{"sport-uk", "world-us-urgent"}},
-		// Region filter.
-		{"regions=us", []string{"world-us-urgent"}},
+		{"topics=sport,world", []string{"sport-uk", "world-us-urgent", "world-everywhere"}},
+		// Region filter; an alert without regions is for every region.
+		{"regions=us", []string{"world-us-urgent", "world-everywhere"}},
 		// Language compares the primary subtag.
 		{"lang=fr", []string{"business-fr"}},
 		// Minimum priority.
@@ -188,6 +188,7 @@ func TestHubFilters(t *testing.T) {
 	env.publish(t, flashwire.Alert{Headline: "sport-uk", Topics: []string{"sport"}, Regions: []string{"uk"}})
 	env.publish(t, flashwire.Alert{Headline: "world-us-urgent", Topics: []string{"world"}, Regions: []string{"us"}, Priority: flashwire.Urgent})
 	env.publish(t, flashwire.Alert{Headline: "business-fr", Topics: []string{"business"}, Regions: []string{"europe"}, Language: "fr-FR"})
+	env.publish(t, flashwire.Alert{Headline: "world-everywhere", Topics: []string{"world"}})
 	last := env.publish(t, everyone("stop"))
 	fr := everyone("stop-fr")
 	fr.Language = "fr"
@@ -439,5 +440,77 @@ func TestHubScaleOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHubFiguresCountReaders: one alert, one update and one retraction to
+// two readers is 2 reached, with 2 updates and 2 retractions on their own.
+func TestHubFiguresCountReaders(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	readers := []*liveClient{dial(t, env.wsURL("topics=world"), nil), dial(t, env.wsURL(""), nil)}
+	a := env.publish(t, flashwire.Alert{Headline: "Summit opens", Topics: []string{"world"}})
+	ctx := context.Background()
+	if _, err := env.alerts.Update(ctx, a.ID, flashwire.Alert{Headline: "Summit opens late", URL: a.URL, Topics: []string{"world"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.alerts.Retract(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range readers {
+		for _, want := range []string{"alert", "update", "retract"} {
+			if m := c.next(t); m["type"] != want {
+				t.Fatalf("frame %v, want %s", m, want)
+			}
+		}
+	}
+	var ws notifier.ChannelStats
+	eventually(t, "the figures of all three events", func() bool {
+		st, err := env.stats.Get(ctx, a.ID)
+		ws = st[notifier.WebSocket]
+		return err == nil && ws.Reached >= 2 && ws.Updates >= 2 && ws.Retractions >= 2
+	})
+	if ws.Reached != 2 || ws.Updates != 2 || ws.Retractions != 2 {
+		t.Errorf("websocket figures = reached %d, updates %d, retractions %d; want 2, 2, 2", ws.Reached, ws.Updates, ws.Retractions)
+	}
+}
+
+// TestHubFiguresRetargeted: a reader a correction moves the alert away from
+// gets a retraction, counted as one; when the next correction brings it
+// back, the reader is not counted as reached again.
+func TestHubFiguresRetargeted(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	c := dial(t, env.wsURL("topics=sport"), nil)
+	ctx := context.Background()
+	a := env.publish(t, flashwire.Alert{Headline: "Transfer deal", Topics: []string{"sport"}})
+	for _, topic := range []string{"business", "sport"} {
+		if _, err := env.alerts.Update(ctx, a.ID, flashwire.Alert{Headline: "Transfer deal: " + topic, URL: a.URL, Topics: []string{topic}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"alert", "retract", "alert"} {
+		if m := c.next(t); m["type"] != want {
+			t.Fatalf("frame %v, want %s", m, want)
+		}
+	}
+	// A later alert's figures are reported after those of the three
+	// events, whose writes came first: once they are in, so are those.
+	last := env.publish(t, flashwire.Alert{Headline: "Marker", Topics: []string{"sport"}})
+	if m := c.next(t); m["seq"] != last.ID {
+		t.Fatalf("frame %v, want the marker %s", m, last.ID)
+	}
+	eventually(t, "the figures of the marker", func() bool {
+		st, err := env.stats.Get(ctx, last.ID)
+		return err == nil && st[notifier.WebSocket].Reached == 1
+	})
+	var ws notifier.ChannelStats
+	eventually(t, "the figures of the alert", func() bool {
+		st, err := env.stats.Get(ctx, a.ID)
+		ws = st[notifier.WebSocket]
+		return err == nil && ws.Retractions >= 1 && ws.Reached >= 1
+	})
+	if ws.Reached != 1 || ws.Retractions != 1 || ws.Updates != 0 {
+		t.Errorf("websocket figures = reached %d, updates %d, retractions %d; want 1, 0, 1", ws.Reached, ws.Updates, ws.Retractions)
 	}
 }

@@ -78,7 +78,9 @@ func addRoutes(mux *routeTable, s *Server) {
 	mux.Handle("GET /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceGet(s.cfg.Watcher))))
 	mux.Handle("PATCH /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourcePatch(s.cfg.Watcher))))
 	mux.Handle("DELETE /api/v1/sources/{id}", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceDelete(s.cfg.Watcher))))
+	mux.Handle("GET /api/v1/sources/{id}/stories", s.requireRole(RoleAdmin, requireWatcher(s.cfg.Watcher, handleSourceStories(s.cfg.Watcher))))
 	mux.Handle("GET /api/v1/held", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldList(s.cfg.Watcher))))
+	mux.Handle("PATCH /api/v1/held/{id}", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldEdit(s.cfg.Watcher))))
 	mux.Handle("POST /api/v1/held/{id}/send", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldSend(s.cfg.Watcher))))
 	mux.Handle("POST /api/v1/held/{id}/dismiss", s.requireRole(RoleEditor, requireWatcher(s.cfg.Watcher, handleHeldDismiss(s.cfg.Watcher))))
 

@@ -103,7 +103,9 @@ var routeRows = []route{
 	{pattern: "GET /api/v1/sources/{id}", path: "/api/v1/sources/src_0", want: adminsOnly(404)},
 	{pattern: "PATCH /api/v1/sources/{id}", path: "/api/v1/sources/src_0", body: `{}`, want: adminsOnly(404)},
 	{pattern: "DELETE /api/v1/sources/{id}", path: "/api/v1/sources/src_0", want: adminsOnly(404)},
+	{pattern: "GET /api/v1/sources/{id}/stories", path: "/api/v1/sources/src_0/stories", want: adminsOnly(404)},
 	{pattern: "GET /api/v1/held", path: "/api/v1/held", want: editorsOnly(200)},
+	{pattern: "PATCH /api/v1/held/{id}", path: "/api/v1/held/hld_0", body: `{}`, want: editorsOnly(404)},
 	{pattern: "POST /api/v1/held/{id}/send", path: "/api/v1/held/hld_0/send", want: editorsOnly(404)},
 	{pattern: "POST /api/v1/held/{id}/dismiss", path: "/api/v1/held/hld_0/dismiss", want: editorsOnly(404)},
 	// Audience, audit, API description.

@@ -151,3 +151,58 @@ func TestSSEShutdown(t *testing.T) {
 		t.Errorf("stream after shutdown = %q (%v), want a retry hint, then its end", rest, err)
 	}
 }
+
+// TestSSERegionless: an alert without regions is for every region, live and
+// replayed alike, while one for another region is not.
+func TestSSERegionless(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	r, stop := openSSE(t, env, "regions=uk", "")
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	everywhere := env.publish(t, flashwire.Alert{Headline: "everywhere", Topics: []string{"world"}})
+	if ev := readSSE(t, r); ev.event != "alert" || ev.id != everywhere.ID {
+		t.Fatalf("live event = %+v, want alert %s (no regions is every region)", ev, everywhere.ID)
+	}
+	stop()
+	env.publish(t, flashwire.Alert{Headline: "us only", Topics: []string{"world"}, Regions: []string{"us"}})
+	again := env.publish(t, flashwire.Alert{Headline: "everywhere again", Topics: []string{"world"}})
+	r, _ = openSSE(t, env, "regions=uk", everywhere.ID)
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	if ev := readSSE(t, r); ev.event != "alert" || ev.id != again.ID {
+		t.Fatalf("replayed %+v, want alert %s and not the US one", ev, again.ID)
+	}
+}
+
+// TestSSERetargetedReplay: replayed after Last-Event-ID, an update that
+// moved an alert out of the stream's filter is a retraction, and one that
+// moved another alert into it is that alert, with the updated content.
+func TestSSERetargetedReplay(t *testing.T) {
+	_, rdb := redistest.Start(t)
+	env := newLiveEnv(t, rdb, nil)
+	ctx := context.Background()
+	out := env.publish(t, flashwire.Alert{Headline: "sport first", Topics: []string{"sport"}})
+	in := env.publish(t, flashwire.Alert{Headline: "business first", Topics: []string{"business"}})
+	for _, u := range []struct{ id, headline, topic string }{
+		{out.ID, "business now", "business"},
+		{in.ID, "sport now", "sport"},
+	} {
+		if _, err := env.alerts.Update(ctx, u.id, flashwire.Alert{Headline: u.headline, URL: "https://news.example.com/story", Topics: []string{u.topic}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := openSSE(t, env, "topics=sport", in.ID)
+	if ev := readSSE(t, r); ev.event != "hello" {
+		t.Fatalf("first event = %+v, want hello", ev)
+	}
+	if ev := readSSE(t, r); ev.event != "retract" || ev.data["id"] != out.ID {
+		t.Errorf("first replayed = %+v, want the retraction of %s", ev, out.ID)
+	}
+	ev := readSSE(t, r)
+	if a, _ := ev.data["alert"].(map[string]any); ev.event != "alert" || a["id"] != in.ID || a["headline"] != "sport now" {
+		t.Errorf("second replayed = %+v, want alert %s as updated", ev, in.ID)
+	}
+}

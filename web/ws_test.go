@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -139,21 +140,49 @@ func TestWebSocketClientFrames(t *testing.T) {
 		}
 	})
 	t.Run("RetargetedCorrection", func(t *testing.T) {
-		// The alert is corrected to another topic, then retracted: the
-		// reader who got it under the old topic gets both.
+		// The connection wants sport. An update that moves an alert out of
+		// its filter reaches it as a retraction, one that moves the alert
+		// into it as the alert itself, with the updated content; the final
+		// retraction reaches only those the last version was for.
+		ctx := context.Background()
+		update := func(id, headline, topic string) flashwire.Alert {
+			t.Helper()
+			u, err := env.alerts.Update(ctx, id, flashwire.Alert{Headline: headline, URL: "https://news.example.com/story", Topics: []string{topic}, Priority: flashwire.Flash})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
 		a := env.publish(t, flashwire.Alert{Headline: "wrong desk", Topics: []string{"sport"}, Priority: flashwire.Flash})
-		if _, err := env.alerts.Update(context.Background(), a.ID, flashwire.Alert{Headline: "right desk", URL: a.URL, Topics: []string{"business"}, Priority: flashwire.Flash}); err != nil {
+		update(a.ID, "right desk", "business")
+		update(a.ID, "back on the sport desk", "sport")
+		b := env.publish(t, flashwire.Alert{Headline: "business only", Topics: []string{"business"}, Priority: flashwire.Flash})
+		update(b.ID, "now sport too", "sport")
+		if _, err := env.alerts.Retract(ctx, b.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := env.alerts.Retract(context.Background(), a.ID); err != nil {
+		update(a.ID, "business after all", "business")
+		if _, err := env.alerts.Retract(ctx, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		var kinds []string
-		for len(kinds) < 3 {
-			kinds = append(kinds, c.next(t)["type"].(string))
+		env.publish(t, everyone("stop"))
+		var got []string
+		for {
+			m := c.next(t)
+			if al, ok := m["alert"].(map[string]any); ok && al["headline"] == "stop" {
+				break
+			}
+			switch m["type"] {
+			case "alert", "update":
+				got = append(got, fmt.Sprintf("%s %s", m["type"], m["alert"].(map[string]any)["headline"]))
+			case "retract":
+				name := map[any]string{a.ID: "a", b.ID: "b"}[m["id"]]
+				got = append(got, "retract "+name)
+			}
 		}
-		if strings.Join(kinds, ",") != "alert,update,retract" {
-			t.Errorf("frames = %v, want alert, update, retract", kinds)
+		want := []string{"alert wrong desk", "retract a", "alert back on the sport desk", "alert now sport too", "retract b", "retract a"}
+		if strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("frames = %v\nwant %v", got, want)
 		}
 	})
 	t.Run("UpdateRetract", func(t *testing.T) {

@@ -16,6 +16,11 @@
 //	                                    state changed, why it is held, retraction and update
 //	                                    attempts, the last error and a headline given up on)
 //	flashwire:v1:{watch}:held           sorted set of held story keys by time held (ms)
+//	flashwire:v1:{watch}:outcomes:ID    list: the source's last 200 story outcomes (JSON),
+//	                                    newest first, kept as long as story records
+//	flashwire:v1:{watch}:decided:ID     hash: story KEY -> its last outcome's signature, so a
+//	                                    feed polled again does not repeat an outcome; pruned
+//	                                    to the stories in the feed
 //	flashwire:v1:{watch}:changed        pub/sub channel: sources changed, reload
 //
 // A story's KEY is a hash of its identity: the item's guid or ninjs uri (or
@@ -77,10 +82,20 @@
 // send of a held story gets the guard's error back and the story stays
 // held.
 //
+// Each version of a story ends in one outcome, recorded per source
+// (Outcomes): pushed, held (hold mode, no public link, an invalid field,
+// the minimum gap), skipped (not flagged, too old, embargoed, withheld,
+// canceled, a duplicate), updated or retracted. Freshness is decided per
+// version: a record saying a version was too old ("old") is replaced by a
+// newer fresh version's claim, so it blocks nothing. A reader's link is the
+// source's link template or the item's own public web link, never a ninjs
+// uri (link.go).
+//
 // Metrics (Config.Registry): flashwire_watch_polls_total{outcome},
 // flashwire_watch_items_seen_total, flashwire_watch_alerts_total,
-// flashwire_watch_held_total{reason}, flashwire_watch_leases_held and
-// flashwire_watch_sources_failing.
+// flashwire_watch_held_total{reason},
+// flashwire_watch_story_outcomes_total{source,outcome},
+// flashwire_watch_leases_held and flashwire_watch_sources_failing.
 //
 // It must never write the alert log itself (every alert goes through
 // notifier.Service, which validates it), never publish a story but under

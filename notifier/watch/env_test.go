@@ -203,3 +203,22 @@ func ninjsDoc(headline, status string, urgency int, created, embargo time.Time) 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// alertOf is the alert w makes of story s of src.
+func alertOf(w *Watcher, src Source, s Story) flashwire.Alert {
+	a, _ := w.alert(src, s)
+	return a
+}
+
+// start starts w, and stops it when the test ends.
+func start(tb testing.TB, w *Watcher) {
+	tb.Helper()
+	if err := w.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		w.Stop(ctx)
+	})
+}

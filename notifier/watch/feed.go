@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/mmcdole/gofeed/atom"
+	"github.com/mmcdole/gofeed/rss"
 
 	"flashwire"
 )
@@ -32,6 +33,10 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 	if f, ok := feed.OriginalFeed().(*atom.Feed); ok {
 		atomFeed = f
 	}
+	var rssFeed *rss.Feed
+	if f, ok := feed.OriginalFeed().(*rss.Feed); ok {
+		rssFeed = f
+	}
 	items := feed.Items
 	if len(items) > maxFeedItems {
 		items = items[:maxFeedItems]
@@ -45,7 +50,6 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 			ID:       strings.TrimSpace(it.GUID),
 			Headline: plainText(it.Title),
 			Summary:  plainText(it.Description),
-			URL:      strings.TrimSpace(it.Link),
 			Terms:    append([]string(nil), it.Categories...),
 			Language: feed.Language,
 			Status:   StatusUsable,
@@ -68,6 +72,9 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 		case it.UpdatedParsed != nil:
 			s.Published = it.UpdatedParsed.UTC()
 		}
+		if it.UpdatedParsed != nil && it.UpdatedParsed.After(s.Published) {
+			s.Version = it.UpdatedParsed.UTC()
+		}
 		if it.Image != nil && flashwire.IsWebURL(it.Image.URL) {
 			s.ImageURL = it.Image.URL
 		} else {
@@ -78,8 +85,19 @@ func ParseFeed(data []byte, format string) ([]Story, error) {
 				}
 			}
 		}
+		links := []string{it.Link}
+		// An RSS guid that is a permalink (the default) is the item's page.
+		if rssFeed != nil && i < len(rssFeed.Items) && rssFeed.Items[i] != nil {
+			if g := rssFeed.Items[i].GUID; g != nil && !strings.EqualFold(g.IsPermalink, "false") {
+				links = append(links, g.Value)
+			}
+		}
+		s.URL, s.InternalLink = pickLink(links)
 		if s.ID == "" {
 			s.ID = s.URL
+		}
+		if s.ID == "" {
+			s.ID = s.InternalLink
 		}
 		if s.ID == "" {
 			continue
@@ -132,11 +150,20 @@ func formatName(format string) string {
 	return format
 }
 
-// effectiveTime is when a story counts as published for the age limit: its
-// publication, or the end of its embargo when later. Zero when unknown.
-func (s Story) effectiveTime() time.Time {
-	if s.Embargo.After(s.Published) {
-		return s.Embargo
+// versionTime is the time of this version of the story: when it was made,
+// else when the story appeared. Zero when unknown.
+func (s Story) versionTime() time.Time {
+	if !s.Version.IsZero() {
+		return s.Version
 	}
 	return s.Published
+}
+
+// effectiveTime is when a version counts as published for the age limit:
+// its time, or the end of its embargo when later. Zero when unknown.
+func (s Story) effectiveTime() time.Time {
+	if t := s.versionTime(); !s.Embargo.After(t) {
+		return t
+	}
+	return s.Embargo
 }

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +88,34 @@ func TestHeldFollowsFeed(t *testing.T) {
 	held, _ = w.Held(ctx)
 	if len(held) != 0 || len(e.events(t)) != 0 {
 		t.Fatalf("held = %+v, %d events", held, len(e.events(t)))
+	}
+}
+
+// TestUnpushableHeld: a flagged story that cannot go out as it is (here,
+// no headline) is held with the reason, never dropped; an editor's fix
+// makes it sendable.
+func TestUnpushableHeld(t *testing.T) {
+	e := newWatchEnv(t)
+	ctx := context.Background()
+	feed := newFeedServer(t, []byte(`{"uri": "urn:newsml:wire.example:20171111:blank-1", "urgency": 1,
+		"versioncreated": "2017-11-11T08:58:00Z", "links": [{"href": "https://wire.example/blank-1", "rel": "canonical"}]}`))
+	w := e.watcher(t, "a", nil)
+	src := e.source(t, w, Source{URL: feed.URL})
+	runOnce(t, w, src.ID)
+	held, err := w.Held(ctx)
+	if err != nil || len(held) != 1 || !strings.Contains(held[0].Reason, "cannot be pushed as it is") || !strings.Contains(held[0].Reason, "headline") {
+		t.Fatalf("held = %+v, %v", held, err)
+	}
+	if _, err := w.Edit(ctx, held[0].ID, HeldPatch{Headline: ptr("")}); !errors.Is(err, flashwire.ErrInvalid) {
+		t.Fatalf("empty headline: err = %v, want ErrInvalid", err)
+	}
+	if _, err := w.Edit(ctx, held[0].ID, HeldPatch{Headline: ptr("Blank wire item explained")}); err != nil {
+		t.Fatal(err)
+	}
+	// The feed's next poll leaves the editor's version alone.
+	runOnce(t, w, src.ID)
+	a, err := w.Send(ctx, held[0].ID)
+	if err != nil || a.Headline != "Blank wire item explained" || a.URL != "https://wire.example/blank-1" {
+		t.Fatalf("send: %+v, %v", a, err)
 	}
 }

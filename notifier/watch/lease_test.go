@@ -55,14 +55,7 @@ func TestScheduleAndReloadAcrossInstances(t *testing.T) {
 	e := newWatchEnv(t)
 	feed := newFeedServer(t, readFixture(t, "feed.json"))
 	running := e.watcher(t, "running", nil)
-	if err := running.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		running.Stop(ctx)
-	})
+	start(t, running)
 	// The source is created on another instance that is not even started:
 	// the running one hears of it and polls it on its schedule.
 	other := e.watcher(t, "other", nil)
@@ -116,5 +109,27 @@ func TestOnCluster(t *testing.T) {
 	}
 	if held, err := b.Held(context.Background()); err != nil || len(held) != 1 {
 		t.Fatalf("held after a refused send = %+v, %v; want it still held", held, err)
+	}
+}
+
+// TestNextRunIsTheSchedulesTick: a source's next_run is when its schedule
+// fires next, not the time of the read plus the interval.
+func TestNextRunIsTheSchedulesTick(t *testing.T) {
+	e := newWatchEnv(t)
+	feed := newFeedServer(t, readFixture(t, "feed.json"))
+	w := e.watcher(t, "a", nil)
+	start(t, w)
+	src := e.source(t, w, Source{URL: feed.URL, Schedule: "@every 1h"})
+	first, err := w.Source(context.Background(), src.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(10 * time.Minute)
+	second, err := w.Source(context.Background(), src.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := w.nextTick(src.ID); want.IsZero() || !first.State.NextRun.Equal(want) || !second.State.NextRun.Equal(want) {
+		t.Fatalf("next_run %v, then %v; the schedule fires at %v", first.State.NextRun, second.State.NextRun, want)
 	}
 }

@@ -23,6 +23,9 @@ const (
 	heldMode    = "hold_mode" // its source is in hold mode
 	heldTooSoon = "too_soon"  // auto mode, but the minimum gap had not passed
 	heldStale   = "stale"     // an editor's send never finished; back for a decision
+	// heldUnpushable: it cannot be pushed as it is (no public link, an
+	// invalid field); an editor may fix it.
+	heldUnpushable = "unpushable"
 )
 
 // metrics are the watcher's Prometheus figures.
@@ -31,6 +34,9 @@ type metrics struct {
 	items  prometheus.Counter
 	alerts prometheus.Counter
 	held   *prometheus.CounterVec
+	// outcomes counts story outcomes by source and outcome, each decision
+	// once across instances.
+	outcomes *prometheus.CounterVec
 }
 
 // newMetrics registers the watcher's figures on reg (nil: kept, not
@@ -52,13 +58,17 @@ func newMetrics(reg prometheus.Registerer, leases, failing func() float64) *metr
 		}),
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashwire_watch_held_total",
-			Help: "Stories put in the held queue, by reason: hold_mode, too_soon, stale.",
+			Help: "Stories put in the held queue, by reason: hold_mode, too_soon, stale, unpushable.",
 		}, []string{"reason"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashwire_watch_story_outcomes_total",
+			Help: "What became of feed stories' versions, by source and outcome: pushed, held, skipped, updated, retracted.",
+		}, []string{"source", "outcome"}),
 	}
 	for _, o := range []string{pollOK, pollNotModified, pollFailed, pollStoryFailed, pollLeased} {
 		m.polls.WithLabelValues(o)
 	}
-	for _, r := range []string{heldMode, heldTooSoon, heldStale} {
+	for _, r := range []string{heldMode, heldTooSoon, heldStale, heldUnpushable} {
 		m.held.WithLabelValues(r)
 	}
 	if reg == nil {
@@ -68,6 +78,7 @@ func newMetrics(reg prometheus.Registerer, leases, failing func() float64) *metr
 	m.items = register(reg, m.items)
 	m.alerts = register(reg, m.alerts)
 	m.held = register(reg, m.held)
+	m.outcomes = register(reg, m.outcomes)
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "flashwire_watch_leases_held",
 		Help: "Feed sources whose polling lease this instance holds.",

@@ -216,6 +216,10 @@ func ninjsStory(it ninjsItem) (Story, bool) {
 			break
 		}
 	}
+	if t, err := parseTime(it.str("versioncreated", "versionCreated")); err == nil {
+		s.Version = t
+	}
+	s.Slug = it.str("slugline")
 	for _, field := range []string{"subject", "subjects", "genre", "genres", "keywords", "places", "place"} {
 		for _, o := range it.objects(field) {
 			for _, k := range []string{"name", "code", "literal", "uri"} {
@@ -230,28 +234,42 @@ func ninjsStory(it ninjsItem) (Story, bool) {
 			}
 		}
 	}
-	for _, l := range it.objects("links") {
-		href := l.str("href")
-		if !flashwire.IsWebURL(href) {
-			continue
-		}
-		rel := strings.ToLower(l.str("rel"))
-		if rel == "canonical" || rel == "self" || rel == "alternate" || rel == "" || strings.HasSuffix(rel, "/canonical") {
-			s.URL = href
-			break
-		}
-		if s.URL == "" {
-			s.URL = href
-		}
-	}
-	if s.URL == "" && flashwire.IsWebURL(s.ID) {
-		s.URL = s.ID
-	}
+	s.URL, s.InternalLink = pickLink(ninjsLinks(it))
 	if s.ID == "" {
 		s.ID = s.URL
 	}
+	if s.ID == "" {
+		s.ID = s.InternalLink
+	}
 	s.ImageURL = ninjsImage(it)
 	return s, s.ID != ""
+}
+
+// ninjsLinks lists an item's web links, the likeliest reader-facing first:
+// links whose rel names the item's web page (canonical, alternate, web or
+// none), then HTML renditions, then any other link (often "self", the
+// agency's API address). The uri is not among them: in ninjs it is an
+// identifier, even when it is an http(s) address.
+func ninjsLinks(it ninjsItem) []string {
+	var web, html, other []string
+	for _, l := range it.objects("links") {
+		href := l.str("href")
+		rel := strings.ToLower(l.str("rel"))
+		switch {
+		case rel == "" || rel == "canonical" || rel == "alternate" || rel == "web" || strings.HasSuffix(rel, "/canonical") || strings.HasSuffix(rel, ":canonical"):
+			web = append(web, href)
+		case strings.Contains(strings.ToLower(l.str("contenttype", "mimetype")), "html"):
+			html = append(html, href)
+		default:
+			other = append(other, href)
+		}
+	}
+	for _, r := range renditions(it) {
+		if strings.Contains(strings.ToLower(r.str("contenttype", "mimetype")), "html") {
+			html = append(html, r.str("href"))
+		}
+	}
+	return append(append(web, html...), other...)
 }
 
 // ninjsImage finds a picture among the item's associations' renditions.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func claimDead(tb testing.TB, e *watchEnv, src Source, story string) string {
 	tb.Helper()
 	hash := storyHash(src.ID, story)
 	ok, err := claimScript.Run(context.Background(), e.rdb, []string{keyStory + hash, keyHeld},
-		statePending, src.ID, story, "", "", millis(e.clock.Now()), int64(storyTTL/time.Second), hash).Bool()
+		statePending, src.ID, story, "", "", millis(e.clock.Now()), int64(storyTTL/time.Second), hash, "", 0).Bool()
 	if err != nil || !ok {
 		tb.Fatalf("claim: %v, %v", ok, err)
 	}
@@ -90,7 +91,8 @@ func TestCrashAfterPublish(t *testing.T) {
 		if err != nil || len(stories) != 1 {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
-		pub, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		a := alertOf(w, src, stories[0])
+		pub, _, err := e.svc.Publish(ctx, a, notifier.PublishOptions{Once: onceKey(hash)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +166,7 @@ func TestStaleClaimMeetsFeed(t *testing.T) {
 					if err != nil || len(stories) != 1 {
 						t.Fatalf("parse: %v, %v", stories, err)
 					}
-					if pub, _, err = e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
+					if pub, _, err = e.svc.Publish(ctx, alertOf(w, src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -257,7 +259,7 @@ func TestStaleSend(t *testing.T) {
 			}
 			var pub flashwire.Alert
 			if published {
-				if pub, _, err = e.svc.Publish(ctx, held[0].Alert, notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
+				if pub, _, err = e.svc.Publish(ctx, held[0].Alert.asAlert(), notifier.PublishOptions{Once: onceKey(held[0].ID)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -349,7 +351,7 @@ func TestAutoModeGuards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{})
+		first, _, err := e.svc.Publish(ctx, alertOf(w, src, stories[0]), notifier.PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,6 +393,9 @@ func TestMetrics(t *testing.T) {
 		`flashwire_watch_alerts_total`:                  2,
 		`flashwire_watch_held_total{reason="too_soon"}`: 0,
 		`flashwire_watch_leases_held`:                   1,
+		// Two stories pushed, two not flagged; each said once.
+		`flashwire_watch_story_outcomes_total{outcome="pushed",source="` + src.ID + `"}`:  2,
+		`flashwire_watch_story_outcomes_total{outcome="skipped",source="` + src.ID + `"}`: 2,
 	}
 	for name, v := range want {
 		if got[name] != v {
@@ -431,4 +436,66 @@ func value(m *dto.Metric) float64 {
 		return m.GetGauge().GetValue()
 	}
 	return 0
+}
+
+// TestStaleThenFreshOnce: a story first seen too old is skipped, and when a
+// fresh version of it comes it is pushed once, however many instances poll
+// it at the same time.
+func TestStaleThenFreshOnce(t *testing.T) {
+	eachWatchRedis(t, func(t *testing.T, e *watchEnv) {
+		ctx := context.Background()
+		feed := newFeedServer(t, ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-5*time.Hour), time.Time{}))
+		a, b := e.watcher(t, "a", nil), e.watcher(t, "b", nil)
+		src := e.source(t, a, Source{URL: feed.URL})
+		pollAll := func() {
+			var wg sync.WaitGroup
+			for _, w := range []*Watcher{a, b, a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := w.poll(ctx, src); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		pollAll()
+		if n := len(e.events(t)); n != 0 {
+			t.Fatalf("%d alerts of a stale version", n)
+		}
+		feed.set(ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-5*time.Minute), time.Time{}))
+		pollAll()
+		pollAll()
+		if n := len(e.events(t)); n != 1 {
+			t.Fatalf("got %d alerts of the fresh version, want 1", n)
+		}
+		list, err := a.Outcomes(ctx, src.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 || list[0].Outcome != OutcomePushed || list[1].Outcome != OutcomeSkipped {
+			t.Fatalf("outcomes = %+v, want pushed after skipped", list)
+		}
+	})
+}
+
+// TestStaleInOneSourceFreshInAnother: the same version, too old for one
+// source's max_age, is pushed by a source that allows older stories.
+func TestStaleInOneSourceFreshInAnother(t *testing.T) {
+	e := newWatchEnv(t)
+	doc := ninjsDoc("Kremlin: joint statement on Syria", StatusUsable, 1, fixtureNow.Add(-90*time.Minute), time.Time{})
+	strict, lenient := newFeedServer(t, doc), newFeedServer(t, doc)
+	w := e.watcher(t, "a", nil)
+	first := e.source(t, w, Source{URL: strict.URL, MaxAge: "1h"})
+	second := e.source(t, w, Source{URL: lenient.URL, MaxAge: "2h"})
+	runOnce(t, w, first.ID)
+	if n := len(e.events(t)); n != 0 {
+		t.Fatalf("%d alerts from the strict source", n)
+	}
+	runOnce(t, w, second.ID)
+	runOnce(t, w, first.ID)
+	if n := len(e.events(t)); n != 1 {
+		t.Fatalf("got %d alerts, want 1 from the lenient source", n)
+	}
 }

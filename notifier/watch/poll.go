@@ -38,12 +38,15 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 	w.store.recordSuccess(ctx, src.ID, w.cfg.Now(), got.etag, got.lastModified, len(stories), true)
 	w.metrics.items.Add(float64(len(stories)))
 	var problems []string
+	seen := make(map[string]bool, len(stories))
 	for _, s := range stories {
+		seen[storyHash(src.ID, s.ID)] = true
 		if err := w.handle(ctx, src, s, firstPoll); err != nil {
 			problems = append(problems, err.Error())
 			w.cfg.Logger.Warn("watch: story not pushed", "source", src.ID, "story", s.ID, "error", err.Error())
 		}
 	}
+	w.forgetGone(ctx, src.ID, seen)
 	if len(problems) > 0 {
 		msg := strings.Join(problems, "; ")
 		w.cfg.Redis.HSet(ctx, keyState+src.ID, "last_error", clip(msg, 1000), "last_error_at", millis(w.cfg.Now()))
@@ -54,19 +57,20 @@ func (w *Watcher) poll(ctx context.Context, src Source) error {
 	return nil
 }
 
-// handle decides what becomes of one story of a poll.
+// handle decides what becomes of one story of a poll, and records the
+// outcome of each version it decides on (pushed, held or skipped).
 func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll bool) error {
 	now := w.cfg.Now()
 	hash := storyHash(src.ID, s.ID)
 	key := keyStory + hash
-	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error", "unsent").Result()
+	rec, err := w.cfg.Redis.HMGet(ctx, key, "state", "alert", "headline", "error", "unsent", "source", "edited").Result()
 	if err != nil {
 		return fmt.Errorf("story %s: %w", s.ID, err)
 	}
 	state, _ := rec[0].(string)
 	alertID, _ := rec[1].(string)
 	headline, _ := rec[2].(string)
-	a := w.alert(src, s)
+	a, linkProblem := w.alert(src, s)
 	switch state {
 	case statePending, stateSending:
 		// Before the feed's status: a claim may hide an alert that a
@@ -96,9 +100,19 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 	case StatusWithheld:
 		// Not to be used until further notice: a later usable version may
 		// still be pushed.
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "withheld by the agency (pubstatus withheld)"})
 		return nil
 	}
-	if state != "" {
+	if state != "" && state != stateOld {
+		if owner, _ := rec[5].(string); owner != "" && owner != src.ID {
+			// Another source carries the same story (a URN or URL
+			// identity): its record decides, and this source says so.
+			reason := fmt.Sprintf("duplicate: the same story from source %s is %s", owner, state)
+			if state == statePushed {
+				reason = "duplicate: already pushed from source " + owner
+			}
+			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: reason, AlertID: alertID})
+		}
 		if a.Headline == headline || a.Headline == "" {
 			return nil
 		}
@@ -108,45 +122,97 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 			if unsent, _ := rec[4].(string); problem != "" && a.Headline == unsent {
 				return w.unupdated(ctx, hash, alertID, a.Headline, problem)
 			}
-			return w.updateStory(ctx, s, hash, alertID, headline, a)
+			return w.updateStory(ctx, src, s, hash, alertID, headline, a)
 		case stateHeld:
+			if edited, _ := rec[6].(string); edited != "" {
+				// An editor's version of the story stands.
+				return nil
+			}
 			_, _, err := w.move(ctx, hash, stateHeld, stateHeld, headline, a.Headline, draftJSON(a))
 			return err
 		}
 		return nil
 	}
 	if !src.Breaking.Breaking(s) {
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "not flagged as breaking by the source's rule"})
 		return nil
 	}
 	if !s.Embargo.IsZero() && now.Before(s.Embargo) {
 		// Looked at again on every poll; pushed on the first after it ends.
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "embargoed until " + s.Embargo.UTC().Format(time.RFC3339)})
 		return nil
 	}
-	initial := statePending
-	if t := s.effectiveTime(); (t.IsZero() && firstPoll) || (!t.IsZero() && now.Sub(t) > src.maxAge()) {
-		// Undated items on a source's first poll count as old too: adding
-		// a source must not flood readers with its back catalogue.
-		initial = stateOld
-	} else if src.Mode == ModeHold {
-		initial = stateHeld
+	initial, reason := statePending, ""
+	t := s.effectiveTime()
+	switch {
+	case t.IsZero() && firstPoll:
+		// Undated items on a source's first poll count as old: adding a
+		// source must not flood readers with its back catalogue.
+		initial, reason = stateOld, "too old: undated, and seen on the source's first poll"
+	case !t.IsZero() && now.Sub(t) > src.maxAge():
+		initial, reason = stateOld, fmt.Sprintf("too old: this version is of %s, more than max_age (%s) ago", t.UTC().Format(time.RFC3339), src.MaxAge)
+	case linkProblem != "":
+		initial, reason = stateHeld, "held: "+linkProblem
+	default:
+		if problem := w.unpushable(ctx, a); problem != "" {
+			initial, reason = stateHeld, "held: cannot be pushed as it is: "+problem
+		} else if src.Mode == ModeHold {
+			initial, reason = stateHeld, reasonHoldMode
+		}
 	}
-	ok, err := claimScript.Run(ctx, w.cfg.Redis, []string{key, keyHeld},
-		initial, src.ID, s.ID, a.Headline, draftJSON(a), millis(now), int64(storyTTL/time.Second), hash).Bool()
+	held := ""
+	if initial == stateHeld {
+		held = reason
+	}
+	ok, err := w.claim(ctx, src, s, hash, initial, held, a)
 	if err != nil {
-		return fmt.Errorf("story %s: %w", s.ID, err)
+		return err
 	}
-	if ok && initial == stateHeld {
-		w.metrics.held.WithLabelValues(heldMode).Inc()
-	}
-	if !ok || initial != statePending {
+	switch {
+	case initial == stateOld:
+		// An old version is said once; the record blocks nothing newer.
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: reason})
+		return nil
+	case !ok:
+		// Another poll (this source's on another instance, or another
+		// source's) has the story; it records the outcome.
+		return nil
+	case initial == stateHeld:
+		label := heldUnpushable
+		if reason == reasonHoldMode {
+			label = heldMode
+		}
+		w.metrics.held.WithLabelValues(label).Inc()
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
 		return nil
 	}
 	return w.publish(ctx, src, s, hash, a)
 }
 
+// reasonHoldMode is the held reason of a story from a hold-mode source.
+const reasonHoldMode = "held: the source is in hold mode"
+
+// unpushable says why alert a fails the checks a publish makes (an
+// invalid field, a topic or region no longer known), or "".
+func (w *Watcher) unpushable(ctx context.Context, a flashwire.Alert) string {
+	topics, regions, err := w.cfg.Taxonomy.KnownSlugs(ctx)
+	if err != nil {
+		// Publish checks again and fails alike; the poll retries then.
+		return ""
+	}
+	var bad flashwire.InvalidError
+	a.Validate(&bad, topics, regions)
+	if err := bad.Err(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // alert turns a story into the alert it would push. Priority: flash for
-// ninjs urgency 1, urgent for everything else the rule flags.
-func (w *Watcher) alert(src Source, s Story) flashwire.Alert {
+// ninjs urgency 1, urgent for everything else the rule flags. The link is
+// the reader-facing one (readerLink); without one, linkProblem says why.
+func (w *Watcher) alert(src Source, s Story) (a flashwire.Alert, linkProblem string) {
+	link, linkProblem := readerLink(src, s)
 	headline, _ := src.Breaking.withDefaults().cutPrefix(s.Headline)
 	topics := append([]string(nil), src.Topics...)
 	for _, t := range s.Terms {
@@ -165,10 +231,10 @@ func (w *Watcher) alert(src Source, s Story) flashwire.Alert {
 	if s.Urgency == 1 {
 		priority = flashwire.Flash
 	}
-	a := flashwire.Alert{
+	a = flashwire.Alert{
 		Headline: clip(headline, flashwire.MaxHeadline),
 		Summary:  clip(s.Summary, flashwire.MaxSummary),
-		URL:      s.URL,
+		URL:      link,
 		ImageURL: s.ImageURL,
 		Topics:   topics,
 		Regions:  append([]string(nil), src.Regions...),
@@ -176,5 +242,5 @@ func (w *Watcher) alert(src Source, s Story) flashwire.Alert {
 		Priority: priority,
 	}
 	a.Normalize()
-	return a
+	return a, linkProblem
 }

@@ -38,14 +38,15 @@ func TestAutoModePublishes(t *testing.T) {
 	if got.State.ItemsSeen != 4 || got.State.AlertsMade != 2 || got.State.LastSuccess.IsZero() || got.State.LastError != "" || got.State.NextRun.IsZero() {
 		t.Errorf("state = %+v", got.State)
 	}
-	// A flash: ninjs urgency 1.
+	// A flash: ninjs urgency 1. Its uri is an identifier, not a link: the
+	// source's template makes the reader's link.
 	feed.set(readFixture(t, "ninjs-1x-ap.json"))
-	if _, err := w.UpdateSource(context.Background(), src.ID, SourcePatch{Format: ptr(FormatNinjs)}); err != nil {
+	if _, err := w.UpdateSource(context.Background(), src.ID, SourcePatch{Format: ptr(FormatNinjs), LinkTemplate: ptr("https://news.example.com/ap/{id}")}); err != nil {
 		t.Fatal(err)
 	}
 	runOnce(t, w, src.ID)
 	evs = e.events(t)
-	if len(evs) != 3 || evs[2].Alert.Priority != flashwire.Flash {
+	if len(evs) != 3 || evs[2].Alert.Priority != flashwire.Flash || evs[2].Alert.URL != "https://news.example.com/ap/danang-syria-statement" {
 		t.Fatalf("events = %+v", evs)
 	}
 }

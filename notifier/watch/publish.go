@@ -83,7 +83,7 @@ func (w *Watcher) adopt(ctx context.Context, src Source, s Story, hash, alertID 
 	case a.Headline == "" || a.Headline == cur.Headline:
 		return nil
 	}
-	return w.updateStory(ctx, s, hash, alertID, cur.Headline, a)
+	return w.updateStory(ctx, src, s, hash, alertID, cur.Headline, a)
 }
 
 // publish sends a story this instance claimed in auto mode, behind the
@@ -98,20 +98,14 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 	switch {
 	case errors.As(err, &dup) && dup.Existing.ID != "":
 		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", dup.Existing.ID, "headline", a.Headline, "changed", millis(w.cfg.Now()))
-		w.cfg.Logger.Info("watch: story already sent", "source", src.ID, "story", s.ID, "alert_id", dup.Existing.ID)
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "duplicate of an alert sent lately; its updates and retraction reach that alert", AlertID: dup.Existing.ID})
 		return nil
 	case errors.As(err, &soon):
-		reason := fmt.Sprintf("held: the minimum gap between non-flash alerts had not passed (%s left)", soon.RetryAfter.Round(time.Second))
-		w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "reason", reason)
-		_, moved, merr := w.move(context.WithoutCancel(ctx), hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
-		if merr != nil {
-			return merr
-		}
-		if moved {
-			w.metrics.held.WithLabelValues(heldTooSoon).Inc()
-			w.cfg.Logger.Info("watch: story held, too soon", "source", src.ID, "story", s.ID, "retry_after", soon.RetryAfter.String())
-		}
-		return nil
+		return w.holdClaimed(ctx, src, s, hash, a, heldTooSoon,
+			fmt.Sprintf("held: the minimum gap between non-flash alerts had not passed (%s left)", soon.RetryAfter.Round(time.Second)))
+	case errors.Is(err, flashwire.ErrInvalid):
+		// Not pushable as it is: an editor may fix it.
+		return w.holdClaimed(ctx, src, s, hash, a, heldUnpushable, "held: cannot be pushed as it is: "+err.Error())
 	case errors.As(err, &dup):
 		// The same story is being published right now, perhaps by a
 		// stalled instance under this very claim: look again once the
@@ -131,11 +125,27 @@ func (w *Watcher) publish(ctx context.Context, src Source, s Story, hash string,
 	}
 	w.cfg.Redis.HSet(context.WithoutCancel(ctx), key, "state", statePushed, "alert", pub.ID, "headline", sent, "changed", millis(w.cfg.Now()))
 	if repeat {
-		w.cfg.Logger.Info("watch: alert found already published", "source", src.ID, "story", s.ID, "alert_id", pub.ID)
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomePushed, Reason: "found already published under the story's once key", Headline: sent, AlertID: pub.ID})
 		return nil
 	}
 	w.store.countAlert(ctx, src.ID)
 	w.metrics.alerts.Inc()
-	w.cfg.Logger.Info("watch: alert published", "source", src.ID, "story", s.ID, "alert_id", pub.ID, "priority", pub.Priority)
+	w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomePushed, Headline: sent, AlertID: pub.ID})
+	return nil
+}
+
+// holdClaimed moves a story this instance claimed to the held queue with
+// its draft a and the reason, counted under label.
+func (w *Watcher) holdClaimed(ctx context.Context, src Source, s Story, hash string, a flashwire.Alert, label, reason string) error {
+	bg := context.WithoutCancel(ctx)
+	w.cfg.Redis.HSet(bg, keyStory+hash, "reason", reason)
+	_, moved, err := w.move(bg, hash, statePending, stateHeld, "", a.Headline, draftJSON(a))
+	if err != nil {
+		return err
+	}
+	if moved {
+		w.metrics.held.WithLabelValues(label).Inc()
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeHeld, Reason: reason})
+	}
 	return nil
 }

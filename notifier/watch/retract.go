@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -20,10 +20,12 @@ func (w *Watcher) cancelStory(ctx context.Context, src Source, s Story, hash str
 	case moved:
 		return w.retract(ctx, src, s, hash)
 	case found == stateHeld:
-		_, _, err = w.move(ctx, hash, stateHeld, stateCanceled, "", "", "")
-	case found == "":
-		_, err = claimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
-			stateCanceled, src.ID, s.ID, s.Headline, "", millis(w.cfg.Now()), int64(storyTTL/time.Second), hash).Result()
+		_, moved, err = w.move(ctx, hash, stateHeld, stateCanceled, "", "", "")
+	case found == "" || found == stateOld:
+		moved, err = w.claim(ctx, src, s, hash, stateCanceled, "", flashwire.Alert{Headline: s.Headline})
+	}
+	if moved {
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "canceled by the agency before it was pushed"})
 	}
 	return err
 }
@@ -62,6 +64,7 @@ func (w *Watcher) retract(ctx context.Context, src Source, s Story, hash string)
 			return nil
 		}
 		w.cfg.Logger.Info("watch: alert retracted", "source", src.ID, "story", s.ID, "alert_id", alertID)
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeRetracted, Reason: "canceled by the agency", AlertID: alertID})
 		return nil
 	case n >= maxRetractAttempts:
 		problem := clip(fmt.Sprintf("alert %s of story %s not retracted, gave up after %d attempts: %v", alertID, s.ID, n, err), 500)

@@ -105,7 +105,7 @@ func TestStaleRetractionOneInstance(t *testing.T) {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
 		hash := claimDead(t, e, src, syriaURI)
-		pub, _, err := e.svc.Publish(ctx, w.alert(src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
+		pub, _, err := e.svc.Publish(ctx, alertOf(w, src, stories[0]), notifier.PublishOptions{Once: onceKey(hash)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -27,7 +28,10 @@ const DefaultMaxAge = 2 * time.Hour
 
 // Source is one feed Flashwire watches.
 type Source struct {
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Name is how editors know the source ("AP world wire"); empty takes
+	// the feed's host.
+	Name   string `json:"name"`
 	URL    string `json:"url"`
 	Format string `json:"format"`
 	// Schedule is a cron spec with optional seconds ("*/30 * * * * *",
@@ -43,10 +47,16 @@ type Source struct {
 	// case) to a further topic.
 	CategoryTopics map[string]string `json:"category_topics"`
 	Breaking       Rule              `json:"breaking"`
-	// MaxAge is a duration such as "2h": older stories are never pushed.
-	MaxAge    string    `json:"max_age"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// MaxAge is a duration such as "2h": older story versions are never
+	// pushed.
+	MaxAge string `json:"max_age"`
+	// LinkTemplate, when set, builds each alert's link from the item
+	// ("https://news.example/{id}"; placeholders {guid}, {uri}, {id},
+	// {slug}, URL-escaped); otherwise the item's own public web link is
+	// used, and an item without one is held.
+	LinkTemplate string    `json:"link_template,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 	// State is filled when a source is read; it is never stored with it.
 	State *State `json:"state,omitempty"`
 }
@@ -74,6 +84,8 @@ type State struct {
 
 // SourcePatch is a partial change of a source: nil fields stay as they are.
 type SourcePatch struct {
+	Name           *string            `json:"name"`
+	LinkTemplate   *string            `json:"link_template"`
 	URL            *string            `json:"url"`
 	Format         *string            `json:"format"`
 	Schedule       *string            `json:"schedule"`
@@ -88,6 +100,12 @@ type SourcePatch struct {
 
 // Apply sets the fields of s that p gives.
 func (p SourcePatch) Apply(s *Source) {
+	if p.Name != nil {
+		s.Name = *p.Name
+	}
+	if p.LinkTemplate != nil {
+		s.LinkTemplate = *p.LinkTemplate
+	}
 	if p.URL != nil {
 		s.URL = *p.URL
 	}
@@ -129,9 +147,40 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return scheduleParser.Parse(spec)
 }
 
+// minInterval is the shortest wait between two polls a schedule may ask for.
+const minInterval = time.Second
+
+// maxSourceName bounds a source's name, in characters.
+const maxSourceName = 100
+
+// checkSchedule says what is wrong with a schedule, or "" when it is good:
+// a cron spec or descriptor, and no "@every" shorter than minInterval (the
+// cron library would quietly round 1ns or -1s up to a second).
+func checkSchedule(spec string) string {
+	const example = `for example "*/30 * * * * *" or "@every 15s"`
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return fmt.Sprintf("%q is not a cron schedule (%s): %q is not a duration", spec, example, strings.TrimSpace(rest))
+		}
+		if d < minInterval {
+			return fmt.Sprintf("%q polls more often than once every %s", spec, minInterval)
+		}
+	}
+	if _, err := ParseSchedule(spec); err != nil {
+		return fmt.Sprintf("%q is not a cron schedule (%s): %v", spec, example, err)
+	}
+	return ""
+}
+
 // normalize trims and fills defaults.
 func (s *Source) normalize() {
 	s.URL = strings.TrimSpace(s.URL)
+	s.Name = strings.TrimSpace(s.Name)
+	if s.Name == "" {
+		s.Name = s.displayName()
+	}
+	s.LinkTemplate = strings.TrimSpace(s.LinkTemplate)
 	s.Format = strings.ToLower(strings.TrimSpace(s.Format))
 	if s.Format == "" {
 		s.Format = FormatAuto
@@ -174,8 +223,14 @@ func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]b
 	default:
 		bad.Add("format", "%q is not one of auto, rss, atom, jsonfeed, ninjs", s.Format)
 	}
-	if _, err := ParseSchedule(s.Schedule); err != nil {
-		bad.Add("schedule", "%q is not a cron schedule (for example \"*/30 * * * * *\" or \"@every 15s\"): %v", s.Schedule, err)
+	if problem := checkSchedule(s.Schedule); problem != "" {
+		bad.Add("schedule", "%s", problem)
+	}
+	bad.Text("name", s.Name, maxSourceName)
+	if s.LinkTemplate != "" {
+		if problem := checkLinkTemplate(s.LinkTemplate); problem != "" {
+			bad.Add("link_template", "%s", problem)
+		}
 	}
 	switch s.Mode {
 	case ModeAuto, ModeHold:
@@ -230,6 +285,17 @@ func (s *Source) check(bad *flashwire.InvalidError, topics, regions map[string]b
 	if d, err := time.ParseDuration(s.MaxAge); err != nil || d <= 0 {
 		bad.Add("max_age", "%q is not a positive duration such as 2h or 30m", s.MaxAge)
 	}
+}
+
+// displayName is the source's name, else its feed's host.
+func (s Source) displayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if u, err := url.Parse(s.URL); err == nil {
+		return u.Hostname()
+	}
+	return s.URL
 }
 
 func (s Source) maxAge() time.Duration {

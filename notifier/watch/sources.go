@@ -35,7 +35,15 @@ func (w *Watcher) withState(ctx context.Context, s *Source) error {
 	}
 	now := w.cfg.Now()
 	if sched, err := ParseSchedule(s.Schedule); err == nil {
-		st.NextRun = sched.Next(now).UTC()
+		// The poller's own next tick, as it recorded it; else this
+		// instance's schedule; else the schedule's next time from now.
+		if !st.NextRun.After(now) {
+			st.NextRun = w.nextTick(s.ID)
+		}
+		if !st.NextRun.After(now) {
+			st.NextRun = sched.Next(now)
+		}
+		st.NextRun = st.NextRun.UTC()
 		if st.BackoffUntil.After(now) {
 			// The first scheduled run after the backoff ends.
 			st.NextRun = sched.Next(st.BackoffUntil.Add(-time.Nanosecond)).UTC()
@@ -81,6 +89,8 @@ func (w *Watcher) UpdateSource(ctx context.Context, id string, p SourcePatch) (S
 	if s.URL != oldURL {
 		w.cfg.Redis.HDel(ctx, keyState+id, "etag", "last_modified", "backoff_until", "failures")
 	}
+	// The next tick recorded was the old schedule's.
+	w.cfg.Redis.HDel(ctx, keyState+id, "next_run")
 	if err := w.store.put(ctx, s); err != nil {
 		return Source{}, err
 	}

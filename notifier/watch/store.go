@@ -22,7 +22,11 @@ const (
 	keyLease   = "flashwire:v1:{watch}:lease:"
 	keyStory   = "flashwire:v1:{watch}:story:"
 	keyHeld    = "flashwire:v1:{watch}:held"
-	chanChange = "flashwire:v1:{watch}:changed"
+	// keyOutcomes lists a source's recent story outcomes, newest first;
+	// keyDecided remembers each listed story's last outcome.
+	keyOutcomes = "flashwire:v1:{watch}:outcomes:"
+	keyDecided  = "flashwire:v1:{watch}:decided:"
+	chanChange  = "flashwire:v1:{watch}:changed"
 )
 
 func newID() string {
@@ -94,7 +98,7 @@ func (st sourceStore) delete(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("source %s: %w", id, flashwire.ErrNotFound)
 	}
-	st.rdb.Del(ctx, keyState+id)
+	st.rdb.Del(ctx, keyState+id, keyOutcomes+id, keyDecided+id)
 	st.rdb.Publish(ctx, chanChange, id)
 	return nil
 }
@@ -112,6 +116,7 @@ func (st sourceStore) state(ctx context.Context, id string) (State, error) {
 	s.ItemsSeen, _ = strconv.ParseInt(m["items_seen"], 10, 64)
 	s.AlertsMade, _ = strconv.ParseInt(m["alerts_made"], 10, 64)
 	s.BackoffUntil = parseMillis(m["backoff_until"])
+	s.NextRun = parseMillis(m["next_run"])
 	s.etag = m["etag"]
 	s.lastModified = m["last_modified"]
 	return s, nil

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"flashwire"
 )
 
 // The states of a story record.
@@ -17,7 +20,7 @@ const (
 	stateHeld       = "held"       // waiting for an editor
 	stateSending    = "sending"    // an editor's send is being published (taken over once stale)
 	stateDismissed  = "dismissed"  // an editor dismissed it
-	stateOld        = "old"        // too old when first seen; never pushed
+	stateOld        = "old"        // a version too old when seen; a newer fresh one replaces it
 	stateCanceled   = "canceled"   // canceled before it was pushed
 	stateRetracting = "retracting" // being retracted (taken over once stale)
 	stateRetracted  = "retracted"  // pushed, then retracted
@@ -54,18 +57,50 @@ func storyHash(sourceID, identity string) string {
 func onceKey(hash string) string { return "watch:story:" + hash }
 
 // claimScript creates a story's record unless it exists: the one atomic
-// decision that gives a story to one instance at a time. "changed" is when
+// decision that gives a story to one instance at a time. A record that only
+// says a version was too old ("old") does not block a fresh claim of that
+// version or a later one (another source may allow older stories, or the
+// source's max_age have grown): it is replaced, so freshness is decided per
+// version. An undated version never replaces it: undated items seen on a
+// source's first poll stay back catalogue. "changed" is when
 // the state last changed: a "pending", "sending", "retracting" or
 // "updating" state older than the claim's lease belongs to an instance that
 // died.
 // KEYS: story record, held set. ARGV: state, source id, identity, headline,
-// draft alert JSON, now ms, TTL s, story hash.
+// draft alert JSON, now ms, TTL s, story hash, held reason or "", version
+// ms (0 when undated).
 var claimScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6], 'changed', ARGV[6])
+local st = redis.call('HGET', KEYS[1], 'state')
+if st then
+  if st ~= 'old' or ARGV[1] == 'old' then return 0 end
+  local v = tonumber(ARGV[10])
+  if v == 0 or tonumber(redis.call('HGET', KEYS[1], 'version') or '0') > v then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'source', ARGV[2], 'story', ARGV[3], 'headline', ARGV[4], 'draft', ARGV[5], 'first_seen', ARGV[6], 'changed', ARGV[6], 'version', ARGV[10])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[9]) end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
 if ARGV[1] == 'held' then redis.call('ZADD', KEYS[2], ARGV[6], ARGV[8]) end
 return 1`)
+
+// claim runs claimScript for story s of src in state, with its alert a
+// and, when held, the reason.
+func (w *Watcher) claim(ctx context.Context, src Source, s Story, hash, state, reason string, a flashwire.Alert) (bool, error) {
+	draft := ""
+	if state != stateCanceled {
+		draft = draftJSON(a)
+	}
+	version := int64(0)
+	if t := s.versionTime(); !t.IsZero() {
+		version = t.UnixMilli()
+	}
+	ok, err := claimScript.Run(ctx, w.cfg.Redis, []string{keyStory + hash, keyHeld},
+		state, src.ID, s.ID, a.Headline, draft, millis(w.cfg.Now()), int64(storyTTL/time.Second), hash, reason, version).Bool()
+	if err != nil {
+		return false, fmt.Errorf("story %s: %w", s.ID, err)
+	}
+	return ok, nil
+}
 
 // moveScript changes a story's state from one to another, only if it is
 // in the first (and, when given, still has the expected headline), and

@@ -19,7 +19,15 @@ type Story struct {
 	ID       string
 	Headline string
 	Summary  string
-	URL      string
+	// URL is the item's own public web link (ninjs links or renditions,
+	// RSS link, Atom alternate link, JSON Feed url); empty when it has
+	// none. A ninjs uri is an identifier and never taken for one.
+	URL string
+	// InternalLink is the item's first web link that looks like an API
+	// or internal address (see internalLink), kept out of alerts.
+	InternalLink string
+	// Slug is the ninjs slugline, when given.
+	Slug     string
 	ImageURL string
 	// Terms are the item's categories, subjects, genres and keywords, as
 	// written in the feed (names and codes).
@@ -37,6 +45,9 @@ type Story struct {
 	// Published is when the story first appeared; zero when the feed does
 	// not say.
 	Published time.Time
+	// Version is when this version of the story was made (ninjs
+	// versioncreated, Atom updated); zero when the feed does not say.
+	Version time.Time
 }
 
 // The ninjs publication statuses.
@@ -195,15 +206,51 @@ func (r Rule) cutPrefix(headline string) (string, bool) {
 
 var (
 	tagPattern   = regexp.MustCompile(`(?s)<[^>]*>`)
-	spacePattern = regexp.MustCompile(`\s+`)
+	spacePattern = regexp.MustCompile(`[\s\x{00a0}]+`)
+	// blockTag matches the opening or closing tag of an element that
+	// starts a new block of text.
+	blockTag = regexp.MustCompile(`(?is)<\s*/?\s*(?:p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|blockquote|pre|table|tr|td|th|section|article|header|footer|aside|figure|figcaption|address)\b[^>]*>`)
 )
 
-// plainText turns a bit of HTML into one line of text.
+// plainText turns a bit of HTML into one line of text. Block elements
+// become sentences of their own: joined by ". " when the text before has
+// no closing punctuation, by a space otherwise, so "<p>Tor 14 is out</p>
+// <p>The Tor Browser...</p>" reads "Tor 14 is out. The Tor Browser...".
 func plainText(s string) string {
+	var b strings.Builder
+	prev := ""
+	for _, part := range blockTag.Split(s, -1) {
+		part = inlineText(part)
+		if part == "" {
+			continue
+		}
+		if prev != "" {
+			if endsSentence(prev) {
+				b.WriteString(" ")
+			} else {
+				b.WriteString(". ")
+			}
+		}
+		b.WriteString(part)
+		prev = part
+	}
+	return b.String()
+}
+
+// inlineText is HTML without its tags and entities, its spaces collapsed.
+func inlineText(s string) string {
 	s = tagPattern.ReplaceAllString(s, " ")
 	s = html.UnescapeString(s)
 	s = strings.ToValidUTF8(s, "")
 	return strings.TrimSpace(spacePattern.ReplaceAllString(s, " "))
+}
+
+// endsSentence reports whether text ends with closing punctuation,
+// perhaps followed by a closing quote or bracket.
+func endsSentence(text string) bool {
+	text = strings.TrimRight(text, "\"'”’»)]")
+	r, _ := utf8.DecodeLastRuneInString(text)
+	return strings.ContainsRune(".!?…:;", r)
 }
 
 // clip shortens s to at most n runes, ending with an ellipsis when cut.

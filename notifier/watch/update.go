@@ -15,12 +15,12 @@ import (
 // it read) to "updating" sends it; the record keeps the last headline sent
 // until the update went through, so an instance dying in between leaves a
 // stale "updating" record that a later poll takes over.
-func (w *Watcher) updateStory(ctx context.Context, s Story, hash, alertID, oldHeadline string, a flashwire.Alert) error {
+func (w *Watcher) updateStory(ctx context.Context, src Source, s Story, hash, alertID, oldHeadline string, a flashwire.Alert) error {
 	_, moved, err := w.move(ctx, hash, statePushed, stateUpdating, oldHeadline, "", draftJSON(a))
 	if err != nil || !moved {
 		return err
 	}
-	return w.sendUpdate(ctx, s, hash, alertID, a)
+	return w.sendUpdate(ctx, src, s, hash, alertID, a)
 }
 
 // resumeUpdate finishes an update whose instance died, once this instance
@@ -46,7 +46,7 @@ func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, a
 			return fmt.Errorf("story %s: %w", s.ID, err)
 		}
 	}
-	return w.sendUpdate(ctx, s, hash, alertID, a)
+	return w.sendUpdate(ctx, src, s, hash, alertID, a)
 }
 
 // sendUpdate sends a as the update of the story's alert, the record being
@@ -60,7 +60,7 @@ func (w *Watcher) resumeUpdate(ctx context.Context, src Source, s Story, hash, a
 // headline did not go out and why, and every poll that lists the story with
 // that headline reports it on the source, until the feed's headline changes
 // or the alert carries it.
-func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string, a flashwire.Alert) error {
+func (w *Watcher) sendUpdate(ctx context.Context, src Source, s Story, hash, alertID string, a flashwire.Alert) error {
 	key := keyStory + hash
 	bg := context.WithoutCancel(ctx)
 	// Counted before the call, so that an instance dying in it spends an
@@ -89,6 +89,7 @@ func (w *Watcher) sendUpdate(ctx context.Context, s Story, hash, alertID string,
 		}
 		if err == nil {
 			w.cfg.Logger.Info("watch: alert updated", "story", s.ID, "alert_id", alertID, "headline", a.Headline)
+			w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeUpdated, Headline: a.Headline, AlertID: alertID})
 			return w.updated(bg, hash, a.Headline)
 		}
 	}

@@ -129,7 +129,7 @@ func TestStaleUpdateOneInstance(t *testing.T) {
 		if err != nil || len(stories) != 1 {
 			t.Fatalf("parse: %v, %v", stories, err)
 		}
-		a := w.alert(src, stories[0])
+		a := alertOf(w, src, stories[0])
 		if _, moved, err := w.move(ctx, hash, statePushed, stateUpdating, "", "", draftJSON(a)); err != nil || !moved {
 			t.Fatalf("move: %v, %v", moved, err)
 		}
@@ -218,7 +218,7 @@ func feedAlert(tb testing.TB, w *Watcher, src Source, doc []byte) flashwire.Aler
 	if err != nil || len(stories) != 1 {
 		tb.Fatalf("parse: %v, %v", stories, err)
 	}
-	return w.alert(src, stories[0])
+	return alertOf(w, src, stories[0])
 }
 
 // headlineOf returns the headline a story's record says was sent.

@@ -265,7 +265,27 @@ func (w *Watcher) tick(id string) {
 	if err == nil && w.cfg.Now().Before(st.BackoffUntil) {
 		return
 	}
-	if err := w.RunOnce(w.ctx, id); err != nil && !errors.Is(err, ErrLeased) && w.ctx.Err() == nil {
+	err = w.RunOnce(w.ctx, id)
+	if errors.Is(err, ErrLeased) {
+		return
+	}
+	if err != nil && w.ctx.Err() == nil {
 		w.cfg.Logger.Info("watch: poll failed", "source", id, "error", err.Error())
 	}
+	if next := w.nextTick(id); !next.IsZero() {
+		w.cfg.Redis.HSet(w.ctx, keyState+id, "next_run", millis(next))
+	}
+}
+
+// nextTick is when this instance's schedule of a source fires next; zero
+// when it has none. Called from a tick, it is the tick after it: the cron
+// runner moves an entry on before it answers.
+func (w *Watcher) nextTick(id string) time.Time {
+	w.mu.Lock()
+	e, ok := w.entries[id]
+	w.mu.Unlock()
+	if !ok {
+		return time.Time{}
+	}
+	return w.cron.Entry(e.id).Next
 }

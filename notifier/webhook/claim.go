@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,12 +272,12 @@ func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
 // outcome: its try is recorded in the partner's log as interrupted, and
 // counted, here, once. It also returns the version of the signing secrets, so a claimer's
 // cache of them is checked in the same round trip, and each event's body
-// once, however many of the batch's deliveries carry it.
+// once (per type), however many of the batch's deliveries carry it.
 // KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
 // key prefix, attempt log key prefix, log length, event body key prefix,
 // the claim's time as a JSON string, the interrupted try's error as a JSON
-// string. Returns {secrets version, {delivery fields...}..., {event id,
-// body}...}.
+// string. Returns {secrets version, {delivery fields...}..., {event id
+// ":" type, body}...}.
 var claimScript = redis.NewScript(luaEach + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out, leased, gone, bodies, events = {}, {}, {}, {}, {}
@@ -284,8 +285,12 @@ for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight', 'event')
   local ev = h[10]
+  if ev then
+    -- The body's key: the event and the type (see keyEventBody).
+    ev = ev .. ':' .. (h[2] or '')
+  end
   if h[1] and ev and bodies[ev] == nil then
-    bodies[ev] = redis.call('GET', ARGV[7] .. ev)
+    bodies[ev] = redis.call('GET', ARGV[7] .. ev) or false
     if bodies[ev] then
       table.insert(events, {ev, bodies[ev]})
     end
@@ -369,11 +374,13 @@ func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]De
 		created, _ := strconv.ParseInt(s[5], 10, 64)
 		attempts, _ := strconv.Atoi(s[6])
 		replayed, _ := strconv.Atoi(s[8])
-		body := []byte(s[4])
+		body, eventID := []byte(s[4]), ""
 		if s[10] != "" {
+			// The body's key names the event and the type.
 			body = bodies[s[10]]
+			eventID = strings.TrimSuffix(s[10], ":"+s[2])
 		}
-		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], EventID: s[10], Body: body,
+		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], EventID: eventID, Body: body,
 			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
 			Interrupted: s[9] == "1"})
 	}

@@ -83,13 +83,23 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 		return nil
 	}
 	at := flashwire.EventTime(ev.ID)
-	body, err := json.Marshal(message{Type: string(ev.Type), Timestamp: at, Data: ev.Alert})
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.ID, err)
-	}
+	// An update that changed the alert's targeting is a publication or a
+	// retraction to some partners: one body per type, encoded once.
+	bodies := map[flashwire.EventType][]byte{}
 	ds := make([]Delivery, len(targets))
 	for i, t := range targets {
-		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(ev.Type), AlertID: ev.Alert.ID,
+		typ := t.Event
+		if typ == "" {
+			typ = ev.Type
+		}
+		body, ok := bodies[typ]
+		if !ok {
+			if body, err = json.Marshal(message{Type: string(typ), Timestamp: at, Data: ev.Alert}); err != nil {
+				return fmt.Errorf("encode event %s: %w", ev.ID, err)
+			}
+			bodies[typ] = body
+		}
+		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(typ), AlertID: ev.Alert.ID,
 			EventID: ev.ID, CreatedAt: at, State: StatePending, Body: body}
 	}
 	// What was stored before an error counts: offered again, the event
@@ -106,4 +116,20 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 // by both, so dispatching an event twice makes no second delivery.
 func DeliveryID(eventID, partnerID string) string {
 	return "msg_" + eventID + "_" + partnerID
+}
+
+// event returns the type of the log event d came from, as the delivery
+// figures need it: a publication's delivery id is made of the alert's own
+// id (a published event's id), so a publication sent for a later event
+// came from an update that newly matched the partner. A retraction counts
+// as coming from an update, which makes the figures remember the partner
+// had the alert; partners are few, and nothing follows a true retraction.
+func (d Delivery) event() flashwire.EventType {
+	switch {
+	case d.Type == string(flashwire.Published) && d.ID != DeliveryID(d.AlertID, d.PartnerID):
+		return flashwire.Updated
+	case d.Type == string(flashwire.Retracted):
+		return flashwire.Updated
+	}
+	return flashwire.EventType(d.Type)
 }

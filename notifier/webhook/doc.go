@@ -26,7 +26,7 @@
 //
 //	flashwire:v1:{webhooks}:due             sorted set: delivery id -> due time (unix ms); a claim pushes it to the lease end
 //	flashwire:v1:{webhooks}:d:ID            hash: one delivery (partner, type, alert, event or body, created, attempts, state, inflight)
-//	flashwire:v1:{webhooks}:e:EVENT         string: an event's body, shared by its deliveries, kept as long as the latest of them
+//	flashwire:v1:{webhooks}:e:EVENT:TYPE    string: an event's body of one type, shared by its deliveries, kept as long as the latest of them
 //	flashwire:v1:{webhooks}:p:PARTNER       sorted set: the partner's deliveries by creation time (kept 7 days)
 //	flashwire:v1:{webhooks}:parked:PARTNER  sorted set: deliveries held while the partner is paused or disabled
 //	flashwire:v1:{webhooks}:log:PARTNER     list: the partner's latest attempts, newest first (JSON)

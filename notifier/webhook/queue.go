@@ -19,7 +19,8 @@ const (
 	keyDue    = keyPrefix + "due"
 	keyDelivP = keyPrefix + "d:"
 	keyFail   = keyPrefix + "failing"
-	// keyEventP + event id holds an event's body, shared by its deliveries.
+	// keyEventP + event id + ":" + type holds an event's body, shared by
+	// its deliveries of that type.
 	keyEventP = keyPrefix + "e:"
 	// keySecretsVersion is bumped by every change of a signing secret.
 	keySecretsVersion = keyPrefix + "secrets:version"
@@ -29,7 +30,10 @@ func keyDelivery(id string) string      { return keyDelivP + id }
 func keyPartnerIndex(pid string) string { return keyPrefix + "p:" + pid }
 func keyParked(pid string) string       { return keyPrefix + "parked:" + pid }
 func keyAttempts(pid string) string     { return keyPrefix + "log:" + pid }
-func keyEventBody(eid string) string    { return keyEventP + eid }
+
+// keyEventBody names the body of an event's deliveries of one type (an
+// update goes out as a publication or a retraction to some partners).
+func keyEventBody(eid, typ string) string { return keyEventP + eid + ":" + typ }
 
 // Retention of deliveries and of the attempt log.
 const (
@@ -117,14 +121,14 @@ end
 
 // enqueueScript records deliveries, each once (a second call for the same
 // id, as when an event is handed out again, changes nothing), and makes
-// them due: one call for all of an event's deliveries. An event's body is
-// stored once, beside its deliveries, which name the event; a delivery
-// made for no event (a ping) keeps its body in its own hash.
+// them due: one call for all of an event's deliveries. An event's body (one
+// per type) is stored once, beside its deliveries, which name the event; a
+// delivery made for no event (a ping) keeps its body in its own hash.
 // KEYS: due, then per delivery: delivery, partner index, body (the event's
 // body key, or the delivery key again for a body of its own). ARGV: ttl
 // ms, then per delivery: id, partner, type, alert id, event id ("" for
-// none), body ("" when an earlier delivery of the call carried the event's
-// body), created ms, oldest kept ms. Returns how many were new.
+// none), body ("" when an earlier delivery of the call carried the same
+// body key), created ms, oldest kept ms. Returns how many were new.
 var enqueueScript = redis.NewScript(luaEach + `
 local n, due = 0, {}
 for i = 0, (#KEYS - 1) / 3 - 1 do
@@ -161,8 +165,8 @@ const enqueueBatch = 256
 // Enqueue records deliveries durably and makes them due now, in one round
 // trip per enqueueBatch of them. It returns how many were new. Each is
 // stored once, so after an error the same call can be made again. The
-// deliveries of one event (the same EventID) share its body, which is
-// stored once.
+// deliveries of one event (the same EventID) and type share their body,
+// which is stored once.
 func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(ds, enqueueBatch) {
@@ -176,11 +180,11 @@ func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 			kd, body := keyDelivery(d.ID), d.Body
 			kb := kd
 			if d.EventID != "" {
-				kb = keyEventBody(d.EventID)
-				if carried[d.EventID] {
+				kb = keyEventBody(d.EventID, d.Type)
+				if carried[kb] {
 					body = nil
 				}
-				carried[d.EventID] = true
+				carried[kb] = true
 			}
 			keys = append(keys, kd, keyPartnerIndex(d.PartnerID), kb)
 			args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.EventID, body, created, created-KeepDeliveries.Milliseconds())
@@ -387,7 +391,7 @@ func (q *Queue) Delivery(ctx context.Context, partnerID, id string) (Delivery, e
 	}
 	body := h["body"]
 	if ev := h["event"]; ev != "" {
-		body, err = q.rdb.Get(ctx, keyEventBody(ev)).Result()
+		body, err = q.rdb.Get(ctx, keyEventBody(ev, h["type"])).Result()
 		if errors.Is(err, redis.Nil) {
 			return Delivery{}, fmt.Errorf("load body of delivery %s: %w", id, flashwire.ErrNotFound)
 		}

@@ -53,9 +53,9 @@ func TestEnqueueStoresEachOnce(t *testing.T) {
 }
 
 // TestEventBodyStoredOnce enqueues one event's deliveries to many partners
-// beside a ping with a body of its own: the event's body is stored once,
-// not in each delivery, and every claimed delivery, and the one an admin
-// looks up, carries its own body.
+// (and to one as a retraction) beside a ping with a body of its own: the
+// event's body of each type is stored once, not in each delivery, and every
+// claimed delivery, and the one an admin looks up, carries its own body.
 func TestEventBodyStoredOnce(t *testing.T) {
 	_, rdb := redistest.Start(t)
 	ctx := context.Background()
@@ -67,14 +67,18 @@ func TestEventBodyStoredOnce(t *testing.T) {
 		ds[i] = Delivery{ID: DeliveryID("7-0", fmt.Sprintf("pt_%d", i)), PartnerID: fmt.Sprintf("pt_%d", i), EventID: "7-0",
 			Type: "alert.published", AlertID: "7-0", CreatedAt: at, State: StatePending, Body: body}
 	}
+	// The same event goes to one partner as a retraction, with its own body.
+	retracted := []byte(`{"type":"alert.retracted","data":{"id":"7-0"}}`)
+	ds = append(ds, Delivery{ID: DeliveryID("7-0", "pt_r"), PartnerID: "pt_r", EventID: "7-0",
+		Type: "alert.retracted", AlertID: "7-0", CreatedAt: at, State: StatePending, Body: retracted})
 	ping := Delivery{ID: "msg_ping_1_pt_0", PartnerID: "pt_0", Type: "ping", CreatedAt: at, State: StatePending, Body: []byte(`{"type":"ping"}`)}
 	if _, err := q.Enqueue(ctx, append(ds, ping)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := rdb.Get(ctx, keyEventBody("7-0")).Result(); err != nil || got != string(body) {
+	if got, err := rdb.Get(ctx, keyEventBody("7-0", "alert.published")).Result(); err != nil || got != string(body) {
 		t.Fatalf("event body %q, %v; want %q", got, err, body)
 	}
-	if ttl := rdb.PTTL(ctx, keyEventBody("7-0")).Val(); ttl <= 0 || ttl > KeepDeliveries {
+	if ttl := rdb.PTTL(ctx, keyEventBody("7-0", "alert.published")).Val(); ttl <= 0 || ttl > KeepDeliveries {
 		t.Errorf("event body expires in %s, want within %s", ttl, KeepDeliveries)
 	}
 	if rdb.HExists(ctx, keyDelivery(ds[3].ID), "body").Val() {
@@ -95,8 +99,11 @@ func TestEventBodyStoredOnce(t *testing.T) {
 		}
 		for _, d := range batch {
 			want := body
-			if d.ID == ping.ID {
+			switch d.ID {
+			case ping.ID:
 				want = ping.Body
+			case DeliveryID("7-0", "pt_r"):
+				want = retracted
 			}
 			if string(d.Body) != string(want) {
 				t.Fatalf("claimed %s with body %q, want %q", d.ID, d.Body, want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"flashwire"
 	"flashwire/notifier"
 )
 
@@ -90,7 +91,9 @@ func (s *Sender) record(ctx context.Context, rs []result) {
 		if f.first && d.AlertID != "" {
 			switch r.state {
 			case StateDelivered:
-				s.tally.Add(d.AlertID, notifier.Tally{Reached: 1, Pending: -1, Latencies: []time.Duration{max(now.Sub(d.CreatedAt), 0)}})
+				t := notifier.Delivered(flashwire.EventType(d.Type), d.event(), d.PartnerID, max(now.Sub(d.CreatedAt), 0))
+				t.Pending = -1
+				s.tally.Add(d.AlertID, t)
 			case StateFailed:
 				s.tally.Add(d.AlertID, notifier.Tally{Failed: 1, Pending: -1})
 			}

@@ -27,6 +27,9 @@ type Target struct {
 	URL string
 	// State is active, paused or disabled; only active partners are sent to.
 	State string
+	// Event is the event type this partner gets for the event matched,
+	// when it differs from the event's own (see StoreDirectory.Match).
+	Event flashwire.EventType
 }
 
 // Directory is the partner directory as delivery sees it.

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	mrand "math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -692,8 +693,7 @@ func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payloa
 		t.Pending--
 		switch o.what {
 		case outReached:
-			t.Reached++
-			t.Latencies = append(t.Latencies, latencies[i])
+			t.Add(notifier.Delivered(flashwire.EventType(j.Type), flashwire.EventType(j.Type), strconv.Itoa(j.Shard)+":"+strconv.Itoa(o.bit), latencies[i]))
 			s.metrics.latency.Observe(latencies[i].Seconds())
 		case outRemoved:
 			t.Removed++
@@ -709,7 +709,7 @@ func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payloa
 // outcomes are recorded in the job already, and a crash must not lose
 // their count.
 func (s *Sender) figures(ctx context.Context, j job, t notifier.Tally) {
-	if s.opts.Stats == nil || (t.Pending == 0 && t.Reached == 0 && t.Failed == 0 && t.Expired == 0 && t.Removed == 0) {
+	if s.opts.Stats == nil || (t.Pending == 0 && t.Reached == 0 && t.Updates == 0 && t.Retractions == 0 && t.Failed == 0 && t.Expired == 0 && t.Removed == 0) {
 		return
 	}
 	if err := s.opts.Stats.Record(ctx, j.AlertID, notifier.WebPush, t); err != nil {

@@ -10,6 +10,7 @@ var AUDIT = {
   "POST /api/v1/alerts/{id}/update": ["Corrected an alert", "alert"],
   "POST /api/v1/alerts/{id}/retract": ["Retracted an alert", "alert"],
   "DELETE /api/v1/alerts/scheduled/{id}": ["Cancelled a scheduled alert"],
+  "PATCH /api/v1/held/{id}": ["Edited a held story"],
   "POST /api/v1/held/{id}/send": ["Sent a held story"],
   "POST /api/v1/held/{id}/dismiss": ["Dismissed a held story"],
   "POST /api/v1/tokens": ["Created a token", "token"],

@@ -34,6 +34,8 @@ export function words(f, field, problem) {
   if (/BCP 47/.test(problem)) return label + " must be a language code such as en, fr or pt-BR.";
   if (/in the past/.test(problem)) return "The send time has passed: clear it to send now, or choose a later time.";
   if ((m = /more than (\d+) days ahead/.exec(problem))) return "The send time is too far ahead: at most " + m[1] + " days from now.";
+  if (/placeholder|brace/.test(problem)) return label + " needs placeholders such as {id}, {guid} or {slug} and no others.";
+  if (/more often than once every/.test(problem)) return label + " polls too often: at most once a second.";
   if (/cron schedule/.test(problem)) return label + " is not understood: use a cron line such as */5 * * * * or @every 30s.";
   if (/duration/.test(problem)) return label + " must be a length of time such as 2h or 30m.";
   if (/in the future|RFC 3339/.test(problem)) return label + " must be a date and time in the past.";

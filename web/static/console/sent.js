@@ -12,6 +12,8 @@ function delivery(d) {
     var s = d && d[c];
     if (!s) return;
     var t = names[c] + ": " + s.reached + " reached";
+    if (s.updates) t += ", " + s.updates + (s.updates === 1 ? " update" : " updates") + " delivered";
+    if (s.retractions) t += ", " + s.retractions + (s.retractions === 1 ? " retraction" : " retractions") + " delivered";
     if (s.failed) t += ", " + s.failed + " failed";
     if (s.pending) t += ", " + s.pending + " pending";
     if (s.expired) t += ", " + s.expired + " expired";

@@ -33,10 +33,11 @@ function sourceRows(tb, sources) {
     names.source[s.id] = name;
     tb.appendChild(el("tr", { "data-id": s.id },
       el("td", { class: "feed" }, el("span", { class: "url", text: s.url }),
-        el("p", { class: "meta", text: s.format + " · topics " + (s.topics || []).join(", ") + ((s.regions || []).length ? " · regions " + s.regions.join(", ") : "") + " · max age " + s.max_age })),
+        el("p", { class: "meta", text: s.format + " · topics " + (s.topics || []).join(", ") + ((s.regions || []).length ? " · regions " + s.regions.join(", ") : "") + " · max age " + s.max_age + (s.link_template ? " · links " + s.link_template : "") })),
       el("td", { text: s.mode === "hold" ? "held for an editor" : "sent automatically" }), el("td", { text: s.schedule }),
       el("td", {}, health(st)),
       el("td", { class: "actions" },
+        el("button", { type: "button", class: "stories", "aria-label": "Recent stories: " + name, onclick: function () { showStories(s, name); } }, "Stories"),
         el("button", { type: "button", class: "edit", "aria-label": "Edit: " + name, onclick: function () { editSource(s); } }, "Edit"),
         el("button", { type: "button", class: "mode", "aria-label": (s.mode === "hold" ? "Send automatically: " : "Hold for editors: ") + name, onclick: function () {
           api("PATCH", "/api/v1/sources/" + encodeURIComponent(s.id), { mode: s.mode === "hold" ? "auto" : "hold" }).then(function () { loadSources(); }, function (e) { say(e.message); });
@@ -54,6 +55,36 @@ function sourceRows(tb, sources) {
   emptyRow(tb, "No sources yet.");
 }
 
+var storiesOf = null; // the source whose recent stories show, null when none
+
+// showStories lists what became of a source's recent stories, below the
+// sources, and takes focus there.
+function showStories(s, name) {
+  api("GET", "/api/v1/sources/" + encodeURIComponent(s.id) + "/stories").then(function (r) {
+    var tb = clear($("source-stories-list"));
+    storiesOf = s;
+    (r.stories || []).forEach(function (o) {
+      tb.appendChild(el("tr", { "data-id": o.story_id, class: "outcome-" + o.outcome },
+        el("td", {}, el("time", { datetime: o.at, text: time(o.at) })),
+        el("td", { class: "outcome", text: o.outcome }),
+        el("td", {}, el("span", { class: "headline", text: o.headline || o.story_id }),
+          el("p", { class: "meta", text: "Story " + o.story_id + (o.version_at ? " · version of " + time(o.version_at) : "") + (o.alert_id ? " · alert " + o.alert_id : "") })),
+        el("td", { class: "reason", text: o.reason || "" })));
+    });
+    emptyRow(tb, "No stories seen yet.");
+    $("source-stories-title").textContent = "Recent stories of " + name;
+    $("source-stories").hidden = false;
+    $("source-stories-title").focus();
+  }, function (e) { say(e.message); });
+}
+$("source-stories-close").addEventListener("click", function () {
+  var s = storiesOf;
+  storiesOf = null;
+  $("source-stories").hidden = true;
+  var b = s && document.querySelector("#sources tr[data-id='" + CSS.escape(s.id) + "'] .stories");
+  if (b) b.focus(); else $("sources-title").focus();
+});
+
 function sourceBody(f) {
   var cats = {}, urgency = f["breaking.max_urgency"].value.trim();
   f.category_topics.value.split("\n").forEach(function (line) {
@@ -64,6 +95,7 @@ function sourceBody(f) {
     url: f.url.value.trim(), format: f.format.value, mode: f.mode.value, schedule: f.schedule.value.trim(),
     topics: picked(f, "topics"), regions: picked(f, "regions"), language: f.language.value.trim(),
     max_age: f.max_age.value.trim(), category_topics: cats,
+    name: f.elements.name.value.trim(), link_template: f.link_template.value.trim(),
     breaking: { labels: list(f["breaking.labels"].value), title_prefixes: list(f["breaking.title_prefixes"].value) }
   };
   if (urgency !== "") b.breaking.max_urgency = Number(urgency);
@@ -77,6 +109,7 @@ function editSource(s) {
   f.url.value = s.url; f.format.value = s.format; f.mode.value = s.mode; f.schedule.value = s.schedule;
   tick(f, "topics", s.topics); tick(f, "regions", s.regions);
   f.language.value = s.language || ""; f.max_age.value = s.max_age || "";
+  f.elements.name.value = s.name || ""; f.link_template.value = s.link_template || "";
   f["breaking.labels"].value = (br.labels || []).join(", ");
   f["breaking.title_prefixes"].value = (br.title_prefixes || []).join(", ");
   f["breaking.max_urgency"].value = br.max_urgency == null ? "" : br.max_urgency;
