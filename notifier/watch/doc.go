@@ -16,8 +16,10 @@
 //	                                    state changed, why it is held, retraction and update
 //	                                    attempts, the last error and a headline given up on)
 //	flashwire:v1:{watch}:held           sorted set of held story keys by time held (ms)
-//	flashwire:v1:{watch}:outcomes:ID    list: the source's last 200 story outcomes (JSON),
-//	                                    newest first, kept as long as story records
+//	flashwire:v1:{watch}:outcomes:ID    list: the source's last 200 outcomes of breaking stories
+//	                                    (JSON), newest first, kept as long as story records
+//	flashwire:v1:{watch}:everyday:ID    list: the same for its last 200 everyday items, skipped
+//	                                    as not flagged, so they never push the others out
 //	flashwire:v1:{watch}:decided:ID     hash: story KEY -> its last outcome's signature, so a
 //	                                    feed polled again does not repeat an outcome; pruned
 //	                                    to the stories in the feed

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,8 +29,15 @@ const (
 	OutcomeRetracted = "retracted"
 )
 
-// maxOutcomes is how many recent outcomes are kept per source.
+// maxOutcomes is how many recent outcomes are kept per source, in each of
+// its two lists: decisions about breaking stories, and everyday items
+// skipped as not flagged. A busy agency feed skips hundreds of everyday
+// items a day; in one list they would push out, within hours, the pushed
+// and held stories an editor comes looking for.
 const maxOutcomes = 200
+
+// reasonNotFlagged is the reason of an everyday item's skip.
+const reasonNotFlagged = "not flagged as breaking by the source's rule"
 
 // StoryOutcome is one decision of the watcher about one version of a story.
 type StoryOutcome struct {
@@ -79,7 +87,11 @@ func (w *Watcher) record(ctx context.Context, src Source, s Story, hash string, 
 		return
 	}
 	sig := fmt.Sprintf("%s|%s|%d|%s|%s", o.Outcome, o.Reason, o.VersionAt.UnixMilli(), o.Headline, o.AlertID)
-	added, err := recordScript.Run(context.WithoutCancel(ctx), w.cfg.Redis, []string{keyDecided + src.ID, keyOutcomes + src.ID},
+	list := keyOutcomes + src.ID
+	if o.Outcome == OutcomeSkipped && o.Reason == reasonNotFlagged {
+		list = keyEveryday + src.ID
+	}
+	added, err := recordScript.Run(context.WithoutCancel(ctx), w.cfg.Redis, []string{keyDecided + src.ID, list},
 		hash, sig, raw, maxOutcomes, int64(storyTTL/time.Second)).Int()
 	if err != nil {
 		w.cfg.Logger.Warn("watch: outcome not recorded", "source", src.ID, "story", s.ID, "outcome", o.Outcome, "error", err.Error())
@@ -130,22 +142,31 @@ func (w *Watcher) forgetGone(ctx context.Context, srcID string, seen map[string]
 	}
 }
 
-// Outcomes returns the recent outcomes of a source's stories, newest first
-// (at most maxOutcomes, kept as long as story records).
+// Outcomes returns the recent outcomes of a source's stories, newest first:
+// the last maxOutcomes decisions about breaking stories and the last
+// maxOutcomes everyday items skipped, kept as long as story records.
 func (w *Watcher) Outcomes(ctx context.Context, sourceID string) ([]StoryOutcome, error) {
 	if _, err := w.store.get(ctx, sourceID); err != nil {
 		return nil, err
 	}
-	raws, err := w.cfg.Redis.LRange(ctx, keyOutcomes+sourceID, 0, maxOutcomes-1).Result()
-	if err != nil {
+	pipe := w.cfg.Redis.Pipeline()
+	lists := []*redis.StringSliceCmd{
+		pipe.LRange(ctx, keyOutcomes+sourceID, 0, maxOutcomes-1),
+		pipe.LRange(ctx, keyEveryday+sourceID, 0, maxOutcomes-1),
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("load outcomes of source %s: %w", sourceID, err)
 	}
-	out := make([]StoryOutcome, 0, len(raws))
-	for _, raw := range raws {
-		var o StoryOutcome
-		if json.Unmarshal([]byte(raw), &o) == nil {
-			out = append(out, o)
+	var out []StoryOutcome
+	for _, l := range lists {
+		for _, raw := range l.Val() {
+			var o StoryOutcome
+			if json.Unmarshal([]byte(raw), &o) == nil {
+				out = append(out, o)
+			}
 		}
 	}
+	// Each list is newest first; together, by when the watcher decided.
+	slices.SortStableFunc(out, func(a, b StoryOutcome) int { return b.At.Compare(a.At) })
 	return out, nil
 }

@@ -134,7 +134,7 @@ func (w *Watcher) handle(ctx context.Context, src Source, s Story, firstPoll boo
 		return nil
 	}
 	if !src.Breaking.Breaking(s) {
-		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: "not flagged as breaking by the source's rule"})
+		w.record(ctx, src, s, hash, StoryOutcome{Outcome: OutcomeSkipped, Reason: reasonNotFlagged})
 		return nil
 	}
 	if !s.Embargo.IsZero() && now.Before(s.Embargo) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -296,5 +297,54 @@ func TestBackoffSkipsTicks(t *testing.T) {
 	got, _ := w.Source(context.Background(), src.ID)
 	if got.State.Failures != 2 || !got.State.NextRun.After(e.clock.Now()) {
 		t.Fatalf("state = %+v", got.State)
+	}
+}
+
+// TestEverydayItemsKeepDecisions: a busy feed's everyday items, skipped as
+// not flagged, are listed apart, so however many there are, the pushed
+// story an editor comes looking for stays in the source's outcomes.
+func TestEverydayItemsKeepDecisions(t *testing.T) {
+	e := newWatchEnv(t)
+	ctx := context.Background()
+	rss := func(from, n int, breaking bool) []byte {
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><link>https://news.example.com/</link>`)
+		if breaking {
+			b.WriteString(`<item><title>BREAKING: Storm reaches the coast</title><link>https://news.example.com/storm</link><guid>storm</guid><pubDate>` +
+				fixtureNow.Add(-time.Minute).Format(time.RFC1123Z) + `</pubDate></item>`)
+		}
+		for i := from; i < from+n; i++ {
+			fmt.Fprintf(&b, `<item><title>Council meets on item %d</title><link>https://news.example.com/%d</link><guid>item-%d</guid><pubDate>%s</pubDate></item>`,
+				i, i, i, fixtureNow.Add(-time.Minute).Format(time.RFC1123Z))
+		}
+		b.WriteString(`</channel></rss>`)
+		return []byte(b.String())
+	}
+	feed := newFeedServer(t, rss(0, 10, true))
+	w := e.watcher(t, "a", nil)
+	src := e.source(t, w, Source{URL: feed.URL})
+	runOnce(t, w, src.ID)
+	// Two busy days: more everyday items than a list keeps.
+	for from := 10; from < 10+2*maxOutcomes; from += 100 {
+		feed.set(rss(from, 100, false))
+		runOnce(t, w, src.ID)
+	}
+	list, err := w.Outcomes(ctx, src.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, everyday := 0, 0
+	for _, o := range list {
+		switch {
+		case o.Outcome == OutcomePushed && o.StoryID == "storm":
+			pushed++
+		case o.Outcome == OutcomeSkipped && o.Reason == reasonNotFlagged:
+			everyday++
+		default:
+			t.Errorf("unexpected outcome %+v", o)
+		}
+	}
+	if pushed != 1 || everyday != maxOutcomes {
+		t.Errorf("outcomes: %d pushed, %d everyday; want the pushed story and the last %d everyday items", pushed, everyday, maxOutcomes)
 	}
 }

@@ -315,5 +315,12 @@ func (w *Watcher) checkSource(ctx context.Context, s *Source) error {
 	}
 	var bad flashwire.InvalidError
 	s.check(&bad, topics, regions)
+	// An address the fetch would refuse, given as an IP literal, is refused
+	// now rather than at every poll; names are judged when dialled.
+	if s.URL != "" && flashwire.CheckWebURL(s.URL) == "" {
+		if err := w.cfg.Outbound.Allow.CheckURL(s.URL); err != nil {
+			bad.Add("url", "is not one feeds may be fetched from: %v", err)
+		}
+	}
 	return bad.Err()
 }

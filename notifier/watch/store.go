@@ -22,9 +22,11 @@ const (
 	keyLease   = "flashwire:v1:{watch}:lease:"
 	keyStory   = "flashwire:v1:{watch}:story:"
 	keyHeld    = "flashwire:v1:{watch}:held"
-	// keyOutcomes lists a source's recent story outcomes, newest first;
-	// keyDecided remembers each listed story's last outcome.
+	// keyOutcomes lists a source's recent decisions on breaking stories,
+	// keyEveryday its everyday items skipped as not flagged, each newest
+	// first; keyDecided remembers each listed story's last outcome.
 	keyOutcomes = "flashwire:v1:{watch}:outcomes:"
+	keyEveryday = "flashwire:v1:{watch}:everyday:"
 	keyDecided  = "flashwire:v1:{watch}:decided:"
 	chanChange  = "flashwire:v1:{watch}:changed"
 )
@@ -98,7 +100,7 @@ func (st sourceStore) delete(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("source %s: %w", id, flashwire.ErrNotFound)
 	}
-	st.rdb.Del(ctx, keyState+id, keyOutcomes+id, keyDecided+id)
+	st.rdb.Del(ctx, keyState+id, keyOutcomes+id, keyEveryday+id, keyDecided+id)
 	st.rdb.Publish(ctx, chanChange, id)
 	return nil
 }
