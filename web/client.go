@@ -1,14 +1,17 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,6 +72,8 @@ type client struct {
 	skipUpTo string
 	prefs    atomic.Pointer[subscribers.Preferences]
 	closed   atomic.Bool
+	// left is set once a WebSocket has left the hub (see leave).
+	left atomic.Bool
 }
 
 func (h *Hub) newClient(channel notifier.Channel, ip string, prefs subscribers.Preferences) *client {
@@ -122,7 +127,8 @@ func (c *client) drain() {
 	}
 }
 
-// close ends the connection once; its reading side then cleans up.
+// close ends the connection once, from any goroutine: a WebSocket leaves
+// the hub at once, an SSE handler when its stream ends.
 func (c *client) close() {
 	if c.closed.CompareAndSwap(false, true) && c.conn != nil {
 		c.conn.stop()
@@ -148,32 +154,91 @@ func (c *client) written(f *frame, err error) {
 	f.finished(c, true, latency)
 }
 
-// readPump owns reads of one WebSocket: the read limit, the read deadline
-// that pongs extend, and the client's subscribe and ping frames. It is the
-// connection's only goroutine; writes are the pool's (see Hub). When the
-// connection ends, for any reason, it removes the client from the hub.
-func (c *client) readPump(ws *websocket.Conn) {
-	defer func() {
+// leave takes a closed WebSocket out of the hub and frees its slot, once,
+// whoever closed it: its reader, a writer, the pinger or a shutdown.
+func (c *client) leave() {
+	if c.left.CompareAndSwap(false, true) {
 		c.hub.remove(c)
-		c.close()
 		c.hub.release(c.channel, c.ip)
-	}()
-	ws.SetReadLimit(maxMessageSize)
-	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			return
+	}
+}
+
+// readPump owns reads of one WebSocket while the poller has handed it
+// over, the socket having become readable: it reads from the socket once,
+// then every complete frame its buffer holds (readBuffered), so the poller
+// waits for the next bytes. An error ends the connection.
+func (c *client) readPump(t *wsTransport) error {
+	// Bounds the read below and the rest of a message longer than the
+	// buffer.
+	_ = t.ws.SetReadDeadline(time.Now().Add(writeWait))
+	if _, err := t.br.Peek(t.br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		return err
+	}
+	return c.readBuffered(t)
+}
+
+// errLongMessage: the buffer is full with the start of a message, whose
+// rest must be waited for.
+var errLongMessage = errors.New("message longer than the read buffer")
+
+// readBuffered reads every complete frame the buffer holds and returns
+// once none is left (a frame cut short waits in the buffer for its rest).
+// Pongs and pings it answers itself: gorilla, having read a control frame,
+// goes on to wait for the next frame.
+func (c *client) readBuffered(t *wsTransport) error {
+	br := t.br
+	for br.Buffered() > 0 {
+		b, _ := br.Peek(br.Buffered())
+		kind, n := scanHeld(b)
+		switch kind {
+		case heldPartial:
+			if br.Buffered() < br.Size() {
+				return nil
+			}
+			return errLongMessage
+		case heldPong:
+			_, _ = br.Discard(n)
+			t.extend(pongWait)
+			continue
+		case heldPing:
+			payload := unmask(b, n)
+			_, _ = br.Discard(n)
+			t.extend(pongWait)
+			if err := t.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(writeWait)); err != nil {
+				return err
+			}
+			continue
 		}
-		_ = ws.SetReadDeadline(time.Now().Add(pongWait))
-		if reply := c.handleMessage(data); reply != nil && !c.enqueue(reply) {
-			c.hub.dropSlow([]*client{c})
-			return
+		if err := c.readMessage(t); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// readLoop is readPump for a WebSocket the poller cannot wait on (not a
+// TCP socket, or no epoll): a goroutine of its own, blocked in reads under
+// the pongWait deadline that pongs and messages extend.
+func (c *client) readLoop(t *wsTransport) {
+	defer c.close()
+	t.extend(pongWait)
+	for c.readMessage(t) == nil {
+	}
+}
+
+// readMessage reads one client message, with the control frames before
+// it, and queues the answer.
+func (c *client) readMessage(t *wsTransport) error {
+	_, data, err := t.ws.ReadMessage()
+	if err != nil {
+		return err
+	}
+	t.extend(pongWait)
+	if reply := c.handleMessage(data); reply != nil && !c.enqueue(reply) {
+		c.hub.dropSlow([]*client{c})
+		return net.ErrClosed
+	}
+	return nil
 }
 
 // Replies that never change, encoded once.
@@ -217,6 +282,9 @@ func (c *client) handleMessage(data []byte) *frame {
 		if m.MinPriority != "" && m.MinPriority.Rank() == 0 {
 			return errorFrame("min_priority must be flash, urgent or normal")
 		}
+		if problem := c.hub.checkSlugs(m.Topics, m.Regions); problem != "" {
+			return errorFrame(problem)
+		}
 		// Quiet hours and pauses of a stored reader stay in force.
 		p := *c.prefs.Load()
 		p.Topics, p.Regions, p.Languages = flashwire.NormalizeSlugs(m.Topics), flashwire.NormalizeSlugs(m.Regions), flashwire.NormalizeSlugs(m.Lang)
@@ -226,6 +294,32 @@ func (c *client) handleMessage(data []byte) *frame {
 		return &frame{kind: frameText, data: body}
 	}
 	return errorFrame(fmt.Sprintf("unknown frame type %q", m.Type))
+}
+
+// checkSlugs says what is wrong with a subscribe frame's topics and
+// regions, as the query of /ws would be answered: a typo in a site's
+// widget must not mean alerts that never arrive. "" means nothing; the
+// filters in force stay as they were otherwise.
+func (h *Hub) checkSlugs(topics, regions []string) string {
+	if h == nil || h.taxonomy == nil || len(topics)+len(regions) == 0 {
+		return ""
+	}
+	// A poller reader waits for this: bounded, and subscribe frames are
+	// rare (one when a reader changes the widget's settings).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	known, knownRegions, err := h.taxonomy.KnownSlugs(ctx)
+	if err != nil {
+		h.logger.Warn("subscribe frame: topics not checked", "error", err.Error())
+		return "the topic list cannot be read now; filters unchanged, try again"
+	}
+	var bad flashwire.InvalidError
+	flashwire.CheckSlugs(&bad, "topics", "topic", flashwire.NormalizeSlugs(topics), known)
+	flashwire.CheckSlugs(&bad, "regions", "region", flashwire.NormalizeSlugs(regions), knownRegions)
+	if err := bad.Err(); err != nil {
+		return err.Error() + "; filters unchanged"
+	}
+	return ""
 }
 
 func errorFrame(text string) *frame {
@@ -276,12 +370,35 @@ func (c *client) abandon() {
 	}
 }
 
-// wsTransport is a WebSocket, written by the hub's pool of writers.
+// wsTransport is a WebSocket, written by the hub's pool of writers and
+// read by the poller's readers (or by readLoop).
 type wsTransport struct {
+	c  *client
 	ws *websocket.Conn
+	// br is the buffer gorilla reads through (see ownBuffer).
+	br *bufio.Reader
+	// id is the poller's name for the socket, raw its descriptor: set by
+	// poller.add before the socket is read or written by others; id is 0
+	// when readLoop reads it.
+	id  uint64
+	raw syscall.RawConn
+	// idle is when the poller's sweep closes the socket unless it sends
+	// something, in Unix nanoseconds: moved by its reader and by the
+	// writer of a goodbye.
+	idle atomic.Int64
 }
 
-func (t wsTransport) write(f *frame) error {
+// extend gives the client d more to send something: a pong, a frame, the
+// answer to a goodbye.
+func (t *wsTransport) extend(d time.Duration) {
+	deadline := time.Now().Add(d)
+	t.idle.Store(deadline.UnixNano())
+	if t.id == 0 {
+		_ = t.ws.SetReadDeadline(deadline)
+	}
+}
+
+func (t *wsTransport) write(f *frame) error {
 	deadline := time.Now().Add(writeWait)
 	switch f.kind {
 	case frameEvent:
@@ -297,13 +414,19 @@ func (t wsTransport) write(f *frame) error {
 		if err := t.ws.WriteControl(websocket.CloseMessage, msg, deadline); err != nil {
 			return err
 		}
-		// Let the client answer the close before readPump gives up.
-		return t.ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		// Let the client answer the close before its reader gives up.
+		t.extend(2 * time.Second)
 	}
 	return nil
 }
 
-func (t wsTransport) stop() { _ = t.ws.NetConn().Close() }
+// stop closes the socket, which takes it out of the poller's epoll set,
+// and the client out of the hub.
+func (t *wsTransport) stop() {
+	_ = t.ws.NetConn().Close()
+	t.c.hub.poller.forget(t)
+	t.c.leave()
+}
 
 // sseTransport is a Server-Sent Events stream, written by its handler.
 type sseTransport struct {

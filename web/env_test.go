@@ -54,6 +54,9 @@ type envOptions struct {
 	configure func(e *testEnv, h *HubConfig, c *Config)
 	// wrap, when set, puts a handler in front of the server's.
 	wrap func(http.Handler) http.Handler
+	// noPoller makes every WebSocket read by a goroutine of its own, as
+	// where there is no epoll.
+	noPoller bool
 }
 
 // newEnv builds and starts an instance as opts says; the test's cleanup
@@ -74,7 +77,7 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 		e.stats = notifier.NewStats(e.rdb)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hcfg := HubConfig{Log: e.log, Stats: e.stats, Registry: e.reg, Logger: logger}
+	hcfg := HubConfig{Log: e.log, Stats: e.stats, Registry: e.reg, Logger: logger, Taxonomy: e.store}
 	cfg := Config{
 		Logger:      logger,
 		Redis:       e.rdb,
@@ -89,6 +92,9 @@ func newEnv(tb testing.TB, opts envOptions) *testEnv {
 	}
 	if opts.hub {
 		e.hub = NewHub(hcfg)
+		if opts.noPoller {
+			e.hub.poller = nil
+		}
 		cfg.Hub = e.hub
 	}
 	e.server = NewServer(cfg)

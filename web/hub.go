@@ -60,25 +60,34 @@ type HubConfig struct {
 	// Online, when set, makes CountOnline count every instance's
 	// connections (see online.go); nil counts this instance's only.
 	Online *OnlineConfig
+	// Taxonomy, when set, checks the topics and regions of a WebSocket
+	// subscribe frame as the query of /ws is checked; nil takes any slug.
+	Taxonomy slugSource
+}
+
+// slugSource holds the newsroom's known topics and regions.
+type slugSource interface {
+	KnownSlugs(ctx context.Context) (topics, regions map[string]bool, err error)
 }
 
 // Hub fans the alert log out to this instance's WebSocket and SSE
 // connections. Every instance runs one hub tailing the shared log, so any
 // instance delivers every alert with no sticky sessions.
 //
-// Writing: unlike the readPump/writePump pair of gorilla's chat example, a
-// WebSocket has only its reading goroutine (readPump) and is written by a
-// shared pool of writers, one at a time (see client.writing), so there is
-// still one reader and one writer per connection. At 15,000 connections
-// this holds 6.6 to 8 KiB of Go memory per connection against 10.8 KiB for
-// a writing goroutine per connection as well: what lets one instance hold
-// 15,000 readers within 10 KiB each (see BENCHMARKS.md).
+// Unlike the readPump/writePump pair of gorilla's chat example, an idle
+// WebSocket has no goroutine: it is written by a shared pool of writers,
+// one at a time (see client.writing), and read by the poller's readers
+// when bytes arrive (see poller), one at a time, so there is still one
+// reader and one writer per connection. Goroutines per connection cost a
+// stack each, 4 KiB for a parked reader: see BENCHMARKS.md for what each
+// connection holds.
 type Hub struct {
-	log     *notifier.Log
-	stats   *notifier.Stats
-	logger  *slog.Logger
-	metrics *hubMetrics
-	now     func() time.Time
+	log      *notifier.Log
+	stats    *notifier.Stats
+	logger   *slog.Logger
+	metrics  *hubMetrics
+	now      func() time.Time
+	taxonomy slugSource // nil: subscribe frames take any slug
 
 	maxConns, maxPerIP, sendQueue, writers int
 
@@ -94,6 +103,8 @@ type Hub struct {
 	// online counts readers online across instances; nil without
 	// HubConfig.Online.
 	online *online
+	// poller reads idle WebSockets; nil where there is no epoll.
+	poller *poller
 
 	mu       sync.RWMutex
 	clients  map[*client]struct{} // guarded by mu
@@ -110,6 +121,7 @@ func NewHub(cfg HubConfig) *Hub {
 		logger:    cfg.Logger,
 		metrics:   newHubMetrics(cfg.Registry),
 		now:       cfg.Now,
+		taxonomy:  cfg.Taxonomy,
 		maxConns:  orDefault(cfg.MaxConnections, DefaultMaxConnections),
 		maxPerIP:  orDefault(cfg.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP),
 		sendQueue: orDefault(cfg.SendQueue, defaultSendQueue),
@@ -126,6 +138,7 @@ func NewHub(cfg HubConfig) *Hub {
 		h.now = time.Now
 	}
 	h.ready = make(chan *client, 2*h.maxConns)
+	h.poller = newPoller(h.logger)
 	h.metrics.limit.Set(float64(h.maxConns))
 	if cfg.Online != nil {
 		h.online = newOnline(h, *cfg.Online)
@@ -147,6 +160,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		go h.writeLoop(ctx)
 	}
 	go h.pingLoop(ctx)
+	go h.poller.run(ctx)
 	if h.online != nil {
 		go h.online.run(ctx)
 	}
@@ -354,10 +368,15 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		h.mu.RLock()
+		all = all[:0]
 		for c := range h.clients {
-			c.close()
+			all = append(all, c)
 		}
 		h.mu.RUnlock()
+		// Outside the lock: closing a WebSocket removes it.
+		for _, c := range all {
+			c.close()
+		}
 		return
 	}
 }
@@ -435,73 +454,4 @@ func (h *Hub) open(ctx context.Context, c *client, lastID string) error {
 	}
 	c.skipUpTo = skip
 	return nil
-}
-
-type hubMetrics struct {
-	connections *prometheus.GaugeVec
-	written     *prometheus.CounterVec
-	slow        *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	resumes     *prometheus.CounterVec
-	refused     *prometheus.CounterVec
-	limit       prometheus.Gauge
-	// per holds each transport's hot-path metrics, looked up once.
-	per map[notifier.Channel]transportMetrics
-}
-
-type transportMetrics struct {
-	written prometheus.Counter
-	latency prometheus.Observer
-}
-
-func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
-	m := &hubMetrics{
-		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "flashwire_live_connections",
-			Help: "Open live connections by transport (websocket, sse).",
-		}, []string{"transport"}),
-		written: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flashwire_live_alerts_written_total",
-			Help: "Alert, update and retract frames written to live connections, by transport.",
-		}, []string{"transport"}),
-		slow: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flashwire_live_slow_disconnects_total",
-			Help: "Live connections dropped because their send queue was full, by transport.",
-		}, []string{"transport"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "flashwire_live_publish_to_write_seconds",
-			Help:    "Time from an event's append to the alert log to its write to a live connection.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"transport"}),
-		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flashwire_live_resumes_total",
-			Help: "Connections that asked to resume after a last id, by whether nothing was lost (recovered).",
-		}, []string{"recovered"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flashwire_live_refused_total",
-			Help: "Live connections refused by a limit, by reason.",
-		}, []string{"reason"}),
-		limit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flashwire_live_connections_limit",
-			Help: "Most live connections this instance holds (FLASHWIRE_MAX_CONNECTIONS); more get 503.",
-		}),
-	}
-	m.per = map[notifier.Channel]transportMetrics{}
-	for _, t := range []notifier.Channel{notifier.WebSocket, notifier.SSE} {
-		m.per[t] = transportMetrics{written: m.written.WithLabelValues(string(t)), latency: m.latency.WithLabelValues(string(t))}
-		// Zero from the start rather than absent until the first event, so
-		// rates and alerting rules see every series.
-		m.connections.WithLabelValues(string(t))
-		m.slow.WithLabelValues(string(t))
-	}
-	for _, reason := range []string{"max_connections", "max_per_ip"} {
-		m.refused.WithLabelValues(reason)
-	}
-	for _, recovered := range []string{"true", "false"} {
-		m.resumes.WithLabelValues(recovered)
-	}
-	if reg != nil {
-		reg.MustRegister(m.connections, m.written, m.slow, m.latency, m.resumes, m.refused, m.limit)
-	}
-	return m
 }

@@ -390,7 +390,7 @@ func serverSendBuffer(tb testing.TB, h *Hub, which func(*client) bool) int {
 		}
 	}
 	h.mu.RUnlock()
-	ws, ok := found.conn.(wsTransport)
+	ws, ok := found.conn.(*wsTransport)
 	if !ok {
 		tb.Fatal("no such WebSocket client")
 	}

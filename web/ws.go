@@ -13,13 +13,14 @@ import (
 	"flashwire/notifier"
 )
 
-// upgrader keeps each connection small: 512-byte read buffers, and write
-// buffers borrowed from a pool only while a message is written (shared
-// prepared messages need none). Origins are checked before Upgrade, so a
-// refusal goes through writeError like every other.
+// upgrader keeps each connection small: gorilla reads through a
+// readBufferSize buffer of ours (see ownBuffer; ReadBufferSize zero is
+// what makes it use the hijacked reader it is given), and borrows a write
+// buffer from a pool only while a message is written (shared prepared
+// messages need none). Origins are checked before Upgrade, so a refusal
+// goes through writeError like every other.
 var upgrader = websocket.Upgrader{
 	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   512,
 	WriteBufferSize:  512,
 	WriteBufferPool:  &sync.Pool{},
 	CheckOrigin:      func(*http.Request) bool { return true },
@@ -33,9 +34,9 @@ var upgrader = websocket.Upgrader{
 const liveSendBuffer = 64 << 10
 
 // handleWebSocket serves GET /ws. The handler sends the hello and the
-// replay itself, then hands writing to the hub's pool and reading to
-// readPump, and returns, so no HTTP goroutine or buffer stays per
-// connection.
+// replay itself, then hands reading to the hub's poller (or a goroutine,
+// see client.readLoop) and writing to the hub's pool of writers, and
+// returns, so no HTTP goroutine or buffer stays per connection.
 func handleWebSocket(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hub, req, err := s.admitLive(r, notifier.WebSocket, "")
@@ -44,7 +45,8 @@ func handleWebSocket(s *Server) http.Handler {
 			return
 		}
 		ip := req.ip
-		ws, err := upgrader.Upgrade(w, r, nil)
+		own := &ownBuffer{ResponseWriter: w}
+		ws, err := upgrader.Upgrade(own, r, nil)
 		if err != nil {
 			hub.release(notifier.WebSocket, ip)
 			return // Upgrade has answered.
@@ -53,7 +55,13 @@ func handleWebSocket(s *Server) http.Handler {
 			_ = tc.SetWriteBuffer(liveSendBuffer)
 		}
 		c := hub.newClient(notifier.WebSocket, ip, req.prefs)
-		c.conn = wsTransport{ws: ws}
+		t := &wsTransport{c: c, ws: ws, br: own.br}
+		c.conn = t
+		ws.SetReadLimit(maxMessageSize)
+		ws.SetPongHandler(func(string) error {
+			t.extend(pongWait)
+			return nil
+		})
 		ctx, cancel := context.WithTimeout(r.Context(), 2*writeWait)
 		defer cancel()
 		err = hub.open(ctx, c, req.lastID)
@@ -61,13 +69,16 @@ func handleWebSocket(s *Server) http.Handler {
 			if !errors.Is(err, errHubClosed) {
 				logger(r.Context()).Warn("live connection not opened", "error", err.Error())
 			}
-			hub.remove(c)
 			c.close()
 			c.abandon()
-			hub.release(notifier.WebSocket, ip)
 			return
 		}
+		// Reading starts before the pool may write, so that t.id is set
+		// before any writer reads it.
+		t.extend(pongWait)
+		if !hub.poller.add(t) {
+			go c.readLoop(t)
+		}
 		c.handOver()
-		go c.readPump(ws)
 	})
 }

@@ -131,6 +131,24 @@ func TestWebSocketClientFrames(t *testing.T) {
 			t.Errorf("after subscribe got %v, want [sport flash]", got)
 		}
 	})
+	t.Run("ErrUnknownTopic", func(t *testing.T) {
+		// A typo in a site's widget: refused as the query of /ws is, and
+		// the filters in force stay.
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","topics":["sport","wrold"],"regions":["atlantis"]}`)); err != nil {
+			t.Fatal(err)
+		}
+		m := c.next(t)
+		text, _ := m["error"].(string)
+		if m["type"] != "error" || !strings.Contains(text, `"wrold" is not a known topic`) || !strings.Contains(text, `"atlantis" is not a known region`) {
+			t.Fatalf("reply = %v, want an error naming the unknown topic and region", m)
+		}
+		env.publish(t, flashwire.Alert{Headline: "world", Topics: []string{"world"}, Priority: flashwire.Flash})
+		env.publish(t, flashwire.Alert{Headline: "sport flash", Topics: []string{"sport"}, Priority: flashwire.Flash})
+		env.publish(t, everyone("stop"))
+		if got := c.headlinesUntil(t, "stop"); strings.Join(got, ",") != "sport flash" {
+			t.Errorf("after a refused subscribe got %v, want the filters before it: [sport flash]", got)
+		}
+	})
 	t.Run("ErrUnknownType", func(t *testing.T) {
 		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"dance"}`)); err != nil {
 			t.Fatal(err)
@@ -259,4 +277,42 @@ func TestWebSocketReaderPreferences(t *testing.T) {
 			t.Errorf("unknown reader: %v, want 404", err)
 		}
 	})
+}
+
+// TestWebSocketReadLoop: with no poller (no epoll on the system), each
+// WebSocket is read by a goroutine of its own, with the same answers,
+// deliveries and goodbyes.
+func TestWebSocketReadLoop(t *testing.T) {
+	env := newEnv(t, envOptions{stats: true, hub: true, readTimeout: time.Second, noPoller: true})
+	c := dial(t, env.wsURL(""), nil)
+	leaving := dial(t, env.wsURL(""), nil)
+	if err := c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.next(t); m["type"] != "pong" {
+		t.Fatalf("reply = %v, want pong", m)
+	}
+	env.publish(t, everyone("to all"))
+	if m := c.next(t); m["type"] != "alert" {
+		t.Fatalf("got %v, want the alert", m)
+	}
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
+	if err := leaving.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the closing client leaves the hub", func() bool {
+		return env.hub.count() == 1 && counter(t, env.reg, "flashwire_live_connections", "transport=websocket") == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go env.hub.Shutdown(ctx)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var ce *websocket.CloseError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+		t.Fatalf("read after shutdown: %v, want close 1012", err)
+	}
+	eventually(t, "the last client leaves the hub", func() bool { return env.hub.count() == 0 })
 }

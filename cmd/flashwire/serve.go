@@ -36,6 +36,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
+	setMemoryLimit(getenv, cfg.MaxConnections, log)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -96,6 +97,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:              log,
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		Taxonomy:            store,
 		// Dry runs count readers online on every instance; the hub
 		// registers this one while it runs and leaves in step 2.
 		Online: &web.OnlineConfig{Redis: rdb, InstanceID: consumerName(cfg.InstanceID)},
