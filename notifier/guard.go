@@ -25,7 +25,8 @@ var (
 )
 
 // DuplicateError is ErrDuplicate with the alert that was already sent. Its
-// Existing.ID is empty while that alert is still being published.
+// Existing.ID is empty when an earlier version's instance was still
+// publishing that alert (it held the guard before appending).
 type DuplicateError struct {
 	Existing flashwire.Alert
 }
