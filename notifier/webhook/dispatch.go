@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"flashwire"
@@ -132,4 +133,13 @@ func (d Delivery) event() flashwire.EventType {
 		return flashwire.Updated
 	}
 	return flashwire.EventType(d.Type)
+}
+
+// eventID is the log event d came from: its EventID, else what its id
+// (DeliveryID) was made of.
+func (d Delivery) eventID() string {
+	if d.EventID != "" {
+		return d.EventID
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(d.ID, "msg_"), "_"+d.PartnerID)
 }
