@@ -12,7 +12,7 @@
 //	flashwire:v1:{alerts}:alert:ID     current state of one alert, JSON
 //	flashwire:v1:{alerts}:index        sorted set of alert ids by publish time (ms)
 //	flashwire:v1:{alerts}:stats:ID     hash of delivery figures of one alert (stats.go)
-//	flashwire:v1:{alerts}:left:ID:CHANNEL  set of the recipients an update moved one alert away from (stats.go)
+//	flashwire:v1:{alerts}:moves:ID:CHANNEL hash: each recipient an update moved one alert to or away from -> its earliest move (stats.go)
 //	flashwire:v1:{alerts}:dedupe:HASH  alert id of a recent normalised link and headline (guard.go)
 //	flashwire:v1:{alerts}:gap          time of the last non-flash push (guard.go)
 //	flashwire:v1:{alerts}:scheduled    sorted set of schedule ids by send time (schedule.go)

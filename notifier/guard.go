@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"flashwire"
 )
 
@@ -27,7 +25,8 @@ var (
 )
 
 // DuplicateError is ErrDuplicate with the alert that was already sent. Its
-// Existing.ID is empty while that alert is still being published.
+// Existing.ID is empty when an earlier version's instance was still
+// publishing that alert (it held the guard before appending).
 type DuplicateError struct {
 	Existing flashwire.Alert
 }
@@ -58,60 +57,57 @@ const (
 	keyGap    = "flashwire:v1:{alerts}:gap"
 )
 
-// claimScript checks and takes both guards at once, so that two instances
+// luaGuards holds the guards as Lua functions that the append script (see
+// log.go) runs before it appends a new alert, so that checking the guards,
+// appending and taking the guards are one atomic step: two instances
 // publishing the same story, or two non-flash alerts, at the same moment
 // cannot both pass. Values are "MS|OWNER": the time the guard was taken on
-// the service's clock and who holds it (an alert id, or "pending:NONCE"
-// while publishing). Key expiry only cleans up; the windows are measured
-// against ARGV now, so an injected clock drives them.
+// the service's clock and the alert id that holds it ("pending:NONCE" from
+// an earlier version, while it published). Key expiry only cleans up; the
+// windows are measured against the given now, so an injected clock drives
+// them.
 //
-// KEYS: dedupe key, gap key. ARGV: now ms, nonce, dedupe window ms, gap ms
-// (0: no gap check), force ("1" or "0").
-// Returns {"dup", OWNER} | {"gap", MS LEFT} | {"ok", ""}.
-var claimScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-if ARGV[5] ~= '1' then
-  local cur = redis.call('GET', KEYS[1])
-  if cur then
-    local ms, owner = string.match(cur, '^(%d+)|(.*)$')
-    if ms and now - tonumber(ms) < tonumber(ARGV[3]) then
-      return {'dup', owner}
+// check(dedupe key, gap key, now ms, dedupe window ms, gap ms (0: no gap
+// check), force ("1" or "0")) returns nil when the alert may go, or
+// {"dup", OWNER} | {"gap", MS LEFT}. take(the same keys, now ms, alert id,
+// window ms, gap ms) takes the guards for the alert.
+const luaGuards = `
+local function check_guards(kd, kg, now, window, gap, force)
+  if force ~= '1' then
+    local cur = redis.call('GET', kd)
+    if cur then
+      local ms, owner = string.match(cur, '^(%d+)|(.*)$')
+      if ms and now - tonumber(ms) < window then
+        return {'dup', owner}
+      end
     end
   end
-end
-local gap = tonumber(ARGV[4])
-if gap > 0 then
-  local last = redis.call('GET', KEYS[2])
-  if last then
-    local ms = tonumber(string.match(last, '^(%d+)|'))
-    if ms and now - ms < gap then
-      return {'gap', tostring(gap - (now - ms))}
+  if gap > 0 then
+    local last = redis.call('GET', kg)
+    if last then
+      local ms = tonumber(string.match(last, '^(%d+)|'))
+      if ms and now - ms < gap then
+        return {'gap', tostring(gap - (now - ms))}
+      end
     end
   end
-  redis.call('SET', KEYS[2], ARGV[1] .. '|pending:' .. ARGV[2], 'PX', gap * 2)
+  return nil
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|pending:' .. ARGV[2], 'PX', tonumber(ARGV[3]) * 2)
-return {'ok', ''}
-`)
+local function take_guards(kd, kg, now, id, window, gap)
+  if gap > 0 then
+    redis.call('SET', kg, now .. '|' .. id, 'PX', gap * 2)
+  end
+  redis.call('SET', kd, now .. '|' .. id, 'PX', window * 2)
+end
+`
 
-// settleScript replaces this publish's "pending" marks: with the alert id
-// after a publish, or by deleting them after a failure. A mark someone else
-// took since is left alone.
-//
-// KEYS: dedupe key, gap key. ARGV: now ms, nonce, alert id ("" deletes).
-var settleScript = redis.NewScript(`
-local mine = ARGV[1] .. '|pending:' .. ARGV[2]
-for _, k in ipairs(KEYS) do
-  if redis.call('GET', k) == mine then
-    if ARGV[3] == '' then
-      redis.call('DEL', k)
-    else
-      redis.call('SET', k, ARGV[1] .. '|' .. ARGV[3], 'KEEPTTL')
-    end
-  end
-end
-return 1
-`)
+// guards is what a publish asks of the guards (see luaGuards).
+type guards struct {
+	keys  []string // dedupe key, gap key
+	nowMS string
+	gap   int64 // ms, 0 for no gap check
+	force bool
+}
 
 // dedupeKey names the guard of one story: the same link and headline, the
 // link compared in its normal form (flashwire.NormalizeLink: no tracking

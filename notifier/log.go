@@ -47,14 +47,22 @@ const (
 // setting the key inside this script is what makes that hold across
 // instances; the key shares the hash tag, so it is one script on Cluster.
 //
+// A publish also passes its guards (see luaGuards in guard.go): after the
+// once key, before anything is appended, the script checks them, and
+// answers {"", "", "0", "dup", OWNER} or {"", "", "0", "gap", MS LEFT}
+// without appending when one refuses; otherwise it takes them for the new
+// alert in the same step.
+//
 // KEYS: log, trimmed, index, alert key prefix (a prefix: the alert key of a
 // new alert is only known once XADD gave its id; it shares the hash tag),
-// once key (unused when ARGV[7] is "").
+// once key (unused when ARGV[7] is ""), then for a publish its dedupe and
+// gap keys.
 // ARGV: type, alert JSON with "id" left empty for a new alert, keep ms,
 // keep count, alert TTL seconds, alert id for updates ("" for new), "1"
-// when KEYS[5] is a once key, once key TTL seconds.
+// when KEYS[5] is a once key, once key TTL seconds, then for a publish
+// the guards' now ms, dedupe window ms, gap ms and force flag.
 // Returns {event id, alert JSON, "1" for a repeat or "0"}.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(luaGuards + `
 local now = redis.call('TIME')
 local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local id = ARGV[6]
@@ -66,6 +74,13 @@ if id == '' and ARGV[7] == '1' then
     return {prev, redis.call('GET', KEYS[4] .. prev) or '', '1'}
   end
 end
+local guarded = id == '' and #KEYS >= 7
+if guarded then
+  local no = check_guards(KEYS[6], KEYS[7], tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12])
+  if no then
+    return {'', '', '0', no[1], no[2]}
+  end
+end
 if id == '' then
   eid = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'alert', body)
   id = eid
@@ -74,6 +89,9 @@ if id == '' then
   redis.call('ZADD', KEYS[3], ms, id)
   if ARGV[7] == '1' then
     redis.call('SET', KEYS[5], id, 'EX', tonumber(ARGV[8]))
+  end
+  if guarded then
+    take_guards(KEYS[6], KEYS[7], ARGV[9], id, tonumber(ARGV[10]), tonumber(ARGV[11]))
   end
 else
   local prev = redis.call('GET', KEYS[4] .. id)
@@ -129,13 +147,26 @@ func (l *Log) Append(ctx context.Context, ev flashwire.Event) (flashwire.Event, 
 // The key is kept for alertTTL, longer than the log keeps events, and is
 // ignored for Updated and Retracted events.
 func (l *Log) AppendOnce(ctx context.Context, ev flashwire.Event, once string) (_ flashwire.Event, repeat bool, _ error) {
+	ev, repeat, _, err := l.appendGuarded(ctx, ev, once, nil)
+	return ev, repeat, err
+}
+
+// refusal is a guard's answer to a publish: "dup" with the owner of the
+// story's guard, or "gap" with the milliseconds left; empty when none
+// refused.
+type refusal struct{ kind, detail string }
+
+// appendGuarded is AppendOnce that, for a new alert and g not nil, first
+// checks the publish guards and takes them in the same step; a guard that
+// refuses appends nothing and is returned.
+func (l *Log) appendGuarded(ctx context.Context, ev flashwire.Event, once string, g *guards) (_ flashwire.Event, repeat bool, no refusal, _ error) {
 	isNew := ev.Type == flashwire.Published
 	if isNew {
 		ev.Alert.ID = ""
 	}
 	body, err := json.Marshal(ev.Alert)
 	if err != nil {
-		return flashwire.Event{}, false, fmt.Errorf("encode alert: %w", err)
+		return flashwire.Event{}, false, refusal{}, fmt.Errorf("encode alert: %w", err)
 	}
 	existing := ""
 	if !isNew {
@@ -145,27 +176,38 @@ func (l *Log) AppendOnce(ctx context.Context, ev flashwire.Event, once string) (
 	if isNew && once != "" {
 		hasOnce = "1"
 	}
-	res, err := appendScript.Run(ctx, l.rdb,
-		[]string{keyLog, keyTrimmed, keyIndex, keyAlert, onceKey},
-		string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
-		int64(alertTTL/time.Second), existing, hasOnce, int64(alertTTL/time.Second)).StringSlice()
+	keys := []string{keyLog, keyTrimmed, keyIndex, keyAlert, onceKey}
+	args := []any{string(ev.Type), string(body), l.KeepFor.Milliseconds(), l.KeepCount,
+		int64(alertTTL / time.Second), existing, hasOnce, int64(alertTTL / time.Second)}
+	if g != nil && isNew {
+		force := "0"
+		if g.force {
+			force = "1"
+		}
+		keys = append(keys, g.keys...)
+		args = append(args, g.nowMS, DuplicateWindow.Milliseconds(), g.gap, force)
+	}
+	res, err := appendScript.Run(ctx, l.rdb, keys, args...).StringSlice()
 	if err != nil {
 		if strings.Contains(err.Error(), "NOTFOUND") {
-			return flashwire.Event{}, false, fmt.Errorf("append %s for %s: %w", ev.Type, existing, flashwire.ErrNotFound)
+			return flashwire.Event{}, false, refusal{}, fmt.Errorf("append %s for %s: %w", ev.Type, existing, flashwire.ErrNotFound)
 		}
-		return flashwire.Event{}, false, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
+		return flashwire.Event{}, false, refusal{}, fmt.Errorf("append %s to alert log: %w", ev.Type, err)
+	}
+	if len(res) == 5 {
+		return flashwire.Event{}, false, refusal{kind: res[3], detail: res[4]}, nil
 	}
 	ev.ID = res[0]
 	repeat = len(res) > 2 && res[2] == "1"
 	if repeat && res[1] == "" {
 		// The alert's state expired before its once key: only the id is known.
 		ev.Alert.ID = ev.ID
-		return ev, true, nil
+		return ev, true, refusal{}, nil
 	}
 	if err := json.Unmarshal([]byte(res[1]), &ev.Alert); err != nil {
-		return flashwire.Event{}, false, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
+		return flashwire.Event{}, false, refusal{}, fmt.Errorf("decode stored alert %s: %w", ev.ID, err)
 	}
-	return ev, repeat, nil
+	return ev, repeat, refusal{}, nil
 }
 
 // OnceID returns the id of the alert published under the once key, or ""

@@ -2,8 +2,6 @@ package notifier
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -107,69 +105,51 @@ func (s *Service) Publish(ctx context.Context, a flashwire.Alert, opts PublishOp
 	if err := s.Check(ctx, &a); err != nil {
 		return flashwire.Alert{}, false, err
 	}
-	nonceBytes := make([]byte, 8)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
-	var gap int64
+	g := &guards{keys: []string{dedupeKey(a), keyGap}, nowMS: strconv.FormatInt(now.UnixMilli(), 10), force: opts.Force}
 	if s.MinGap > 0 && a.Priority != flashwire.Flash && !opts.SkipGap {
-		gap = max(s.MinGap.Milliseconds(), 1)
+		g.gap = max(s.MinGap.Milliseconds(), 1)
 	}
-	keys := []string{dedupeKey(a), keyGap}
-	force := opts.Force
 	for {
-		flag := "0"
-		if force {
-			flag = "1"
-		}
-		res, err := claimScript.Run(ctx, s.log.rdb, keys, nowMS, nonce, DuplicateWindow.Milliseconds(), gap, flag).StringSlice()
-		if err != nil {
-			return flashwire.Alert{}, false, fmt.Errorf("check publish guards: %w", err)
-		}
-		switch res[0] {
-		case "dup":
-			if strings.HasPrefix(res[1], "pending:") {
+		// The guards are checked and taken in the append's own step.
+		published, repeat, no, err := s.publishChecked(ctx, a, opts.Once, g)
+		switch {
+		case err != nil:
+			return flashwire.Alert{}, false, err
+		case no.kind == "dup":
+			if strings.HasPrefix(no.detail, "pending:") {
+				// An earlier version's publish, under way.
 				return flashwire.Alert{}, false, &DuplicateError{}
 			}
-			existing, err := s.log.Alert(ctx, res[1])
+			existing, err := s.log.Alert(ctx, no.detail)
 			if errors.Is(err, flashwire.ErrNotFound) || (err == nil && existing.Retracted) {
-				force = true
+				g.force = true
 				continue
 			}
 			if err != nil {
 				return flashwire.Alert{}, false, err
 			}
 			return flashwire.Alert{}, false, &DuplicateError{Existing: existing}
-		case "gap":
-			ms, _ := strconv.ParseInt(res[1], 10, 64)
+		case no.kind == "gap":
+			ms, _ := strconv.ParseInt(no.detail, 10, 64)
 			return flashwire.Alert{}, false, &TooSoonError{RetryAfter: time.Duration(ms) * time.Millisecond}
 		}
-		break
+		return published, repeat, nil
 	}
-	published, repeat, err := s.publishChecked(ctx, a, opts.Once)
-	settleID := published.ID
-	if err != nil {
-		settleID = ""
-	}
-	// A failed settle leaves a pending mark that expires with its window:
-	// at worst the story or the gap stays blocked a little longer.
-	_ = settleScript.Run(context.WithoutCancel(ctx), s.log.rdb, keys, nowMS, nonce, settleID).Err()
-	return published, repeat, err
 }
 
 // publishChecked is Publish for an alert that passed Check, under the once
-// key once ("" for none); repeat reports that once had already published
-// the returned alert.
-func (s *Service) publishChecked(ctx context.Context, a flashwire.Alert, once string) (_ flashwire.Alert, repeat bool, _ error) {
+// key once ("" for none) and the guards g; repeat reports that once had
+// already published the returned alert, no the guard that refused it.
+func (s *Service) publishChecked(ctx context.Context, a flashwire.Alert, once string, g *guards) (_ flashwire.Alert, repeat bool, no refusal, _ error) {
 	a.PublishedAt = s.Now().UTC().Truncate(time.Millisecond)
 	a.UpdatedAt = time.Time{}
 	a.Retracted = false
-	ev, repeat, err := s.log.AppendOnce(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, once)
+	ev, repeat, no, err := s.log.appendGuarded(ctx, flashwire.Event{Type: flashwire.Published, Alert: a}, once, g)
 	if err != nil {
-		return flashwire.Alert{}, false, fmt.Errorf("publish %q: %w", a.Headline, err)
+		return flashwire.Alert{}, false, refusal{}, fmt.Errorf("publish %q: %w", a.Headline, err)
 	}
-	return ev.Alert, repeat, nil
+	return ev.Alert, repeat, no, nil
 }
 
 // PublishedOnce returns the alert published under the once key (see

@@ -34,14 +34,12 @@ type Tally struct {
 	// Reached counts deliveries of the alert's publication: each recipient
 	// gets it once, so each counts once.
 	Reached int64
-	// Entered are the recipients (connection, partner or push subscription
-	// ids) an update newly matched, sent the alert itself; each adds to
-	// reached unless it had the alert before and left (see Left).
-	Entered []string
-	// Left are the recipients sent a retraction by an update that no
-	// longer matched them: they had the alert, so an update that brings it
-	// back to them does not count them again.
-	Left []string
+	// Moves are the recipients (connection, partner or push subscription
+	// ids) an update newly matched, sent the alert itself, or stopped
+	// matching, sent a retraction. A recipient adds to reached when its
+	// earliest move, by log event, is an entry: had it left first, it had
+	// the alert's publication, already counted.
+	Moves []Move
 	// Updates and Retractions count the deliveries of corrections and
 	// retractions (including updates that stopped matching, which go as
 	// retractions).
@@ -58,11 +56,19 @@ type Tally struct {
 	Latencies []time.Duration
 }
 
+// Move is one recipient an update moved the alert to (Entered) or away
+// from, with the log event of the update: reports of one alert's events
+// may land in any order, and the event ids put them back in order.
+type Move struct {
+	Recipient string
+	EventID   string
+	Entered   bool
+}
+
 // Add adds d to t.
 func (t *Tally) Add(d Tally) {
 	t.Reached += d.Reached
-	t.Entered = append(t.Entered, d.Entered...)
-	t.Left = append(t.Left, d.Left...)
+	t.Moves = append(t.Moves, d.Moves...)
 	t.Updates += d.Updates
 	t.Retractions += d.Retractions
 	t.Failed += d.Failed
@@ -74,22 +80,22 @@ func (t *Tally) Add(d Tally) {
 
 // Delivered is the tally of one delivery to recipient, latency after its
 // event: told is what the recipient was told (Published: the alert itself)
-// and event the log event it came from, which differs when an update
-// changed who the alert is for (told Published: it newly matched; told
-// Retracted: it no longer matched). Recipients are counted once per alert:
-// a publication once by construction, an update that newly matches unless
-// the recipient had the alert before.
-func Delivered(told, event flashwire.EventType, recipient string, latency time.Duration) Tally {
+// and event the type of the log event eventID it came from, which differs
+// when an update changed who the alert is for (told Published: it newly
+// matched; told Retracted: it no longer matched). Recipients are counted
+// once per alert: a publication once by construction, an update that
+// newly matches unless the recipient had the alert before.
+func Delivered(told, event flashwire.EventType, recipient, eventID string, latency time.Duration) Tally {
 	switch {
 	case told == flashwire.Updated:
 		return Tally{Updates: 1}
 	case told == flashwire.Retracted && event == flashwire.Updated:
-		return Tally{Retractions: 1, Left: []string{recipient}}
+		return Tally{Retractions: 1, Moves: []Move{{Recipient: recipient, EventID: eventID}}}
 	case told == flashwire.Retracted:
 		// Nothing follows a retraction: there is no one to remember.
 		return Tally{Retractions: 1}
 	case event == flashwire.Updated:
-		return Tally{Entered: []string{recipient}}
+		return Tally{Moves: []Move{{Recipient: recipient, EventID: eventID, Entered: true}}}
 	}
 	return Tally{Reached: 1, Latencies: []time.Duration{latency}}
 }
@@ -121,11 +127,11 @@ type ChannelStats struct {
 // Stats keeps per-alert delivery figures in Redis:
 //
 //	flashwire:v1:{alerts}:stats:ID        hash: CHANNEL:reached|updates|retractions|failed|pending|expired|removed|first, CHANNEL:b:BUCKET
-//	flashwire:v1:{alerts}:left:ID:CHANNEL set of the recipients an update stopped matching (see Tally.Left)
+//	flashwire:v1:{alerts}:moves:ID:CHANNEL hash: recipient -> its earliest move, E or L:EVENT-ID (see Tally.Moves)
 //
-// Both live as long as the alert's state. The set holds only those an
-// update moved the alert away from, so an alert whose corrections keep its
-// targeting keeps none.
+// Both live as long as the alert's state. The hash holds only those an
+// update moved the alert to or away from, so an alert whose corrections
+// keep its targeting keeps none.
 //
 // Reports are batched by the channels (one per alert per instance fan-out),
 // never one per connection.
@@ -140,40 +146,48 @@ func NewStats(rdb redis.UniversalClient) *Stats {
 
 const (
 	keyStats = "flashwire:v1:{alerts}:stats:"
-	keyLeft  = "flashwire:v1:{alerts}:left:"
+	keyMoves = "flashwire:v1:{alerts}:moves:"
 )
 
-// recordScript adds counters, counts entered recipients that did not have
-// the alert before, remembers those who left, and keeps the smallest
-// first-delivery time. Reports of one alert's events may land out of
-// order across instances; a recipient that left and came back within
-// moments may then count twice.
+// recordScript adds counters, counts the recipients whose earliest move is
+// an entry (see Tally.Moves), and keeps the smallest first-delivery time.
+// Each recipient's earliest move is kept with its event id, so reports of
+// one alert's events count the same in whatever order they land: a move
+// older than the one kept replaces it and corrects the count.
 //
-// KEYS: stats hash, the channel's left set. ARGV: ttl seconds,
-// first-field, first value or "", reached field, N, N entered recipients,
-// M, M left recipients, then field/increment pairs.
+// KEYS: stats hash, the channel's moves hash. ARGV: ttl seconds,
+// first-field, first value or "", reached field, N, N triples (recipient,
+// E or L, event id), then field/increment pairs.
 var recordScript = redis.NewScript(`
-local i = 5
-local n = tonumber(ARGV[i])
-local newly = 0
-for j = i + 1, i + n do
-  if redis.call('SREM', KEYS[2], ARGV[j]) == 0 then
-    newly = newly + 1
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return a < b end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+local n = tonumber(ARGV[5])
+local i = 6
+local delta = 0
+for j = 1, n do
+  local r, kind, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local cur = redis.call('HGET', KEYS[2], r)
+  if not cur or before(seq, string.sub(cur, 3)) then
+    redis.call('HSET', KEYS[2], r, kind .. ':' .. seq)
+    if kind == 'E' then delta = delta + 1 end
+    if cur and string.sub(cur, 1, 1) == 'E' then delta = delta - 1 end
   end
 end
-if newly > 0 then
-  redis.call('HINCRBY', KEYS[1], ARGV[4], newly)
+if delta ~= 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[4], delta)
 end
-i = i + n + 1
-local m = tonumber(ARGV[i])
-for j = i + 1, i + m, 500 do
-  redis.call('SADD', KEYS[2], unpack(ARGV, j, math.min(j + 499, i + m)))
-end
-if m > 0 then
+if n > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
-for j = i + m + 1, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j+1])
+for j = i, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j + 1])
 end
 if ARGV[3] ~= '' then
   local cur = redis.call('HGET', KEYS[1], ARGV[2])
@@ -210,13 +224,13 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 		}
 		args[2] = strconv.FormatFloat(float64(first)/float64(time.Millisecond), 'f', 2, 64)
 	}
-	args = append(args, prefix+"reached", len(t.Entered))
-	for _, r := range t.Entered {
-		args = append(args, r)
-	}
-	args = append(args, len(t.Left))
-	for _, r := range t.Left {
-		args = append(args, r)
+	args = append(args, prefix+"reached", len(t.Moves))
+	for _, m := range t.Moves {
+		kind := "L"
+		if m.Entered {
+			kind = "E"
+		}
+		args = append(args, m.Recipient, kind, m.EventID)
 	}
 	for name, n := range map[string]int64{"reached": t.Reached, "updates": t.Updates, "retractions": t.Retractions, "failed": t.Failed, "pending": t.Pending, "expired": t.Expired, "removed": t.Removed} {
 		if n != 0 {
@@ -230,7 +244,7 @@ func (s *Stats) Record(ctx context.Context, id string, c Channel, t Tally) error
 	for b, n := range buckets {
 		args = append(args, prefix+"b:"+strconv.Itoa(b), n)
 	}
-	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, keyLeft + id + ":" + string(c)}, args...).Err(); err != nil {
+	if err := recordScript.Run(ctx, s.rdb, []string{keyStats + id, keyMoves + id + ":" + string(c)}, args...).Err(); err != nil {
 		return fmt.Errorf("record %s stats of alert %s: %w", c, id, err)
 	}
 	return nil

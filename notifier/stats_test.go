@@ -61,9 +61,11 @@ func TestStatsCountRecipients(t *testing.T) {
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		stats := NewStats(rdb)
-		record := func(told, event flashwire.EventType, reader string) {
+		// record reports one delivery of the log event id (the alert is
+		// 2-0, its updates 3-0, 4-0, ...).
+		record := func(id string, told, event flashwire.EventType, reader string) {
 			t.Helper()
-			if err := stats.Record(ctx, "2-0", SSE, Delivered(told, event, reader, time.Millisecond)); err != nil {
+			if err := stats.Record(ctx, "2-0", SSE, Delivered(told, event, reader, id, time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -81,19 +83,30 @@ func TestStatsCountRecipients(t *testing.T) {
 			}
 		}
 		for _, reader := range []string{"reader-a", "reader-b"} {
-			record(flashwire.Published, flashwire.Published, reader)
-			record(flashwire.Updated, flashwire.Updated, reader)
+			record("2-0", flashwire.Published, flashwire.Published, reader)
+			record("3-0", flashwire.Updated, flashwire.Updated, reader)
 		}
 		check(2, 2, 0)
-		// A correction moves the alert away from reader-a and brings it to
-		// reader-c; the next brings it back to reader-a.
-		record(flashwire.Retracted, flashwire.Updated, "reader-a")
-		record(flashwire.Published, flashwire.Updated, "reader-c")
-		record(flashwire.Published, flashwire.Updated, "reader-a")
+		// A correction (4-0) moves the alert away from reader-a and brings
+		// it to reader-c; the next (5-0) brings it back to reader-a.
+		record("4-0", flashwire.Retracted, flashwire.Updated, "reader-a")
+		record("4-0", flashwire.Published, flashwire.Updated, "reader-c")
+		record("5-0", flashwire.Published, flashwire.Updated, "reader-a")
 		check(3, 2, 1)
-		for _, reader := range []string{"reader-a", "reader-b", "reader-c"} {
-			record(flashwire.Retracted, flashwire.Retracted, reader)
+		// The same moves for reader-d and reader-e, reported in the other
+		// order, as two fan-outs finishing out of turn do: they count the
+		// same. reader-d had the publication; reader-e first got it from
+		// 4-0, lost it in 5-0 and got it back in 6-0.
+		record("2-0", flashwire.Published, flashwire.Published, "reader-d")
+		record("5-0", flashwire.Published, flashwire.Updated, "reader-d")
+		record("4-0", flashwire.Retracted, flashwire.Updated, "reader-d")
+		record("6-0", flashwire.Published, flashwire.Updated, "reader-e")
+		record("5-0", flashwire.Retracted, flashwire.Updated, "reader-e")
+		record("4-0", flashwire.Published, flashwire.Updated, "reader-e")
+		check(5, 2, 3)
+		for _, reader := range []string{"reader-a", "reader-b", "reader-c", "reader-d", "reader-e"} {
+			record("7-0", flashwire.Retracted, flashwire.Retracted, reader)
 		}
-		check(3, 2, 4)
+		check(5, 2, 8)
 	})
 }

@@ -201,12 +201,12 @@ type fanout struct {
 // finished notes the write of event frame f to client c in f's fan-out,
 // if it has one (replayed frames have none).
 func (f *frame) finished(c *client, ok bool, latency time.Duration) {
-	f.fanout.finish(c.channel, c.id, f.event, f.logEvent, ok, latency)
+	f.fanout.finish(c.channel, c.id, f.seq, f.event, f.logEvent, ok, latency)
 }
 
-// finish notes one write of the log event of type event, told as told, to
-// the client with id recipient of transport.
-func (fo *fanout) finish(transport notifier.Channel, recipient string, told, event flashwire.EventType, ok bool, latency time.Duration) {
+// finish notes one write of the log event seq of type event, told as told,
+// to the client with id recipient of transport.
+func (fo *fanout) finish(transport notifier.Channel, recipient, seq string, told, event flashwire.EventType, ok bool, latency time.Duration) {
 	if fo == nil {
 		return
 	}
@@ -220,7 +220,7 @@ func (fo *fanout) finish(transport notifier.Channel, recipient string, told, eve
 		fo.tallies[transport] = t
 	}
 	if ok {
-		t.Add(notifier.Delivered(told, event, recipient, latency))
+		t.Add(notifier.Delivered(told, event, recipient, seq, latency))
 	} else {
 		t.Failed++
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ import (
 // Claiming: a Sender's Run takes due deliveries with a lease and starts
 // them. Its claimers loops run side by side, each taking at most
 // claimBatch deliveries a call, so the round trips of one batch (claim,
-// partner look-up, in-flight marks) overlap the next batch's, and no single
+// partner look-up) overlap the next batch's, and no single
 // script holds Redis long enough to delay other clients' commands.
 const (
 	claimers   = 4
@@ -30,14 +31,15 @@ const (
 // dies come due again when their lease ends, for any instance.
 //
 // Redis sees a few round trips per claimed batch, not per delivery: one
-// claim (which also checks the secrets cache), one partner look-up, one
-// mark of the tries in flight; outcomes go to one recorder goroutine that
-// stores them in batches (see recorder.go).
+// claim (which also marks the tries in flight, checks the secrets cache
+// and brings each event's body once) and one partner look-up; outcomes go
+// to one recorder goroutine that stores them in batches (see recorder.go).
 func (s *Sender) Run(ctx context.Context) error {
 	// Attempts outlive ctx so a drain finishes them instead of cutting
 	// them off mid-request; the timeout still bounds each.
 	work := context.WithoutCancel(ctx)
-	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s)}
+	r := &running{s: s, work: work, done: make(chan struct{}, s.opts.Workers), rec: newRecorder(s),
+		jobs: make(chan job, s.opts.Workers)}
 	flushStop := make(chan struct{})
 	flushed := make(chan struct{})
 	go func() {
@@ -45,6 +47,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.tally.Run(work, flushStop, s.log)
 	}()
 	go r.rec.run(work)
+	for range s.opts.Workers {
+		r.workers.Add(1)
+		go r.sendLoop()
+	}
 	// The gauges' first look is at the queue as this instance found it.
 	s.sample(ctx)
 	var loops sync.WaitGroup
@@ -56,7 +62,8 @@ func (s *Sender) Run(ctx context.Context) error {
 		}()
 	}
 	loops.Wait()
-	r.attempts.Wait()
+	close(r.jobs)
+	r.workers.Wait()
 	r.rec.close()
 	close(flushStop)
 	<-flushed
@@ -71,9 +78,37 @@ type running struct {
 	// attempts in flight; at most Options.Workers.
 	slots atomic.Int64
 	// done hears of finished attempts, to wake a claimer waiting for a slot.
-	done     chan struct{}
-	attempts sync.WaitGroup
-	rec      *recorder
+	done chan struct{}
+	// jobs hands claimed deliveries to the workers. A claimer holds a slot
+	// for each job it hands over and there are as many workers as slots,
+	// so a handover never waits for long: at most for a worker to fetch
+	// its next job.
+	jobs    chan job
+	workers sync.WaitGroup
+	rec     *recorder
+}
+
+// job is a delivery cleared for a try, claimed at claimed.
+type job struct {
+	send
+	claimed time.Time
+}
+
+// sendLoop is one of Options.Workers long-lived workers: it makes the tries
+// the claimers hand over, one at a time, until Run closes jobs. A partner
+// that hangs holds a worker at most for the timeout, and at most
+// Options.PerPartner of them (the breaker's limit, taken before the
+// handover).
+func (r *running) sendLoop() {
+	defer r.workers.Done()
+	for j := range r.jobs {
+		r.rec.add(r.s.attempt(r.work, j.send, j.claimed))
+		r.slots.Add(-1)
+		select {
+		case r.done <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // reserve takes up to n free worker slots and returns how many it took.
@@ -125,16 +160,7 @@ func (r *running) claimLoop(ctx context.Context, sampler bool) {
 		ready := s.prepare(r.work, ds, now, r.rec)
 		r.slots.Add(int64(len(ready) - n))
 		for _, j := range ready {
-			r.attempts.Add(1)
-			go func() {
-				defer r.attempts.Done()
-				r.rec.add(s.attempt(r.work, j, now))
-				r.slots.Add(-1)
-				select {
-				case r.done <- struct{}{}:
-				default:
-				}
-			}()
+			r.jobs <- job{send: j, claimed: now}
 		}
 		if len(ds) < n {
 			s.sleep(ctx, r.done, s.opts.Poll)
@@ -165,8 +191,9 @@ type send struct {
 // prepare sorts a claimed batch at now: deliveries to partners that no
 // longer exist fail, those to partners paused or disabled are parked, those
 // whose partner's circuit is open or that are at their concurrency limit
-// wait, and the rest are marked in flight, counted, and returned to be
-// sent. Each step is one round trip for the whole batch.
+// wait (which clears the claim's marks of a try under way), and the rest are
+// counted and returned to be sent. Each step is one round trip for the
+// whole batch.
 func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec *recorder) []send {
 	if len(ds) == 0 {
 		return nil
@@ -191,7 +218,6 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 		return nil
 	}
 	var wait []redis.Z
-	var marks []Attempt
 	var out []send
 	urlErrs := make(map[string]error, len(targets))
 	for _, d := range ds {
@@ -212,7 +238,6 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 			continue
 		}
 		d.Attempts++
-		marks = append(marks, Attempt{DeliveryID: d.ID, Type: d.Type, Attempt: d.Attempts, At: now})
 		urlErr, checked := urlErrs[t.ID]
 		if !checked {
 			urlErr = s.opts.Outbound.Allow.CheckHTTPS(t.URL)
@@ -222,20 +247,6 @@ func (s *Sender) prepare(ctx context.Context, ds []Delivery, now time.Time, rec 
 	}
 	if err := s.queue.postpone(ctx, wait...); err != nil {
 		s.log.Warn("postpone deliveries", "error", err.Error())
-	}
-	// Without the marks a crash would lose the tries from the log; without
-	// Redis the outcomes could not be recorded either: try again later.
-	if len(marks) > 0 {
-		if err := s.queue.inFlight(ctx, marks...); err != nil {
-			s.log.Warn("mark webhook attempts", "deliveries", len(marks), "error", err.Error())
-			held := make([]Delivery, len(out))
-			for i, j := range out {
-				s.breaker.release(j.d.PartnerID, true, now)
-				held[i] = j.d
-			}
-			s.postpone(ctx, held, now.Add(5*time.Second))
-			return nil
-		}
 	}
 	return out
 }
@@ -251,60 +262,109 @@ func (s *Sender) postpone(ctx context.Context, ds []Delivery, at time.Time) {
 	}
 }
 
-// claimScript takes up to ARGV[3] due deliveries and pushes their due time
-// to the end of a lease: if the claimer dies, they come due again then. A
-// delivery still marked in flight was being sent by an instance that
-// stopped before it could record the outcome: its try is recorded in the
-// partner's log as interrupted, and counted, here, once. It also returns
-// the version of the signing secrets, so a claimer's cache of them is
-// checked in the same round trip.
+// claimScript takes up to ARGV[3] due deliveries, pushes their due time to
+// the end of a lease (if the claimer dies, they come due again then), and
+// marks each as a try under way, {"attempt":N,"at":TIME}. The mark is
+// stale once the delivery's attempts count that try: an outcome recorded
+// with an attempt does so, and one without (a postponement, a parking)
+// clears the mark. A delivery whose mark is not stale when claimed was
+// being sent by an instance that stopped before it could record the
+// outcome: its try is recorded in the partner's log as interrupted, and
+// counted, here, once. It also returns the version of the signing secrets, so a claimer's
+// cache of them is checked in the same round trip, and each event's body
+// once (per type), however many of the batch's deliveries carry it.
 // KEYS: due, secrets version. ARGV: now ms, lease end ms, count, delivery
-// key prefix, attempt log key prefix, log length. Returns {secrets version,
-// {delivery fields...}...}.
+// key prefix, attempt log key prefix, log length, event body key prefix,
+// the claim's time as a JSON string, the interrupted try's error as a JSON
+// string. Returns {secrets version, {delivery fields...}..., {event id
+// ":" type, body}...}.
 var claimScript = redis.NewScript(luaEach + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out, leased, gone = {}, {}, {}
+local out, leased, gone, bodies, events = {}, {}, {}, {}, {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight')
-  if not h[1] then
+  local h = redis.call('HMGET', key, 'partner', 'type', 'alert', 'body', 'created', 'attempts', 'state', 'replayed', 'inflight', 'event')
+  local ev = h[10]
+  if ev then
+    -- The body's key: the event and the type (see keyEventBody).
+    ev = ev .. ':' .. (h[2] or '')
+  end
+  if h[1] and ev and bodies[ev] == nil then
+    bodies[ev] = redis.call('GET', ARGV[7] .. ev) or false
+    if bodies[ev] then
+      table.insert(events, {ev, bodies[ev]})
+    end
+  end
+  if not h[1] or (ev and not bodies[ev]) then
     table.insert(gone, id)
   else
     table.insert(leased, ARGV[2])
     table.insert(leased, id)
     local interrupted = '0'
     if h[9] then
-      local log = ARGV[5] .. h[1]
-      redis.call('LPUSH', log, h[9])
-      redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
-      h[6] = tostring(cjson.decode(h[9]).attempt)
-      redis.call('HSET', key, 'attempts', h[6])
-      redis.call('HDEL', key, 'inflight')
-      interrupted = '1'
+      -- The mark names the try that was under way; it is stale once an
+      -- outcome counted that try. A mark in the full form of a log entry
+      -- was left by an earlier version, which cleared it on every outcome.
+      local n, at = string.match(h[9], '^{"attempt":(%d+),"at":(".-")}$')
+      local entry
+      if n then
+        if tonumber(n) > tonumber(h[6] or '0') then
+          entry = '{"delivery_id":' .. cjson.encode(id) .. ',"type":' .. cjson.encode(h[2] or '') ..
+            ',"attempt":' .. n .. ',"at":' .. at ..
+            ',"status":0,"latency_ms":0,"response":"","error":' .. ARGV[9] .. ',"outcome":"interrupted"}'
+        end
+      else
+        entry, n = h[9], tostring(cjson.decode(h[9]).attempt)
+      end
+      if entry then
+        local log = ARGV[5] .. h[1]
+        redis.call('LPUSH', log, entry)
+        redis.call('LTRIM', log, 0, tonumber(ARGV[6]) - 1)
+        h[6] = n
+        redis.call('HSET', key, 'attempts', n)
+        interrupted = '1'
+      end
     end
-    table.insert(out, {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] or '0', interrupted})
+    redis.call('HSET', key, 'inflight', '{"attempt":' .. (tonumber(h[6] or '0') + 1) .. ',"at":' .. ARGV[8] .. '}')
+    table.insert(out, {id, h[1], h[2], h[3], h[4] or '', h[5], h[6], h[7], h[8] or '0', interrupted, ev or ''})
   end
 end
 each('ZADD', KEYS[1], leased)
 each('ZREM', KEYS[1], gone)
-return {redis.call('GET', KEYS[2]) or '0', out}
+return {redis.call('GET', KEYS[2]) or '0', out, events}
 `)
 
-// claim leases up to n due deliveries until leaseEnd. It also returns the
-// version of the signing secrets (see Secrets.observe).
+// interruptedError is what the delivery log says of a try cut off by the
+// instance sending it stopping.
+const interruptedError = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
+
+// claim leases up to n due deliveries until leaseEnd and marks each as a
+// try under way at now (see claimScript). It also returns the version of
+// the signing secrets (see Secrets.observe).
 func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]Delivery, int64, error) {
+	at, _ := json.Marshal(now)
+	why, _ := json.Marshal(interruptedError)
 	res, err := claimScript.Run(ctx, q.rdb, []string{keyDue, keySecretsVersion}, now.UnixMilli(), leaseEnd.UnixMilli(), n,
-		keyDelivP, keyPrefix+"log:", KeepAttempts).Slice()
-	if err != nil || len(res) != 2 {
+		keyDelivP, keyPrefix+"log:", KeepAttempts, keyEventP, at, why).Slice()
+	if err != nil || len(res) != 3 {
 		return nil, 0, fmt.Errorf("claim due deliveries: %w", cmp.Or(err, errors.New("unexpected answer")))
 	}
 	ver, _ := res[0].(string)
 	version, _ := strconv.ParseInt(ver, 10, 64)
+	evs, _ := res[2].([]any)
+	bodies := make(map[string][]byte, len(evs))
+	for _, e := range evs {
+		if f, _ := e.([]any); len(f) == 2 {
+			id, _ := f[0].(string)
+			body, _ := f[1].(string)
+			bodies[id] = []byte(body)
+		}
+	}
 	rows, _ := res[1].([]any)
 	out := make([]Delivery, 0, len(rows))
 	for _, r := range rows {
 		f, _ := r.([]any)
-		if len(f) != 10 {
+		if len(f) != 11 {
 			continue
 		}
 		s := make([]string, len(f))
@@ -314,40 +374,35 @@ func (q *Queue) claim(ctx context.Context, now, leaseEnd time.Time, n int) ([]De
 		created, _ := strconv.ParseInt(s[5], 10, 64)
 		attempts, _ := strconv.Atoi(s[6])
 		replayed, _ := strconv.Atoi(s[8])
-		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], Body: []byte(s[4]),
+		body, eventID := []byte(s[4]), ""
+		if s[10] != "" {
+			// The body's key names the event and the type.
+			body = bodies[s[10]]
+			eventID = strings.TrimSuffix(s[10], ":"+s[2])
+		}
+		out = append(out, Delivery{ID: s[0], PartnerID: s[1], Type: s[2], AlertID: s[3], EventID: eventID, Body: body,
 			CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: s[7], Replayed: replayed,
 			Interrupted: s[9] == "1"})
 	}
 	return out, version, nil
 }
 
-// inFlight marks tries of deliveries as under way, in one round trip,
-// until finish records their outcome: if this instance stops first, the
-// next claim records each in the delivery log as interrupted (see
-// claimScript).
-func (q *Queue) inFlight(ctx context.Context, as ...Attempt) error {
-	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, a := range as {
-			a.Outcome = "interrupted"
-			a.Error = "the instance sending it stopped before an answer came; it may have reached the endpoint, and was sent again"
-			b, _ := json.Marshal(a)
-			p.HSet(ctx, keyDelivery(a.DeliveryID), "inflight", b)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark %d deliveries in flight: %w", len(as), err)
-	}
-	return nil
-}
-
-// postpone makes claimed deliveries due later without counting an attempt:
-// each z is a delivery id (Member) and its new due time in unix ms (Score).
+// postpone makes claimed deliveries due later without counting an attempt,
+// and clears the claim's marks of a try under way: each z is a delivery id
+// (Member) and its new due time in unix ms (Score). One round trip.
 func (q *Queue) postpone(ctx context.Context, zs ...redis.Z) error {
 	if len(zs) == 0 {
 		return nil
 	}
-	if err := q.rdb.ZAddXX(ctx, keyDue, zs...).Err(); err != nil {
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, z := range zs {
+			id, _ := z.Member.(string)
+			p.HDel(ctx, keyDelivery(id), "inflight")
+		}
+		p.ZAddXX(ctx, keyDue, zs...)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("postpone %d deliveries: %w", len(zs), err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"flashwire"
@@ -100,7 +101,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev flashwire.Event) error {
 			bodies[typ] = body
 		}
 		ds[i] = Delivery{ID: DeliveryID(ev.ID, t.ID), PartnerID: t.ID, Type: string(typ), AlertID: ev.Alert.ID,
-			CreatedAt: at, State: StatePending, Body: body}
+			EventID: ev.ID, CreatedAt: at, State: StatePending, Body: body}
 	}
 	// What was stored before an error counts: offered again, the event
 	// makes only the rest.
@@ -132,4 +133,13 @@ func (d Delivery) event() flashwire.EventType {
 		return flashwire.Updated
 	}
 	return flashwire.EventType(d.Type)
+}
+
+// eventID is the log event d came from: its EventID, else what its id
+// (DeliveryID) was made of.
+func (d Delivery) eventID() string {
+	if d.EventID != "" {
+		return d.EventID
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(d.ID, "msg_"), "_"+d.PartnerID)
 }

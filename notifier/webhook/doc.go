@@ -14,17 +14,19 @@
 // breaker.
 //
 // Redis work is per batch, not per delivery: an event's deliveries are
-// stored in one call; a claim takes up to 64 due deliveries and also reads
-// the secrets' version, so the signing secrets kept in memory are dropped
-// as soon as any instance changes one; a batch's partners are looked up
-// once and its in-flight marks written in one pipeline; outcomes are
-// recorded by one goroutine in batches of up to 64.
+// stored in one call, and its body once, shared by them; a claim takes up
+// to 64 due deliveries, marks their tries in flight, brings each event's
+// body once and reads the secrets' version, so the signing secrets kept in
+// memory are dropped as soon as any instance changes one; a batch's
+// partners are looked up once; outcomes are recorded by one goroutine in
+// batches of up to 64.
 //
 // Keys, all under the one hash tag {webhooks} so every script that touches
 // several runs on Redis Cluster:
 //
 //	flashwire:v1:{webhooks}:due             sorted set: delivery id -> due time (unix ms); a claim pushes it to the lease end
-//	flashwire:v1:{webhooks}:d:ID            hash: one delivery (partner, type, alert, body, created, attempts, state)
+//	flashwire:v1:{webhooks}:d:ID            hash: one delivery (partner, type, alert, event or body, created, attempts, state, inflight)
+//	flashwire:v1:{webhooks}:e:EVENT:TYPE    string: an event's body of one type, shared by its deliveries, kept as long as the latest of them
 //	flashwire:v1:{webhooks}:p:PARTNER       sorted set: the partner's deliveries by creation time (kept 7 days)
 //	flashwire:v1:{webhooks}:parked:PARTNER  sorted set: deliveries held while the partner is paused or disabled
 //	flashwire:v1:{webhooks}:log:PARTNER     list: the partner's latest attempts, newest first (JSON)

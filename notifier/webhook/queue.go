@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,6 +19,9 @@ const (
 	keyDue    = keyPrefix + "due"
 	keyDelivP = keyPrefix + "d:"
 	keyFail   = keyPrefix + "failing"
+	// keyEventP + event id + ":" + type holds an event's body, shared by
+	// its deliveries of that type.
+	keyEventP = keyPrefix + "e:"
 	// keySecretsVersion is bumped by every change of a signing secret.
 	keySecretsVersion = keyPrefix + "secrets:version"
 )
@@ -26,6 +30,10 @@ func keyDelivery(id string) string      { return keyDelivP + id }
 func keyPartnerIndex(pid string) string { return keyPrefix + "p:" + pid }
 func keyParked(pid string) string       { return keyPrefix + "parked:" + pid }
 func keyAttempts(pid string) string     { return keyPrefix + "log:" + pid }
+
+// keyEventBody names the body of an event's deliveries of one type (an
+// update goes out as a publication or a retraction to some partners).
+func keyEventBody(eid, typ string) string { return keyEventP + eid + ":" + typ }
 
 // Retention of deliveries and of the attempt log.
 const (
@@ -55,6 +63,9 @@ type Delivery struct {
 	CreatedAt time.Time `json:"created_at"`
 	Attempts  int       `json:"attempts"`
 	State     string    `json:"state"`
+	// EventID is the alert event the delivery carries, "" for a message of
+	// its own such as a ping; an event's deliveries share its stored body.
+	EventID string `json:"-"`
 	// Body is the signed JSON, fixed when the delivery is made.
 	Body []byte `json:"-"`
 	// Replayed is Attempts when an admin last replayed the delivery: the
@@ -110,21 +121,35 @@ end
 
 // enqueueScript records deliveries, each once (a second call for the same
 // id, as when an event is handed out again, changes nothing), and makes
-// them due: one call for all of an event's deliveries.
-// KEYS: due, then per delivery: delivery, partner index. ARGV: ttl ms, then
-// per delivery: id, partner, type, alert id, body, created ms, oldest kept
-// ms. Returns how many were new.
+// them due: one call for all of an event's deliveries. An event's body (one
+// per type) is stored once, beside its deliveries, which name the event; a
+// delivery made for no event (a ping) keeps its body in its own hash.
+// KEYS: due, then per delivery: delivery, partner index, body (the event's
+// body key, or the delivery key again for a body of its own). ARGV: ttl
+// ms, then per delivery: id, partner, type, alert id, event id ("" for
+// none), body ("" when an earlier delivery of the call carried the same
+// body key), created ms, oldest kept ms. Returns how many were new.
 var enqueueScript = redis.NewScript(luaEach + `
 local n, due = 0, {}
-for i = 0, (#KEYS - 1) / 2 - 1 do
-  local kd, kp, a = KEYS[2 + 2*i], KEYS[3 + 2*i], 1 + 7*i
+for i = 0, (#KEYS - 1) / 3 - 1 do
+  local kd, kp, kb, a = KEYS[2 + 3*i], KEYS[3 + 3*i], KEYS[4 + 3*i], 1 + 8*i
+  if kb ~= kd and ARGV[a+6] ~= '' then
+    -- The body outlives every delivery that names it: it is stored, and
+    -- its expiry renewed, with the latest of them.
+    redis.call('SET', kb, ARGV[a+6], 'PX', ARGV[1])
+  end
   if redis.call('EXISTS', kd) == 0 then
-    redis.call('HSET', kd, 'partner', ARGV[a+2], 'type', ARGV[a+3], 'alert', ARGV[a+4], 'body', ARGV[a+5],
-      'created', ARGV[a+6], 'attempts', 0, 'state', 'pending')
+    if kb == kd then
+      redis.call('HSET', kd, 'partner', ARGV[a+2], 'type', ARGV[a+3], 'alert', ARGV[a+4], 'body', ARGV[a+6],
+        'created', ARGV[a+7], 'attempts', 0, 'state', 'pending')
+    else
+      redis.call('HSET', kd, 'partner', ARGV[a+2], 'type', ARGV[a+3], 'alert', ARGV[a+4], 'event', ARGV[a+5],
+        'created', ARGV[a+7], 'attempts', 0, 'state', 'pending')
+    end
     redis.call('PEXPIRE', kd, ARGV[1])
-    redis.call('ZADD', kp, ARGV[a+6], ARGV[a+1])
-    redis.call('ZREMRANGEBYSCORE', kp, '-inf', '(' .. ARGV[a+7])
-    table.insert(due, ARGV[a+6])
+    redis.call('ZADD', kp, ARGV[a+7], ARGV[a+1])
+    redis.call('ZREMRANGEBYSCORE', kp, '-inf', '(' .. ARGV[a+8])
+    table.insert(due, ARGV[a+7])
     table.insert(due, ARGV[a+1])
     n = n + 1
   end
@@ -139,18 +164,30 @@ const enqueueBatch = 256
 
 // Enqueue records deliveries durably and makes them due now, in one round
 // trip per enqueueBatch of them. It returns how many were new. Each is
-// stored once, so after an error the same call can be made again.
+// stored once, so after an error the same call can be made again. The
+// deliveries of one event (the same EventID) and type share their body,
+// which is stored once.
 func (q *Queue) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(ds, enqueueBatch) {
-		keys := make([]string, 0, 1+2*len(chunk))
-		args := make([]any, 0, 1+7*len(chunk))
+		keys := make([]string, 0, 1+3*len(chunk))
+		args := make([]any, 0, 1+8*len(chunk))
 		keys = append(keys, keyDue)
 		args = append(args, KeepDeliveries.Milliseconds())
+		carried := make(map[string]bool, 1)
 		for _, d := range chunk {
 			created := d.CreatedAt.UnixMilli()
-			keys = append(keys, keyDelivery(d.ID), keyPartnerIndex(d.PartnerID))
-			args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.Body, created, created-KeepDeliveries.Milliseconds())
+			kd, body := keyDelivery(d.ID), d.Body
+			kb := kd
+			if d.EventID != "" {
+				kb = keyEventBody(d.EventID, d.Type)
+				if carried[kb] {
+					body = nil
+				}
+				carried[kb] = true
+			}
+			keys = append(keys, kd, keyPartnerIndex(d.PartnerID), kb)
+			args = append(args, d.ID, d.PartnerID, d.Type, d.AlertID, d.EventID, body, created, created-KeepDeliveries.Milliseconds())
 		}
 		n, err := enqueueScript.Run(ctx, q.rdb, keys, args...).Int()
 		if err != nil {
@@ -177,12 +214,22 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
   local kd, kl, kp, a = KEYS[3 + 3*i], KEYS[4 + 3*i], KEYS[5 + 3*i], 2 + 8*i
   local id, state, partner, health, now = ARGV[a+1], ARGV[a+2], ARGV[a+6], ARGV[a+7], tonumber(ARGV[a+8])
   local since, first, disable = 0, 0, 0
-  local created = redis.call('HGET', kd, 'created')
+  local cur = redis.call('HMGET', kd, 'created', 'final')
+  local created = cur[1]
   if not created then
     table.insert(gone, id)
   else
-    redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
-    redis.call('HDEL', kd, 'inflight')
+    if (state == 'delivered' or state == 'failed') and not cur[2] then
+      first = 1
+      redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4], 'final', 1)
+    else
+      redis.call('HSET', kd, 'state', state, 'attempts', ARGV[a+4])
+    end
+    if ARGV[a+5] == '' then
+      -- No try was counted: the claim's mark of one must go (with a try
+      -- counted, the attempts make the mark stale).
+      redis.call('HDEL', kd, 'inflight')
+    end
     if state == 'pending' then
       table.insert(due, ARGV[a+3])
       table.insert(due, id)
@@ -191,9 +238,6 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
     end
     if state == 'parked' then
       redis.call('ZADD', kp, created, id)
-    end
-    if state == 'delivered' or state == 'failed' then
-      first = redis.call('HSETNX', kd, 'final', 1)
     end
     if ARGV[a+5] ~= '' then
       if not logs[kl] then
@@ -345,10 +389,20 @@ func (q *Queue) Delivery(ctx context.Context, partnerID, id string) (Delivery, e
 	if h["partner"] != partnerID {
 		return Delivery{}, fmt.Errorf("load delivery %s of partner %s: %w", id, partnerID, flashwire.ErrNotFound)
 	}
+	body := h["body"]
+	if ev := h["event"]; ev != "" {
+		body, err = q.rdb.Get(ctx, keyEventBody(ev, h["type"])).Result()
+		if errors.Is(err, redis.Nil) {
+			return Delivery{}, fmt.Errorf("load body of delivery %s: %w", id, flashwire.ErrNotFound)
+		}
+		if err != nil {
+			return Delivery{}, fmt.Errorf("load body of delivery %s: %w", id, err)
+		}
+	}
 	created, _ := strconv.ParseInt(h["created"], 10, 64)
 	attempts, _ := strconv.Atoi(h["attempts"])
 	replayed, _ := strconv.Atoi(h["replayed"])
-	return Delivery{ID: id, PartnerID: partnerID, Type: h["type"], AlertID: h["alert"], Body: []byte(h["body"]),
+	return Delivery{ID: id, PartnerID: partnerID, Type: h["type"], AlertID: h["alert"], EventID: h["event"], Body: []byte(body),
 		CreatedAt: time.UnixMilli(created).UTC(), Attempts: attempts, State: h["state"], Replayed: replayed}, nil
 }
 

@@ -91,7 +91,7 @@ func (s *Sender) record(ctx context.Context, rs []result) {
 		if f.first && d.AlertID != "" {
 			switch r.state {
 			case StateDelivered:
-				t := notifier.Delivered(flashwire.EventType(d.Type), d.event(), d.PartnerID, max(now.Sub(d.CreatedAt), 0))
+				t := notifier.Delivered(flashwire.EventType(d.Type), d.event(), d.PartnerID, d.eventID(), max(now.Sub(d.CreatedAt), 0))
 				t.Pending = -1
 				s.tally.Add(d.AlertID, t)
 			case StateFailed:

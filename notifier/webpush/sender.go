@@ -693,7 +693,9 @@ func (s *Sender) pushChunk(ctx context.Context, j job, a flashwire.Alert, payloa
 		t.Pending--
 		switch o.what {
 		case outReached:
-			t.Add(notifier.Delivered(flashwire.EventType(j.Type), flashwire.EventType(j.Type), strconv.Itoa(j.Shard)+":"+strconv.Itoa(o.bit), latencies[i]))
+			// Web Push tells each subscription what its event was: no
+			// moves, so no event id is needed.
+			t.Add(notifier.Delivered(flashwire.EventType(j.Type), flashwire.EventType(j.Type), strconv.Itoa(j.Shard)+":"+strconv.Itoa(o.bit), "", latencies[i]))
 			s.metrics.latency.Observe(latencies[i].Seconds())
 		case outRemoved:
 			t.Removed++
