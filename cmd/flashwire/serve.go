@@ -85,7 +85,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(schedulerDone); alerts.RunScheduler(ctx, log) }()
 	// The feed watcher polls newsroom feeds on every instance; a lease per
 	// source makes one instance poll each. It stops first on shutdown too.
-	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg, Outbound: guard})
+	watcher := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Taxonomy: store, Logger: log, Registry: reg, Outbound: guard, Version: bin.Version})
 	if err := watcher.Start(ctx); err != nil {
 		return fmt.Errorf("start feed watcher: %w", err)
 	}

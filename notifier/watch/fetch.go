@@ -13,9 +13,6 @@ import (
 	"flashwire/notifier/outbound"
 )
 
-// userAgent names Flashwire to the newsrooms' servers.
-const userAgent = "Flashwire/1.0 (breaking-news feed watcher)"
-
 // DefaultMaxBytes is the largest feed read: 5 MiB.
 const DefaultMaxBytes = 5 << 20
 
@@ -38,7 +35,7 @@ func (w *Watcher) fetch(ctx context.Context, src Source, st State) (fetched, err
 	if err != nil {
 		return fetched{}, fmt.Errorf("the source URL cannot be fetched: %w", err)
 	}
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", "Flashwire/"+w.cfg.Version+" (breaking-news feed watcher)")
 	req.Header.Set("Accept", acceptFor(src.Format))
 	if st.etag != "" {
 		req.Header.Set("If-None-Match", st.etag)

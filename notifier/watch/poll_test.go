@@ -255,7 +255,7 @@ func TestConditionalGet(t *testing.T) {
 	src := e.source(t, w, Source{URL: feed.URL})
 	runOnce(t, w, src.ID)
 	first := feed.lastRequest()
-	if ua := first.Header.Get("User-Agent"); !strings.HasPrefix(ua, "Flashwire/") {
+	if ua := first.Header.Get("User-Agent"); ua != "Flashwire/dev (breaking-news feed watcher)" {
 		t.Errorf("User-Agent = %q", ua)
 	}
 	if ae := first.Header.Get("Accept-Encoding"); !strings.Contains(ae, "gzip") {

@@ -61,6 +61,9 @@ type Config struct {
 	Backoff time.Duration
 	// Instance names this instance in leases; default random.
 	Instance string
+	// Version goes into the User-Agent the newsrooms' servers see,
+	// "Flashwire/VERSION (breaking-news feed watcher)" (default "dev").
+	Version string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// Registry receives the watcher's metrics (flashwire_watch_*); nil
@@ -119,6 +122,9 @@ func New(cfg Config) *Watcher {
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 30 * time.Second
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
 	}
 	if cfg.Instance == "" {
 		b := make([]byte, 8)
