@@ -107,6 +107,11 @@ type guards struct {
 	nowMS string
 	gap   int64 // ms, 0 for no gap check
 	force bool
+	// taxonomyKey, when set, is the taxonomy's version key, and
+	// taxonomyVersion the version the alert was checked at: the append
+	// refuses with "taxonomy" when the key holds another.
+	taxonomyKey     string
+	taxonomyVersion int64
 }
 
 // dedupeKey names the guard of one story: the same link and headline, the

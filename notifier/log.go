@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,16 +52,20 @@ const (
 // once key, before anything is appended, the script checks them, and
 // answers {"", "", "0", "dup", OWNER} or {"", "", "0", "gap", MS LEFT}
 // without appending when one refuses; otherwise it takes them for the new
-// alert in the same step.
+// alert in the same step. A publish checked against an instance's copy of
+// the taxonomy also passes the taxonomy's version key and the version it
+// was checked at; before the guards, the script answers {"", "", "0",
+// "taxonomy", VERSION} when the key holds another version.
 //
 // KEYS: log, trimmed, index, alert key prefix (a prefix: the alert key of a
 // new alert is only known once XADD gave its id; it shares the hash tag),
 // once key (unused when ARGV[7] is ""), then for a publish its dedupe and
-// gap keys.
+// gap keys and, optionally, the taxonomy's version key.
 // ARGV: type, alert JSON with "id" left empty for a new alert, keep ms,
 // keep count, alert TTL seconds, alert id for updates ("" for new), "1"
 // when KEYS[5] is a once key, once key TTL seconds, then for a publish
-// the guards' now ms, dedupe window ms, gap ms and force flag.
+// the guards' now ms, dedupe window ms, gap ms and force flag, and with the
+// version key the taxonomy version checked at.
 // Returns {event id, alert JSON, "1" for a repeat or "0"}.
 var appendScript = redis.NewScript(luaGuards + `
 local now = redis.call('TIME')
@@ -75,6 +80,12 @@ if id == '' and ARGV[7] == '1' then
   end
 end
 local guarded = id == '' and #KEYS >= 7
+if guarded and #KEYS >= 8 then
+  local v = redis.call('GET', KEYS[8]) or '0'
+  if v ~= ARGV[13] then
+    return {'', '', '0', 'taxonomy', v}
+  end
+end
 if guarded then
   local no = check_guards(KEYS[6], KEYS[7], tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12])
   if no then
@@ -186,6 +197,10 @@ func (l *Log) appendGuarded(ctx context.Context, ev flashwire.Event, once string
 		}
 		keys = append(keys, g.keys...)
 		args = append(args, g.nowMS, DuplicateWindow.Milliseconds(), g.gap, force)
+		if g.taxonomyKey != "" {
+			keys = append(keys, g.taxonomyKey)
+			args = append(args, strconv.FormatInt(g.taxonomyVersion, 10))
+		}
 	}
 	res, err := appendScript.Run(ctx, l.rdb, keys, args...).StringSlice()
 	if err != nil {

@@ -16,6 +16,26 @@ type Taxonomy interface {
 	KnownSlugs(ctx context.Context) (topics, regions map[string]bool, err error)
 }
 
+// CachedTaxonomy is a Taxonomy that keeps a copy of the slugs in memory
+// under a version key (subscribers.Store is one). Publish checks an alert
+// against the copy and has the append compare the version in its own step,
+// so a publish costs one round trip, and a slug removed on any instance is
+// refused by every other at once.
+type CachedTaxonomy interface {
+	Taxonomy
+	// CachedSlugs returns the copy and the version it is at least as new as.
+	CachedSlugs(ctx context.Context) (topics, regions map[string]bool, version int64, err error)
+	// ForgetSlugs drops the copy.
+	ForgetSlugs()
+	// TaxonomyVersionKey names the version key; it carries the alerts'
+	// hash tag.
+	TaxonomyVersionKey() string
+}
+
+// maxStaleTaxonomy bounds how many times a publish checks again after the
+// taxonomy changed under it.
+const maxStaleTaxonomy = 5
+
 // Service publishes alerts: it validates them and appends them to the log,
 // from which every channel takes them.
 type Service struct {
@@ -55,6 +75,34 @@ func (s *Service) Check(ctx context.Context, a *flashwire.Alert) error {
 	var bad flashwire.InvalidError
 	a.Validate(&bad, topics, regions)
 	return bad.Err()
+}
+
+// checkCached is Check against the taxonomy's copy when it keeps one, and
+// sets g's taxonomy key and version for the append to compare; without a
+// copy it is Check and leaves g as it is.
+func (s *Service) checkCached(ctx context.Context, a *flashwire.Alert, g *guards) error {
+	ct, ok := s.taxonomy.(CachedTaxonomy)
+	if !ok {
+		return s.Check(ctx, a)
+	}
+	a.Normalize()
+	for fresh := false; ; fresh = true {
+		topics, regions, version, err := ct.CachedSlugs(ctx)
+		if err != nil {
+			return fmt.Errorf("load taxonomy: %w", err)
+		}
+		var bad flashwire.InvalidError
+		a.Validate(&bad, topics, regions)
+		if err := bad.Err(); err == nil {
+			g.taxonomyKey, g.taxonomyVersion = ct.TaxonomyVersionKey(), version
+			return nil
+		} else if fresh {
+			return err
+		}
+		// The copy may predate a slug added since: refuse only on the
+		// taxonomy as it is now.
+		ct.ForgetSlugs()
+	}
 }
 
 // PublishOptions waive the guards of Publish. The zero value applies every
@@ -102,20 +150,34 @@ func (s *Service) Publish(ctx context.Context, a flashwire.Alert, opts PublishOp
 			return prev, true, nil
 		}
 	}
-	if err := s.Check(ctx, &a); err != nil {
+	g := &guards{}
+	if err := s.checkCached(ctx, &a, g); err != nil {
 		return flashwire.Alert{}, false, err
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	g := &guards{keys: []string{dedupeKey(a), keyGap}, nowMS: strconv.FormatInt(now.UnixMilli(), 10), force: opts.Force}
+	g.keys, g.nowMS, g.force = []string{dedupeKey(a), keyGap}, strconv.FormatInt(now.UnixMilli(), 10), opts.Force
 	if s.MinGap > 0 && a.Priority != flashwire.Flash && !opts.SkipGap {
 		g.gap = max(s.MinGap.Milliseconds(), 1)
 	}
+	stale := 0
 	for {
-		// The guards are checked and taken in the append's own step.
+		// The guards, and the taxonomy's version when a's check used a
+		// copy, are checked in the append's own step.
 		published, repeat, no, err := s.publishChecked(ctx, a, opts.Once, g)
 		switch {
 		case err != nil:
 			return flashwire.Alert{}, false, err
+		case no.kind == "taxonomy":
+			// The taxonomy changed since this instance's copy: check again
+			// against it as it is now.
+			s.taxonomy.(CachedTaxonomy).ForgetSlugs()
+			if stale++; stale >= maxStaleTaxonomy {
+				return flashwire.Alert{}, false, fmt.Errorf("publish %q: the taxonomy kept changing", a.Headline)
+			}
+			if err := s.checkCached(ctx, &a, g); err != nil {
+				return flashwire.Alert{}, false, err
+			}
+			continue
 		case no.kind == "dup":
 			if strings.HasPrefix(no.detail, "pending:") {
 				// An earlier version's publish, under way.

@@ -34,6 +34,9 @@
 //	flashwire:v1:{taxonomy}:topics            set of topic slugs
 //	flashwire:v1:{taxonomy}:regions           set of region slugs
 //	flashwire:v1:{taxonomy}:seeded            set once the defaults were written
+//	flashwire:v1:{alerts}:taxonomy:version    bumped after every taxonomy change; under the
+//	                                          alerts' tag so that the log's append compares it
+//	                                          with a publish's cached copy (taxonomy_cache.go)
 //
 //	flashwire:v1:{readers}:shards             the shard count the installation was started with
 //

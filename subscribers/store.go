@@ -21,6 +21,8 @@ type Store struct {
 	Shards int
 	// partners is this instance's copy of the partner list.
 	partners partnerCache
+	// slugs is this instance's copy of the taxonomy (taxonomy_cache.go).
+	slugs slugCache
 }
 
 // NewStore returns a Store on rdb.

@@ -37,7 +37,7 @@ func (s *Store) Seed(ctx context.Context) error {
 		p.SAdd(ctx, keyRegions, toAny(DefaultRegions)...)
 		return nil
 	})
-	if err != nil {
+	if err := s.taxonomyChanged(ctx, err); err != nil {
 		return fmt.Errorf("seed taxonomy: %w", err)
 	}
 	return nil
@@ -117,7 +117,7 @@ func (s *Store) AddSlugs(ctx context.Context, topics, regions []string) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err := s.taxonomyChanged(ctx, err); err != nil {
 		return fmt.Errorf("add to taxonomy: %w", err)
 	}
 	return nil
@@ -137,7 +137,7 @@ func (s *Store) RemoveRegion(ctx context.Context, slug string) error {
 
 func (s *Store) removeSlug(ctx context.Context, key, kind, slug string) error {
 	n, err := s.rdb.SRem(ctx, key, slug).Result()
-	if err != nil {
+	if err := s.taxonomyChanged(ctx, err); err != nil {
 		return fmt.Errorf("remove %s %q: %w", kind, slug, err)
 	}
 	if n == 0 {
