@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"testing"
+)
 
 func TestDefaultMemoryLimit(t *testing.T) {
 	const mib = 1 << 20
@@ -27,5 +32,26 @@ func TestDefaultMemoryLimit(t *testing.T) {
 				t.Errorf("defaultMemoryLimit(%d, %d) = %d from %s, want %d from %s", tc.maxConns, tc.cgroup, got, from, tc.want, tc.from)
 			}
 		})
+	}
+}
+
+// TestGCPercent: unset, GOGC becomes defaultGCPercent; set, the runtime's
+// own reading of it stands.
+func TestGCPercent(t *testing.T) {
+	was := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	setGCPercent(func(string) string { return "" }, log)
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GOGC unset: gc percent %d, want %d", got, defaultGCPercent)
+	}
+	setGCPercent(func(k string) string {
+		if k == "GOGC" {
+			return "200"
+		}
+		return ""
+	}, log)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set: gc percent changed to %d", got)
 	}
 }

@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	routeRedisLogs(log)
 	raiseOpenFileLimit(log)
 	setMemoryLimit(getenv, cfg.MaxConnections, log)
+	setGCPercent(getenv, log)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
