@@ -176,14 +176,7 @@ func (w *Watcher) Edit(ctx context.Context, id string, p HeldPatch) (HeldStory, 
 	if p.Regions != nil {
 		a.Regions = *p.Regions
 	}
-	a.Normalize()
-	topics, regions, err := w.cfg.Taxonomy.KnownSlugs(ctx)
-	if err != nil {
-		return HeldStory{}, fmt.Errorf("load taxonomy: %w", err)
-	}
-	var bad flashwire.InvalidError
-	a.Validate(&bad, topics, regions)
-	if err := bad.Err(); err != nil {
+	if err := w.cfg.Alerts.Check(ctx, &a); err != nil {
 		return HeldStory{}, err
 	}
 	found, err := editScript.Run(ctx, w.cfg.Redis, []string{keyStory + id}, draftJSON(a)).Text()

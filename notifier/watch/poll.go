@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -195,17 +196,13 @@ const reasonHoldMode = "held: the source is in hold mode"
 // unpushable says why alert a fails the checks a publish makes (an
 // invalid field, a topic or region no longer known), or "".
 func (w *Watcher) unpushable(ctx context.Context, a flashwire.Alert) string {
-	topics, regions, err := w.cfg.Taxonomy.KnownSlugs(ctx)
-	if err != nil {
-		// Publish checks again and fails alike; the poll retries then.
+	err := w.cfg.Alerts.Check(ctx, &a)
+	if !errors.Is(err, flashwire.ErrInvalid) {
+		// Nil, or the taxonomy unreadable: Publish checks again and
+		// fails alike, and the poll retries then.
 		return ""
 	}
-	var bad flashwire.InvalidError
-	a.Validate(&bad, topics, regions)
-	if err := bad.Err(); err != nil {
-		return err.Error()
-	}
-	return ""
+	return err.Error()
 }
 
 // alert turns a story into the alert it would push. Priority: flash for

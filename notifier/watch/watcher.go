@@ -28,6 +28,7 @@ var ErrLeased = flashwire.NewError(flashwire.ErrConflict, "another instance is p
 // settled by asking what the story's once key published (PublishedOnce),
 // without publishing anything; Alert reads an alert's current state.
 type publisher interface {
+	Check(ctx context.Context, a *flashwire.Alert) error
 	Publish(ctx context.Context, a flashwire.Alert, opts notifier.PublishOptions) (flashwire.Alert, bool, error)
 	PublishedOnce(ctx context.Context, once string) (flashwire.Alert, bool, error)
 	Alert(ctx context.Context, id string) (flashwire.Alert, error)
