@@ -160,6 +160,12 @@ func checkLinkTemplate(tmpl string) string {
 	if strings.ContainsAny(placeholder.ReplaceAllString(tmpl, ""), "{}") {
 		return "has an unmatched brace"
 	}
+	// A feed's values fill the path and the query, never the host: with
+	// "https://news.example.com{id}", an item whose id is ".attacker.net"
+	// would send readers to another site.
+	if _, rest, ok := strings.Cut(tmpl, "://"); !ok || strings.IndexAny(rest, "/?#") < 0 || strings.IndexAny(rest, "/?#") > strings.IndexByte(rest, '{') {
+		return "puts a placeholder in the host; placeholders go after it, in the path or query, such as https://news.example.com/story/{id}"
+	}
 	sample := expandLink(tmpl, Story{ID: "urn:newsml:example.com:20260101:sample-1", Headline: "Sample"})
 	if problem := flashwire.CheckWebURL(sample); problem != "" {
 		return problem
@@ -178,7 +184,13 @@ func readerLink(src Source, s Story) (link, problem string) {
 		if flashwire.IsWebURL(s.ID) && internalLink(s.ID) != "" && usesIdentity(src.LinkTemplate) {
 			return "", "no public link: the item's identity is an API or internal address, which the source's link_template would carry to readers; use {id} or {slug} there, or edit the link"
 		}
-		return expandLink(src.LinkTemplate, s), ""
+		link := expandLink(src.LinkTemplate, s)
+		// Templates saved before the host rule was checked: the link must
+		// stay on the template's host whatever the item's values.
+		if hostOf(link) != hostOf(src.LinkTemplate) {
+			return "", "no public link: the source's link_template would put the item's values in the link's host; move its placeholders after the host, or edit the link"
+		}
+		return link, ""
 	}
 	if s.URL != "" {
 		return s.URL, ""
@@ -190,5 +202,15 @@ func readerLink(src Source, s Story) (link, problem string) {
 		}
 		return "", fmt.Sprintf("no public link: the item's link (on %s) looks like an API or internal address (%s); set the source's link_template or edit the link", host, internalLink(s.InternalLink))
 	}
-	return "", "no public link: the item has no web link (a ninjs uri is an identifier, not a link); set the source's link_template or edit the link"
+	return "", "no public link: the item has no http or https web link (its identity, such as a ninjs uri or a guid, is not a link); set the source's link_template or edit the link"
+}
+
+// hostOf is the host of a link or link template, up to the first "/", "?"
+// or "#" after the scheme, lower-case.
+func hostOf(link string) string {
+	_, rest, _ := strings.Cut(link, "://")
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.ToLower(rest)
 }

@@ -105,6 +105,11 @@ func TestLinkTemplate(t *testing.T) {
 		{"https://news.example.com/{id}/{slug", "", "brace"},
 		{"ftp://news.example.com/{id}", "", ""},
 		{"https://api.agency.example/items/{id}?token=x", "", "public"},
+		// A placeholder in the host would let the feed choose the site
+		// readers land on (an id of ".attacker.net").
+		{"https://news.example.com{id}", "", "host"},
+		{"https://{slug}.example.com/", "", "host"},
+		{"https://news.example.com:{id}/", "", "host"},
 	}
 	for _, tt := range tests {
 		problem := checkLinkTemplate(tt.tmpl)
@@ -158,6 +163,9 @@ func TestReaderLink(t *testing.T) {
 		// Without a template, an API address is no link.
 		{"", api, "", true},
 		{"", Story{ID: "urn:newsml:x:1", URL: "https://www.wire.example/quake"}, "https://www.wire.example/quake", false},
+		// A template stored before the host rule: an item's value that
+		// would change the host holds the story.
+		{"https://news.example.com{id}", Story{ID: ".attacker.net", Headline: "Odd"}, "", true},
 	}
 	for _, tt := range tests {
 		got, problem := readerLink(Source{LinkTemplate: tt.tmpl}, tt.s)
