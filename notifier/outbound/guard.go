@@ -218,7 +218,7 @@ func refused(ip netip.Addr) string {
 	ip = ip.WithZone("")
 	if ip.Is4In6() {
 		if r := refused(ip.Unmap()); r != "" {
-			return "IPv4-mapped " + r
+			return r + " (IPv4-mapped)"
 		}
 		return ""
 	}
@@ -227,12 +227,12 @@ func refused(ip netip.Addr) string {
 		switch {
 		case sixToFour.Contains(ip):
 			if r := refused(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})); r != "" {
-				return "6to4 " + r
+				return r + " (6to4)"
 			}
 			return ""
 		case nat64.Contains(ip):
 			if r := refused(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})); r != "" {
-				return "NAT64 " + r
+				return r + " (NAT64)"
 			}
 			return ""
 		case compat.Contains(ip) && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback():

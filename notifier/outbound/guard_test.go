@@ -193,3 +193,18 @@ func TestNoRedirects(t *testing.T) {
 		t.Fatalf("status %d, want the 302 itself", resp.StatusCode)
 	}
 }
+
+// TestRefusedWording: an address carried inside another is named by what
+// it carries, then how, so the sentence reads in a source's last_error.
+func TestRefusedWording(t *testing.T) {
+	for _, tt := range []struct{ ip, want string }{
+		{"10.0.0.5", "a private address"},
+		{"::ffff:10.0.0.5", "a private address (IPv4-mapped)"},
+		{"64:ff9b::7f00:1", "a loopback address (NAT64)"},
+		{"2002:a00:1::1", "a private address (6to4)"},
+	} {
+		if got := refused(netip.MustParseAddr(tt.ip)); got != tt.want {
+			t.Errorf("refused(%s) = %q, want %q", tt.ip, got, tt.want)
+		}
+	}
+}
