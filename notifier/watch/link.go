@@ -202,7 +202,7 @@ func readerLink(src Source, s Story) (link, problem string) {
 		}
 		return "", fmt.Sprintf("no public link: the item's link (on %s) looks like an API or internal address (%s); set the source's link_template or edit the link", host, internalLink(s.InternalLink))
 	}
-	return "", "no public link: the item has no http or https web link (its identity, such as a ninjs uri or a guid, is not a link); set the source's link_template or edit the link"
+	return "", "no public link: the item has no http or https web link (its identity, such as a ninjs uri or a guid, is an identifier, not a link); set the source's link_template or edit the link"
 }
 
 // hostOf is the host of a link or link template, up to the first "/", "?"
